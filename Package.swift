@@ -1,0 +1,68 @@
+// swift-tools-version: 6.0
+// kvmbench: a benchmark and regression suite for KVM MMU scalability.
+//
+// Layers, bottom to top (dependencies point down only):
+//   CKVM (C uapi shim) -> KVM (owning fds, memslots, dirty log/ring, stats)
+//   Backings (host memory) , GuestPrograms (x86-64 page tables and CPL3 workload)
+//   Statistics (pure maths), Results (the versioned result document)
+//   Host (fingerprint: sysfs, KVM caps, hwloc, libnuma)
+//   Scenarios (VM harness and the MMU scenarios)
+//   Reporting (tables, JSON, HTML, Markdown, JUnit), Suites (suite files, baselines, gate)
+//   kvmbench (the command line)
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "kvmbench",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kvmbench", targets: ["kvmbench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        .target(name: "CKVM", path: "Sources/CKVM"),
+        .systemLibrary(name: "CNUMA", path: "Sources/CNUMA", pkgConfig: "numa",
+                       providers: [.apt(["libnuma-dev"])]),
+        .systemLibrary(name: "CHwloc", path: "Sources/CHwloc", pkgConfig: "hwloc",
+                       providers: [.apt(["libhwloc-dev"])]),
+        .target(name: "KVM", dependencies: [
+            "CKVM", .product(name: "SystemPackage", package: "swift-system"),
+        ], swiftSettings: strict),
+        .target(name: "Backings", dependencies: [
+            "KVM", "CKVM", "CNUMA", .product(name: "SystemPackage", package: "swift-system"),
+        ], swiftSettings: strict),
+        .target(name: "GuestPrograms", dependencies: [], swiftSettings: strict),
+        .target(name: "Statistics", dependencies: [], swiftSettings: strict),
+        .target(name: "Results", dependencies: ["Statistics"], swiftSettings: strict),
+        .target(name: "Host", dependencies: [
+            "KVM", "Backings", "Results", "CHwloc", "CNUMA",
+        ], swiftSettings: strict),
+        .target(name: "Scenarios", dependencies: [
+            "KVM", "Backings", "GuestPrograms", "Results", "Statistics", "Host", "CKVM", "CNUMA",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ], swiftSettings: strict),
+        .target(name: "Reporting", dependencies: ["Results", "Statistics"], swiftSettings: strict),
+        .target(name: "Suites", dependencies: [
+            "Scenarios", "Results", "Statistics", "Reporting", "Host",
+            .product(name: "Yams", package: "Yams"),
+        ], resources: [], swiftSettings: strict),
+        .executableTarget(name: "kvmbench", dependencies: [
+            "Suites", "Scenarios", "Reporting", "Results", "Host", "KVM", "Backings",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: strict),
+
+        .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM", "Backings"], swiftSettings: strict),
+        .testTarget(name: "GuestProgramTests", dependencies: ["GuestPrograms"], swiftSettings: strict),
+        .testTarget(name: "StatisticsTests", dependencies: ["Statistics"], swiftSettings: strict),
+        .testTarget(name: "ScenarioTests", dependencies: ["Scenarios", "KVM", "Backings", "GuestPrograms", "Results"], swiftSettings: strict),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Results", "Statistics"], swiftSettings: strict),
+        .testTarget(name: "SuiteTests", dependencies: ["Suites", "Results", "Statistics"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: [], swiftSettings: strict),
+    ]
+)

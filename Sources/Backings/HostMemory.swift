@@ -1,0 +1,103 @@
+import CKVM
+import KVM
+import Glibc
+import SystemPackage
+
+/// Guest memory as the host sees it: one mapping of a `BackingKind`, unmapped (and its memfd
+/// closed) when the owner goes away.
+public struct HostMemory: ~Copyable {
+    public let base: UnsafeMutableRawPointer
+    public let size: UInt64
+    public let kind: BackingKind
+    /// The memfd behind shared backings (shmem, shared-hugetlb); nil for private ones.
+    public let memfd: Int32?
+    /// Bytes mapped: size plus any alignment slack.
+    private let mappedBase: UnsafeMutableRawPointer
+    private let mappedSize: Int
+
+    /// Maps `size` bytes of `kind`. `size` must be a multiple of the backing's page size.
+    /// Hugetlb pools are grown first when `allowReservation`; a backing the host cannot give
+    /// throws `BackingUnsupported` with the reason.
+    public init(kind: BackingKind, size: UInt64, allowReservation: Bool = false) throws(BackingUnsupported) {
+        guard size > 0, size % kind.pageSize == 0 else {
+            throw BackingUnsupported("\(kind.rawValue) needs a size that is a multiple of \(formatBytes(kind.pageSize)); got \(formatBytes(size))")
+        }
+        if let pool = kind.hugetlbPool {
+            try HugepagePool.ensureAvailable(Int(size / pool.bytes), of: pool, allowReservation: allowReservation)
+        }
+        var fd: Int32? = nil
+        let prot = PROT_READ | PROT_WRITE
+        var mapped: UnsafeMutableRawPointer?
+        var mappedSize = Int(size)
+        switch kind {
+        case .anonymous4k, .thp:
+            // Over-allocate by 2 MiB so the usable start can be 2 MiB aligned for THP.
+            mappedSize = Int(size) + (kind == .thp ? 2 << 20 : 0)
+            mapped = mmap(nil, mappedSize, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        case .hugetlb2m, .hugetlb1g:
+            let sizeFlag = kind == .hugetlb2m ? CKVM_MAP_HUGE_2MB : CKVM_MAP_HUGE_1GB
+            mapped = mmap(nil, mappedSize, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | sizeFlag, -1, 0)
+        case .shmem, .sharedHugetlb:
+            let flags: UInt32 = kind == .shmem ? UInt32(MFD_CLOEXEC) : UInt32(MFD_CLOEXEC) | UInt32(MFD_HUGETLB) | CKVM_MFD_HUGE_2MB
+            let memfd = ckvm_memfd_create("kvmbench-\(kind.rawValue)", flags)
+            guard memfd >= 0 else {
+                throw BackingUnsupported("memfd_create(\(kind.rawValue)) failed: \(Errno(rawValue: Glibc.errno))")
+            }
+            guard ftruncate(memfd, off_t(size)) == 0 else {
+                let error = Errno(rawValue: Glibc.errno)
+                close(memfd)
+                throw BackingUnsupported("ftruncate of the \(kind.rawValue) memfd to \(formatBytes(size)) failed: \(error)")
+            }
+            fd = memfd
+            mapped = mmap(nil, mappedSize, prot, MAP_SHARED, memfd, 0)
+        }
+        guard let region = mapped, region != MAP_FAILED else {
+            let error = Errno(rawValue: Glibc.errno)
+            if let fd { close(fd) }
+            throw BackingUnsupported("mmap of \(formatBytes(size)) \(kind.rawValue) failed: \(error)")
+        }
+        var start = region
+        if kind == .thp {
+            let aligned = (UInt(bitPattern: region) + (2 << 20) - 1) & ~UInt((2 << 20) - 1)
+            // SAFETY: aligned lies within the over-allocated mapping, at most 2 MiB past its start.
+            start = UnsafeMutableRawPointer(bitPattern: aligned)!
+        }
+        let advice = kind == .thp ? MADV_HUGEPAGE : (kind == .anonymous4k ? MADV_NOHUGEPAGE : -1)
+        if advice >= 0 && madvise(start, Int(size), advice) != 0 {
+            let error = Errno(rawValue: Glibc.errno)
+            munmap(region, mappedSize)
+            throw BackingUnsupported("madvise(\(advice == MADV_HUGEPAGE ? "MADV_HUGEPAGE" : "MADV_NOHUGEPAGE")) failed: \(error)")
+        }
+        base = start
+        self.size = size
+        self.kind = kind
+        memfd = fd
+        mappedBase = region
+        self.mappedSize = mappedSize
+    }
+
+    deinit {
+        munmap(mappedBase, mappedSize)
+        if let memfd { close(memfd) }
+    }
+
+    public var address: UInt { UInt(bitPattern: base) }
+
+    public var buffer: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base, count: Int(size)) }
+
+    /// MADV_DONTNEED on [offset, offset+length): drops the host pages, which makes KVM's MMU
+    /// notifier zap the guest mappings; private memory reads back as zeroes afterwards.
+    public func discard(offset: UInt64, length: UInt64) -> Int32 {
+        madvise(base + Int(offset), Int(length), MADV_DONTNEED)
+    }
+
+    /// Touches every host page once (write), so the guest's faults find host pages present.
+    public func prefault() {
+        let step = 4096
+        var offset = 0
+        while offset < Int(size) {
+            base.storeBytes(of: 0, toByteOffset: offset, as: UInt8.self)
+            offset += step
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import KVM
+import Synchronization
+
+/// Why a backing cannot be had on this host; reported as "unsupported: <reason>".
+public struct BackingUnsupported: Error, CustomStringConvertible, Sendable {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
+/// The hugetlb pools under /sys/kernel/mm/hugepages: how many pages exist and are free, and
+/// reservations that kvmbench makes and undoes.
+///
+/// Every reservation is recorded in a process-wide ledger before the pool is touched, so
+/// `HugepagePool.restoreAll()` can put every pool back on success, on failure and on a signal.
+public enum HugepagePool {
+    /// Pool sizes kvmbench changed, with their values before the first change.
+    private static let ledger = Mutex<[HugepageSize: Int]>([:])
+    /// Root of the sysfs tree; tests may point it elsewhere.
+    nonisolated(unsafe) static var sysfsRoot = ""
+
+    static func path(_ size: HugepageSize, _ file: String) -> String { sysfsRoot + size.sysfsDirectory + "/" + file }
+
+    static func read(_ size: HugepageSize, _ file: String) -> Int? {
+        guard let text = try? String(contentsOfFile: path(size, file), encoding: .utf8) else { return nil }
+        return Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    static func write(_ size: HugepageSize, _ file: String, _ value: Int) -> Bool {
+        guard let handle = FileHandle(forWritingAtPath: path(size, file)) else { return false }
+        defer { try? handle.close() }
+        do { try handle.write(contentsOf: Data("\(value)\n".utf8)) } catch { return false }
+        return true
+    }
+
+    /// nr_hugepages of the pool, or nil when this host has no such pool.
+    public static func total(_ size: HugepageSize) -> Int? { read(size, "nr_hugepages") }
+    /// free_hugepages minus resv_hugepages: pages a new mapping can still get.
+    public static func available(_ size: HugepageSize) -> Int? {
+        guard let free = read(size, "free_hugepages") else { return nil }
+        return free - (read(size, "resv_hugepages") ?? 0)
+    }
+
+    /// Makes sure `pages` pages of `size` are available, growing the pool when `allowReservation`.
+    /// Throws `BackingUnsupported` saying what is short and by how much.
+    public static func ensureAvailable(_ pages: Int, of size: HugepageSize, allowReservation: Bool) throws(BackingUnsupported) {
+        guard let total = total(size), let available = available(size) else {
+            throw BackingUnsupported("this host has no \(size.rawValue) hugetlb pool (\(size.sysfsDirectory) is missing)")
+        }
+        if available >= pages { return }
+        let missing = pages - available
+        guard allowReservation else {
+            throw BackingUnsupported("needs \(pages) free \(size.rawValue) hugepages, the pool has \(available) (nr_hugepages \(total)); rerun with --reserve-hugepages to let kvmbench reserve \(missing) more and restore the pool afterwards")
+        }
+        ledger.withLock { if $0[size] == nil { $0[size] = total } }
+        let target = total + missing
+        guard write(size, "nr_hugepages", target) else {
+            throw BackingUnsupported("cannot write \(path(size, "nr_hugepages")) to reserve \(missing) \(size.rawValue) hugepages (needs root)")
+        }
+        let got = self.total(size) ?? total
+        if got < target {
+            throw BackingUnsupported("asked the kernel for \(missing) more \(size.rawValue) hugepages, got \(got - total): not enough contiguous free memory")
+        }
+    }
+
+    /// Puts every pool kvmbench grew back to its size before the run. Idempotent.
+    public static func restoreAll() {
+        let changed = ledger.withLock { ledger in
+            defer { ledger.removeAll() }
+            return ledger
+        }
+        for (size, original) in changed { _ = write(size, "nr_hugepages", original) }
+    }
+
+    /// Pool sizes now, for the host fingerprint ("2M" -> nr_hugepages).
+    public static func snapshot() -> [String: Int] {
+        var out: [String: Int] = [:]
+        for size in HugepageSize.allCases { if let total = total(size) { out[size.rawValue] = total } }
+        return out
+    }
+}

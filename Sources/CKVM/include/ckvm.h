@@ -1,0 +1,187 @@
+/*
+ * ckvm.h: the thin C layer between kvmbench and the KVM uapi.
+ *
+ * Swift imports neither variadic functions (ioctl) nor function-like macros (_IOW(...)), so this
+ * header re-exports every ioctl request number kvmbench uses as a constant, wraps ioctl() in two
+ * fixed-signature inline functions, and defines the uapi that is newer than the system's headers
+ * (Debian 12 ships kernel 6.1's linux/kvm.h). Every struct defined here is checked against the
+ * kernel's size in ckvm.c.
+ */
+#pragma once
+
+#include <linux/kvm.h>
+#include <linux/userfaultfd.h>
+#include <linux/memfd.h>
+#include <linux/mman.h>
+#include <linux/mempolicy.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <unistd.h>
+
+/* ---- uapi newer than kernel 6.1 ----------------------------------------------------------- */
+
+/* KVM_SET_USER_MEMORY_REGION2 (6.8): memslots that may be backed by guest_memfd. */
+#ifndef KVM_CAP_USER_MEMORY2
+#define KVM_CAP_USER_MEMORY2 231
+struct kvm_userspace_memory_region2 {
+    __u32 slot;
+    __u32 flags;
+    __u64 guest_phys_addr;
+    __u64 memory_size;
+    __u64 userspace_addr;
+    __u64 guest_memfd_offset;
+    __u32 guest_memfd;
+    __u32 pad1;
+    __u64 pad2[14];
+};
+#define KVM_SET_USER_MEMORY_REGION2 _IOW(KVMIO, 0x49, struct kvm_userspace_memory_region2)
+#endif
+
+/* guest_memfd (6.8; MMAP and INIT_SHARED flags 6.18). */
+#ifndef KVM_CAP_GUEST_MEMFD
+#define KVM_CAP_GUEST_MEMFD 234
+#define KVM_MEM_GUEST_MEMFD (1UL << 2)
+struct kvm_create_guest_memfd {
+    __u64 size;
+    __u64 flags;
+    __u64 reserved[6];
+};
+#define KVM_CREATE_GUEST_MEMFD _IOWR(KVMIO, 0xd4, struct kvm_create_guest_memfd)
+#endif
+#ifndef GUEST_MEMFD_FLAG_MMAP
+#define GUEST_MEMFD_FLAG_MMAP (1ULL << 0)
+#define GUEST_MEMFD_FLAG_INIT_SHARED (1ULL << 1)
+#endif
+
+#ifndef KVM_CAP_MEMORY_FAULT_INFO
+#define KVM_CAP_MEMORY_FAULT_INFO 232
+#endif
+#ifndef KVM_CAP_MEMORY_ATTRIBUTES
+#define KVM_CAP_MEMORY_ATTRIBUTES 233
+#endif
+#ifndef KVM_CAP_VM_TYPES
+#define KVM_CAP_VM_TYPES 235
+#endif
+#ifndef KVM_CAP_PRE_FAULT_MEMORY
+#define KVM_CAP_PRE_FAULT_MEMORY 236
+#endif
+#ifndef KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP
+#define KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP 225
+#endif
+
+/* Quirk bits for KVM_CAP_DISABLE_QUIRKS2 newer than 6.1. SLOT_ZAP_ALL: deleting or moving any
+ * memslot zaps every shadow/TDP page of the VM (6.12). */
+#ifndef KVM_X86_QUIRK_FIX_HYPERCALL_INSN
+#define KVM_X86_QUIRK_FIX_HYPERCALL_INSN (1 << 5)
+#endif
+#ifndef KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS
+#define KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS (1 << 6)
+#endif
+#ifndef KVM_X86_QUIRK_SLOT_ZAP_ALL
+#define KVM_X86_QUIRK_SLOT_ZAP_ALL (1 << 7)
+#endif
+
+/* ---- request numbers, as constants Swift can import ---------------------------------------- */
+
+/* /dev/kvm */
+static const unsigned long CKVM_GET_API_VERSION = KVM_GET_API_VERSION;
+static const unsigned long CKVM_CREATE_VM = KVM_CREATE_VM;
+static const unsigned long CKVM_CHECK_EXTENSION = KVM_CHECK_EXTENSION;
+static const unsigned long CKVM_GET_VCPU_MMAP_SIZE = KVM_GET_VCPU_MMAP_SIZE;
+static const unsigned long CKVM_GET_SUPPORTED_CPUID = KVM_GET_SUPPORTED_CPUID;
+/* VM */
+static const unsigned long CKVM_CREATE_VCPU = KVM_CREATE_VCPU;
+static const unsigned long CKVM_SET_USER_MEMORY_REGION = KVM_SET_USER_MEMORY_REGION;
+static const unsigned long CKVM_SET_USER_MEMORY_REGION2 = KVM_SET_USER_MEMORY_REGION2;
+static const unsigned long CKVM_GET_DIRTY_LOG = KVM_GET_DIRTY_LOG;
+static const unsigned long CKVM_CLEAR_DIRTY_LOG = KVM_CLEAR_DIRTY_LOG; /* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 */
+static const unsigned long CKVM_RESET_DIRTY_RINGS = KVM_RESET_DIRTY_RINGS; /* KVM_CAP_DIRTY_LOG_RING */
+static const unsigned long CKVM_ENABLE_CAP = KVM_ENABLE_CAP;
+static const unsigned long CKVM_GET_STATS_FD = KVM_GET_STATS_FD; /* KVM_CAP_BINARY_STATS_FD */
+static const unsigned long CKVM_CREATE_GUEST_MEMFD = KVM_CREATE_GUEST_MEMFD; /* KVM_CAP_GUEST_MEMFD */
+static const unsigned long CKVM_SET_TSS_ADDR = KVM_SET_TSS_ADDR;
+static const unsigned long CKVM_SET_IDENTITY_MAP_ADDR = KVM_SET_IDENTITY_MAP_ADDR;
+/* vCPU */
+static const unsigned long CKVM_RUN = KVM_RUN;
+static const unsigned long CKVM_GET_REGS = KVM_GET_REGS;
+static const unsigned long CKVM_SET_REGS = KVM_SET_REGS;
+static const unsigned long CKVM_GET_SREGS = KVM_GET_SREGS;
+static const unsigned long CKVM_SET_SREGS = KVM_SET_SREGS;
+static const unsigned long CKVM_SET_CPUID2 = KVM_SET_CPUID2;
+/* userfaultfd */
+static const unsigned long CUFFDIO_API = UFFDIO_API;
+static const unsigned long CUFFDIO_REGISTER = UFFDIO_REGISTER;
+static const unsigned long CUFFDIO_UNREGISTER = UFFDIO_UNREGISTER;
+static const unsigned long CUFFDIO_COPY = UFFDIO_COPY;
+static const unsigned long CUFFDIO_ZEROPAGE = UFFDIO_ZEROPAGE;
+static const unsigned long CUFFDIO_CONTINUE = UFFDIO_CONTINUE;
+static const unsigned long CUFFDIO_WAKE = UFFDIO_WAKE;
+static const unsigned long long CUFFDIO_REGISTER_MODE_MISSING = UFFDIO_REGISTER_MODE_MISSING;
+static const unsigned long long CUFFDIO_REGISTER_MODE_MINOR = UFFDIO_REGISTER_MODE_MINOR;
+
+/* mmap/memfd flags built from shifts, which Swift does not import. */
+static const int CKVM_MAP_HUGE_2MB = (21 << MAP_HUGE_SHIFT);
+static const int CKVM_MAP_HUGE_1GB = (30 << MAP_HUGE_SHIFT);
+static const unsigned int CKVM_MFD_HUGE_2MB = (21U << MFD_HUGE_SHIFT);
+static const unsigned int CKVM_MFD_HUGE_1GB = (30U << MFD_HUGE_SHIFT);
+
+/* ---- calls ---------------------------------------------------------------------------------- */
+
+/* ioctl() with a pointer argument. */
+static inline int ckvm_ioctl_ptr(int fd, unsigned long request, void *arg) {
+    return ioctl(fd, request, arg);
+}
+
+/* ioctl() with an integer argument (or none: pass 0). */
+static inline int ckvm_ioctl_val(int fd, unsigned long request, unsigned long arg) {
+    return ioctl(fd, request, arg);
+}
+
+/* userfaultfd(2), which glibc 2.36 has no wrapper for. */
+static inline int ckvm_userfaultfd(int flags) {
+    return (int)syscall(SYS_userfaultfd, flags);
+}
+
+/* memfd_create(2) through the raw syscall, so MFD_HUGETLB sizes work whatever glibc declares. */
+static inline int ckvm_memfd_create(const char *name, unsigned int flags) {
+    return (int)syscall(SYS_memfd_create, name, flags);
+}
+
+/* mbind(2) without linking libnuma's wrapper: binds [addr, addr+len) to the nodes in *nodemask. */
+static inline long ckvm_mbind(void *addr, unsigned long len, int mode, const unsigned long *nodemask,
+                              unsigned long maxnode, unsigned int flags) {
+    return syscall(SYS_mbind, addr, len, mode, nodemask, maxnode, flags);
+}
+
+/* move_pages(2) in query mode: where do these pages live? */
+static inline long ckvm_query_page_nodes(unsigned long count, void **pages, int *status) {
+    return syscall(SYS_move_pages, 0, count, pages, NULL, status, 0);
+}
+
+/* ---- kvm_run accessors ----------------------------------------------------------------------
+ * kvm_run's exit payload is an anonymous union; these return pointers into the mmap'd run page
+ * so the Swift side reads the payload of the exit it got without copying the page. */
+static inline __typeof__(((struct kvm_run *)0)->io) *ckvm_run_io(struct kvm_run *run) { return &run->io; }
+static inline __typeof__(((struct kvm_run *)0)->mmio) *ckvm_run_mmio(struct kvm_run *run) { return &run->mmio; }
+static inline __typeof__(((struct kvm_run *)0)->fail_entry) *ckvm_run_fail_entry(struct kvm_run *run) { return &run->fail_entry; }
+static inline __typeof__(((struct kvm_run *)0)->internal) *ckvm_run_internal(struct kvm_run *run) { return &run->internal; }
+static inline __u64 ckvm_run_hw_exit_reason(struct kvm_run *run) { return run->hw.hardware_exit_reason; }
+
+/* ---- dirty ring entries ----------------------------------------------------------------------
+ * The kernel publishes an entry by setting KVM_DIRTY_GFN_F_DIRTY; userspace hands it back by
+ * setting KVM_DIRTY_GFN_F_RESET. With KVM_CAP_DIRTY_LOG_RING_ACQ_REL the flags must be read with
+ * acquire and written with release ordering. */
+static inline __u32 ckvm_dirty_gfn_flags_acquire(struct kvm_dirty_gfn *gfn) {
+    return __atomic_load_n(&gfn->flags, __ATOMIC_ACQUIRE);
+}
+static inline void ckvm_dirty_gfn_mark_reset_release(struct kvm_dirty_gfn *gfn) {
+    __atomic_store_n(&gfn->flags, KVM_DIRTY_GFN_F_RESET, __ATOMIC_RELEASE);
+}
+/* kvm_run.immediate_exit is read by KVM_RUN on entry; a watchdog sets it from another thread. */
+static inline void ckvm_run_set_immediate_exit(struct kvm_run *run, __u8 value) {
+    __atomic_store_n(&run->immediate_exit, value, __ATOMIC_RELEASE);
+}
+static const __u32 CKVM_DIRTY_GFN_F_DIRTY = KVM_DIRTY_GFN_F_DIRTY;

@@ -1,0 +1,202 @@
+import CKVM
+import Glibc
+import SystemPackage
+
+/// Why KVM_RUN returned to userspace, with the payload read from the run page.
+public enum VCPUExit: Equatable, Sendable {
+    /// KVM_EXIT_IO: the guest executed in/out. `value` is the first `size` bytes of the data.
+    case io(port: UInt16, isOut: Bool, size: UInt8, count: UInt32, value: UInt64)
+    /// KVM_EXIT_MMIO: the guest accessed guest-physical memory that no memslot backs.
+    case mmio(address: UInt64, isWrite: Bool, length: UInt32)
+    /// KVM_EXIT_HLT.
+    case halt
+    /// KVM_EXIT_SHUTDOWN: a triple fault.
+    case shutdown
+    /// KVM_EXIT_FAIL_ENTRY: the hardware refused to enter the guest.
+    case failEntry(hardwareReason: UInt64)
+    /// KVM_EXIT_INTERNAL_ERROR (for example an instruction KVM could not emulate).
+    case internalError(suberror: UInt32)
+    /// KVM_EXIT_DIRTY_RING_FULL: the vCPU's dirty ring must be harvested and reset before it runs again.
+    case dirtyRingFull
+    /// KVM_RUN returned EINTR: a signal arrived or immediate_exit was set.
+    case interrupted
+    /// Any other exit reason (KVM_EXIT_*).
+    case other(reason: UInt32)
+
+    public var name: String {
+        switch self {
+        case .io: "KVM_EXIT_IO"
+        case .mmio: "KVM_EXIT_MMIO"
+        case .halt: "KVM_EXIT_HLT"
+        case .shutdown: "KVM_EXIT_SHUTDOWN"
+        case .failEntry: "KVM_EXIT_FAIL_ENTRY"
+        case .internalError: "KVM_EXIT_INTERNAL_ERROR"
+        case .dirtyRingFull: "KVM_EXIT_DIRTY_RING_FULL"
+        case .interrupted: "EINTR"
+        case .other(let reason): "exit reason \(reason)"
+        }
+    }
+}
+
+/// A virtual CPU: an fd from KVM_CREATE_VCPU, its mmap'd `kvm_run` page and, with the dirty ring
+/// enabled, its ring of dirty guest frames.
+///
+/// Wraps the "vCPU ioctls" of the KVM API document. `run()` allocates nothing; it is what
+/// scenarios time.
+public struct VCPU: ~Copyable {
+    public let fd: FileDescriptor
+    public let id: UInt32
+    let runPage: UnsafeMutablePointer<kvm_run>
+    let mmapSize: Int
+    /// The per-vCPU dirty ring, when the VM enabled one before creating this vCPU.
+    public var dirtyRing: DirtyRing?
+
+    init(fd: FileDescriptor, id: UInt32, mmapSize: Int, dirtyRingBytes: Int) throws(KVMError) {
+        guard let page = mmap(nil, mmapSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd.rawValue, 0), page != MAP_FAILED else {
+            let error = Errno(rawValue: Glibc.errno)
+            try? fd.close()
+            throw KVMError("mmap", "vCPU \(id) run page, \(mmapSize) bytes", errno: error)
+        }
+        var ring: DirtyRing?
+        if dirtyRingBytes > 0 {
+            let offset = off_t(Int(KVM_DIRTY_LOG_PAGE_OFFSET) * Int(getpagesize()))
+            guard let mapped = mmap(nil, dirtyRingBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.rawValue, offset), mapped != MAP_FAILED else {
+                let error = Errno(rawValue: Glibc.errno)
+                munmap(page, mmapSize)
+                try? fd.close()
+                throw KVMError("mmap", "vCPU \(id) dirty ring, \(dirtyRingBytes) bytes", errno: error)
+            }
+            ring = DirtyRing(base: mapped, bytes: dirtyRingBytes)
+        }
+        self.fd = fd
+        self.id = id
+        self.mmapSize = mmapSize
+        // SAFETY: KVM maps a struct kvm_run at offset 0 of the vCPU fd; it lives until munmap in deinit.
+        runPage = page.assumingMemoryBound(to: kvm_run.self)
+        dirtyRing = ring
+    }
+
+    deinit {
+        if let ring = dirtyRing { munmap(ring.base, ring.bytes) }
+        munmap(runPage, mmapSize)
+        try? fd.close()
+    }
+
+    /// KVM_RUN until the next exit to userspace. EINTR is returned as `.interrupted`, not retried,
+    /// so a watchdog can stop a vCPU with a signal.
+    public func run() throws(KVMError) -> VCPUExit {
+        if ckvm_ioctl_val(fd.rawValue, CKVM_RUN, 0) < 0 {
+            let error = Errno(rawValue: Glibc.errno)
+            if error == .interrupted || error == .resourceTemporarilyUnavailable { return .interrupted }
+            throw KVMError("KVM_RUN", "vCPU \(id)", errno: error)
+        }
+        return exit
+    }
+
+    /// The exit the last KVM_RUN reported.
+    public var exit: VCPUExit {
+        let run = runPage
+        switch Int32(run.pointee.exit_reason) {
+        case KVM_EXIT_IO:
+            let io = ckvm_run_io(run)!.pointee
+            var value: UInt64 = 0
+            // SAFETY: data_offset points inside the mmap'd run area; at most 8 bytes are copied.
+            withUnsafeMutableBytes(of: &value) { dst in
+                dst.copyMemory(from: UnsafeRawBufferPointer(start: UnsafeRawPointer(run) + Int(io.data_offset), count: min(Int(io.size), 8)))
+            }
+            return .io(port: io.port, isOut: io.direction == UInt8(KVM_EXIT_IO_OUT), size: io.size, count: io.count, value: value)
+        case KVM_EXIT_MMIO:
+            let mmio = ckvm_run_mmio(run)!.pointee
+            return .mmio(address: mmio.phys_addr, isWrite: mmio.is_write != 0, length: mmio.len)
+        case KVM_EXIT_HLT: return .halt
+        case KVM_EXIT_SHUTDOWN: return .shutdown
+        case KVM_EXIT_FAIL_ENTRY: return .failEntry(hardwareReason: ckvm_run_fail_entry(run)!.pointee.hardware_entry_failure_reason)
+        case KVM_EXIT_INTERNAL_ERROR: return .internalError(suberror: ckvm_run_internal(run)!.pointee.suberror)
+        case KVM_EXIT_DIRTY_RING_FULL: return .dirtyRingFull
+        case let reason: return .other(reason: UInt32(reason))
+        }
+    }
+
+    /// Sets kvm_run.immediate_exit: the next (or current, once kicked by a signal) KVM_RUN returns EINTR.
+    /// Safe to call from another thread.
+    public func requestImmediateExit(_ value: Bool = true) {
+        ckvm_run_set_immediate_exit(runPage, value ? 1 : 0)
+    }
+
+    /// The run page, for callers that must hand it to another thread (a watchdog setting immediate_exit).
+    public var runPageAddress: UInt { UInt(bitPattern: runPage) }
+
+    // MARK: Registers (KVM API 4.11-4.14)
+
+    public func registers() throws(KVMError) -> kvm_regs {
+        var regs = kvm_regs()
+        _ = try retryingOnInterrupt("KVM_GET_REGS", "vCPU \(id)") { ckvm_ioctl_ptr(fd.rawValue, CKVM_GET_REGS, &regs) }
+        return regs
+    }
+
+    public func setRegisters(_ regs: kvm_regs) throws(KVMError) {
+        var regs = regs
+        _ = try retryingOnInterrupt("KVM_SET_REGS", "vCPU \(id)") { ckvm_ioctl_ptr(fd.rawValue, CKVM_SET_REGS, &regs) }
+    }
+
+    public func specialRegisters() throws(KVMError) -> kvm_sregs {
+        var sregs = kvm_sregs()
+        _ = try retryingOnInterrupt("KVM_GET_SREGS", "vCPU \(id)") { ckvm_ioctl_ptr(fd.rawValue, CKVM_GET_SREGS, &sregs) }
+        return sregs
+    }
+
+    public func setSpecialRegisters(_ sregs: kvm_sregs) throws(KVMError) {
+        var sregs = sregs
+        _ = try retryingOnInterrupt("KVM_SET_SREGS", "vCPU \(id)") { ckvm_ioctl_ptr(fd.rawValue, CKVM_SET_SREGS, &sregs) }
+    }
+
+    /// KVM_SET_CPUID2: what CPUID reports inside the guest.
+    public func setCPUID(_ cpuid: CPUID) throws(KVMError) {
+        var cpuid = cpuid
+        _ = try retryingOnInterrupt("KVM_SET_CPUID2", "vCPU \(id), \(cpuid.entries.count) entries") {
+            cpuid.withUnsafeMutablePointer { ckvm_ioctl_ptr(fd.rawValue, CKVM_SET_CPUID2, $0) }
+        }
+    }
+
+    /// KVM_GET_STATS_FD on the vCPU: per-vCPU statistics (pf_taken, pf_fixed, exits, ...).
+    public func openStats() throws(KVMError) -> BinaryStats {
+        let statsfd = try retryingOnInterrupt("KVM_GET_STATS_FD", "vCPU \(id)") { ckvm_ioctl_val(fd.rawValue, CKVM_GET_STATS_FD, 0) }
+        return try BinaryStats(fd: FileDescriptor(rawValue: statsfd))
+    }
+}
+
+/// A vCPU's dirty ring (KVM API 8.29 KVM_CAP_DIRTY_LOG_RING): KVM appends one kvm_dirty_gfn per
+/// page the vCPU dirties; userspace harvests entries in order and marks them for reset.
+public struct DirtyRing: @unchecked Sendable {
+    // SAFETY (Sendable): the ring is only touched by the thread that harvests it; the kernel side is
+    // synchronised by the acquire/release accesses to each entry's flags.
+    let base: UnsafeMutableRawPointer
+    let bytes: Int
+    /// Index of the next entry to harvest, as the kernel selftests keep it (`fetch_index`).
+    public private(set) var fetchIndex: UInt32 = 0
+
+    init(base: UnsafeMutableRawPointer, bytes: Int) {
+        self.base = base
+        self.bytes = bytes
+    }
+
+    public var entryCount: Int { bytes / MemoryLayout<kvm_dirty_gfn>.stride }
+
+    /// Calls `body(slot, pageOffset)` for every newly dirtied entry, marks each for reset, and
+    /// returns how many there were. Follow with `VirtualMachine.resetDirtyRings()`.
+    @discardableResult
+    public mutating func harvest(_ body: (_ slot: UInt32, _ pageOffset: UInt64) -> Void) -> Int {
+        let entries = base.assumingMemoryBound(to: kvm_dirty_gfn.self)
+        let mask = UInt32(entryCount - 1)
+        var count = 0
+        while true {
+            let entry = entries + Int(fetchIndex & mask)
+            guard ckvm_dirty_gfn_flags_acquire(entry) & CKVM_DIRTY_GFN_F_DIRTY != 0 else { break }
+            body(entry.pointee.slot, entry.pointee.offset)
+            ckvm_dirty_gfn_mark_reset_release(entry)
+            fetchIndex &+= 1
+            count += 1
+        }
+        return count
+    }
+}

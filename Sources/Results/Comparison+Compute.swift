@@ -1,0 +1,150 @@
+import Foundation
+
+/// How `DocumentComparison.compare` decides: the inputs of `ChangeDecision` for every metric.
+public struct ComparisonOptions: Sendable, Equatable {
+    /// Relative change below which a metric counts as unchanged (0.05 = 5%).
+    public var threshold: Double
+    /// Thresholds for particular metrics, by metric name; they replace `threshold` for that metric.
+    public var metricThresholds: [String: Double]
+    /// Significance level of the Mann-Whitney U test; the ratio interval has confidence 1 - alpha.
+    public var alpha: Double
+    /// Coefficient of variation above which a side is too noisy to decide.
+    public var maxCV: Double
+    /// Samples needed on each side before testing.
+    public var minimumSamples: Int
+    /// Leave a different kernel release out of the host differences (comparing kernels on purpose).
+    public var ignoreKernelDifference: Bool
+
+    public init(threshold: Double = 0.05, metricThresholds: [String: Double] = [:], alpha: Double = 0.05,
+                maxCV: Double = 0.30, minimumSamples: Int = 3, ignoreKernelDifference: Bool = false) {
+        self.threshold = threshold
+        self.metricThresholds = metricThresholds
+        self.alpha = alpha
+        self.maxCV = maxCV
+        self.minimumSamples = minimumSamples
+        self.ignoreKernelDifference = ignoreKernelDifference
+    }
+
+    /// The threshold that applies to the metric called `metric`.
+    public func threshold(for metric: String) -> Double {
+        metricThresholds[metric] ?? threshold
+    }
+}
+
+extension DocumentComparison {
+    /// Compares two result documents case by case.
+    ///
+    /// Cases are matched by `CaseResult.key`. For a case that is `ok` on both sides, every metric present
+    /// on both sides with the same unit gets a `MetricComparison` from `ChangeDecision`, in the order of
+    /// the after document (polarity, gate and unit come from the after side). A case present on one
+    /// side only, or unsupported or failed on either side, becomes an `UncomparedCase` ("only-before",
+    /// "only-after", "unsupported", "failed"; failed wins over unsupported). Host differences are
+    /// `HostFingerprint.mmuRelevantDifferences(from:)`, without `kernel_release` when
+    /// `options.ignoreKernelDifference` is set. When a key occurs more than once in a document, its
+    /// first case is used.
+    public static func compare(before: ResultDocument, beforeLabel: String, beforeIsReference: Bool = false,
+                               after: ResultDocument, afterLabel: String,
+                               options: ComparisonOptions = .init()) -> DocumentComparison {
+        let beforeCases = uniqueByKey(before.cases), afterCases = uniqueByKey(after.cases)
+        let beforeByKey = Dictionary(uniqueKeysWithValues: beforeCases.map { ($0.key, $0) })
+        let afterKeys = Set(afterCases.map(\.key))
+        var metrics: [MetricComparison] = []
+        var uncompared: [UncomparedCase] = []
+        for afterCase in afterCases {
+            guard let beforeCase = beforeByKey[afterCase.key] else {
+                uncompared.append(UncomparedCase(afterCase, kind: "only-after", reason: "not in \(beforeLabel)"))
+                continue
+            }
+            if let problem = UncomparedCase(before: beforeCase, after: afterCase,
+                                            beforeLabel: beforeLabel, afterLabel: afterLabel) {
+                uncompared.append(problem)
+            } else {
+                metrics += compareMetrics(before: beforeCase, after: afterCase, options: options)
+            }
+        }
+        for beforeCase in beforeCases where !afterKeys.contains(beforeCase.key) {
+            uncompared.append(UncomparedCase(beforeCase, kind: "only-before", reason: "not in \(afterLabel)"))
+        }
+        return DocumentComparison(
+            before: ComparisonSide(label: beforeLabel, host: before.host, kvmbench: before.kvmbench,
+                                   isReference: beforeIsReference),
+            after: ComparisonSide(label: afterLabel, host: after.host, kvmbench: after.kvmbench),
+            hostDifferences: hostDifferences(before: before.host, after: after.host, options: options),
+            metrics: metrics, uncompared: uncompared)
+    }
+
+    /// The cases in document order, keeping the first of any with the same key.
+    static func uniqueByKey(_ cases: [CaseResult]) -> [CaseResult] {
+        var seen: Set<String> = []
+        return cases.filter { seen.insert($0.key).inserted }
+    }
+
+    /// Every metric of an ok case present on both sides with the same unit, decided by `ChangeDecision`.
+    static func compareMetrics(before: CaseResult, after: CaseResult,
+                               options: ComparisonOptions) -> [MetricComparison] {
+        after.metrics.compactMap { afterMetric in
+            guard let beforeMetric = before.metric(named: afterMetric.name),
+                  beforeMetric.unit == afterMetric.unit else { return nil }
+            return MetricComparison(case: after, before: beforeMetric, after: afterMetric,
+                                    threshold: options.threshold(for: afterMetric.name), options: options)
+        }
+    }
+
+    static func hostDifferences(before: HostFingerprint, after: HostFingerprint,
+                                options: ComparisonOptions) -> [HostDifference] {
+        before.mmuRelevantDifferences(from: after)
+            .filter { !(options.ignoreKernelDifference && $0.field == "kernel_release") }
+            .map { HostDifference(field: $0.field, before: $0.mine, after: $0.theirs) }
+    }
+}
+
+extension MetricComparison {
+    /// The decision for one metric of `case`, from its samples on both sides.
+    init(case result: CaseResult, before: Metric, after: Metric, threshold: Double, options: ComparisonOptions) {
+        let decision = ChangeDecision(before: before.samples, after: after.samples, better: after.better,
+                                      threshold: threshold, alpha: options.alpha, maxCV: options.maxCV,
+                                      minimumSamples: options.minimumSamples)
+        self.init(caseKey: result.key, scenario: result.scenario, parameters: result.parameters,
+                  metric: after.name, unit: after.unit, better: after.better, gate: after.gate,
+                  beforeSamples: before.samples, afterSamples: after.samples,
+                  beforeMedian: decision.beforeMedian, afterMedian: decision.afterMedian,
+                  change: decision.change, ratioInterval: decision.ratioInterval, pValue: decision.pValue,
+                  threshold: threshold, verdict: Verdict(decision.verdict), explanation: decision.explanation)
+    }
+}
+
+extension Verdict {
+    /// The Results verdict of a Statistics verdict (they share raw values).
+    public init(_ verdict: ChangeVerdict) {
+        switch verdict {
+        case .improved: self = .improved
+        case .regressed: self = .regressed
+        case .unchanged: self = .unchanged
+        case .notSignificant: self = .notSignificant
+        case .noisy: self = .noisy
+        }
+    }
+}
+
+extension UncomparedCase {
+    init(_ result: CaseResult, kind: String, reason: String) {
+        self.init(caseKey: result.key, scenario: result.scenario, parameters: result.parameters,
+                  kind: kind, reason: reason)
+    }
+
+    /// Why a case present on both sides cannot be compared (failed, then unsupported), or nil when both
+    /// sides are ok.
+    init?(before: CaseResult, after: CaseResult, beforeLabel: String, afterLabel: String) {
+        let sides = [(before, beforeLabel), (after, afterLabel)]
+        for status in [CaseStatus.failed, .unsupported] {
+            let matching = sides.filter { $0.0.status == status }
+            guard !matching.isEmpty else { continue }
+            let reason = matching.map { side, label in
+                "\(status.rawValue) in \(label)" + (side.reason.map { ": \($0)" } ?? "")
+            }.joined(separator: "; ")
+            self.init(after, kind: status.rawValue, reason: reason)
+            return
+        }
+        return nil
+    }
+}

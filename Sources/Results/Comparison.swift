@@ -1,0 +1,146 @@
+import Foundation
+
+/// What a before/after comparison concluded about one metric of one case.
+public enum Verdict: String, Codable, Sendable, Equatable, CaseIterable {
+    /// Significant, and the whole confidence interval of the change is past the threshold, in the good direction.
+    case improved
+    /// Significant, and the whole confidence interval of the change is past the threshold, in the bad direction.
+    case regressed
+    /// The change is within the threshold.
+    case unchanged
+    /// The change looks larger than the threshold, but the samples do not show it is real.
+    case notSignificant = "not-significant"
+    /// One side varies too much (coefficient of variation above the limit) to decide anything.
+    case noisy
+}
+
+/// One side of a comparison: a baseline or a result file.
+public struct ComparisonSide: Codable, Sendable, Equatable {
+    /// What the user named: a baseline name or a file path.
+    public var label: String
+    public var host: HostFingerprint
+    public var kvmbench: ToolInfo
+    /// True for reference baselines transcribed from published figures (other hardware).
+    public var isReference: Bool
+    public init(label: String, host: HostFingerprint, kvmbench: ToolInfo, isReference: Bool = false) {
+        self.label = label
+        self.host = host
+        self.kvmbench = kvmbench
+        self.isReference = isReference
+    }
+    enum CodingKeys: String, CodingKey { case label, host, kvmbench, isReference = "is_reference" }
+}
+
+/// The comparison of one metric of one case present on both sides.
+public struct MetricComparison: Codable, Sendable, Equatable {
+    public var caseKey: String
+    public var scenario: String
+    public var parameters: [String: String]
+    public var metric: String
+    public var unit: String
+    public var better: Polarity
+    public var gate: Bool
+    public var beforeSamples: [Double]
+    public var afterSamples: [Double]
+    public var beforeMedian: Double
+    public var afterMedian: Double
+    /// after / before - 1 of the medians: +0.10 means the after median is 10% larger.
+    public var change: Double
+    /// Bootstrap confidence interval of (after median / before median), when both sides have enough samples.
+    public var ratioInterval: [Double]?
+    /// Two-sided Mann-Whitney U p-value, when both sides have enough samples.
+    public var pValue: Double?
+    /// Relative change below which a difference counts as unchanged (0.05 = 5%).
+    public var threshold: Double
+    public var verdict: Verdict
+    /// Why the verdict is what it is, in a sentence (e.g. "p = 0.008, CI [1.12, 1.31] beyond 5%").
+    public var explanation: String
+
+    public init(caseKey: String, scenario: String, parameters: [String: String], metric: String,
+                unit: String, better: Polarity, gate: Bool, beforeSamples: [Double],
+                afterSamples: [Double], beforeMedian: Double, afterMedian: Double, change: Double,
+                ratioInterval: [Double]?, pValue: Double?, threshold: Double, verdict: Verdict,
+                explanation: String) {
+        self.caseKey = caseKey
+        self.scenario = scenario
+        self.parameters = parameters
+        self.metric = metric
+        self.unit = unit
+        self.better = better
+        self.gate = gate
+        self.beforeSamples = beforeSamples
+        self.afterSamples = afterSamples
+        self.beforeMedian = beforeMedian
+        self.afterMedian = afterMedian
+        self.change = change
+        self.ratioInterval = ratioInterval
+        self.pValue = pValue
+        self.threshold = threshold
+        self.verdict = verdict
+        self.explanation = explanation
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case caseKey = "case_key", scenario, parameters, metric, unit, better, gate
+        case beforeSamples = "before_samples", afterSamples = "after_samples"
+        case beforeMedian = "before_median", afterMedian = "after_median", change
+        case ratioInterval = "ratio_interval", pValue = "p_value", threshold, verdict, explanation
+    }
+}
+
+/// A case that could not be compared, and why (missing on one side, unsupported, failed).
+public struct UncomparedCase: Codable, Sendable, Equatable {
+    public var caseKey: String
+    public var scenario: String
+    public var parameters: [String: String]
+    /// "only-before", "only-after", "unsupported", "failed".
+    public var kind: String
+    public var reason: String
+    public init(caseKey: String, scenario: String, parameters: [String: String], kind: String, reason: String) {
+        self.caseKey = caseKey
+        self.scenario = scenario
+        self.parameters = parameters
+        self.kind = kind
+        self.reason = reason
+    }
+    enum CodingKeys: String, CodingKey { case caseKey = "case_key", scenario, parameters, kind, reason }
+}
+
+/// The comparison of two result documents (or baselines), as `kvmbench compare --json` prints it.
+public struct DocumentComparison: Codable, Sendable, Equatable {
+    public var before: ComparisonSide
+    public var after: ComparisonSide
+    /// Host differences that change MMU behaviour; non-empty means "these numbers come from different hosts".
+    public var hostDifferences: [HostDifference]
+    public var metrics: [MetricComparison]
+    public var uncompared: [UncomparedCase]
+
+    public init(before: ComparisonSide, after: ComparisonSide, hostDifferences: [HostDifference],
+                metrics: [MetricComparison], uncompared: [UncomparedCase]) {
+        self.before = before
+        self.after = after
+        self.hostDifferences = hostDifferences
+        self.metrics = metrics
+        self.uncompared = uncompared
+    }
+
+    /// How many metrics got each verdict.
+    public var verdictCounts: [Verdict: Int] {
+        metrics.reduce(into: [:]) { $0[$1.verdict, default: 0] += 1 }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case before, after, hostDifferences = "host_differences", metrics, uncompared
+    }
+}
+
+public struct HostDifference: Codable, Sendable, Equatable {
+    public var field: String
+    public var before: String
+    public var after: String
+    public init(field: String, before: String, after: String) {
+        self.field = field
+        self.before = before
+        self.after = after
+    }
+}

@@ -1,0 +1,89 @@
+/// What a host is, as far as it changes MMU behaviour. Recorded with every result and baseline so
+/// that numbers from different hosts are never compared silently.
+public struct HostFingerprint: Codable, Sendable, Equatable {
+    public var hostname: String
+    public var kernelRelease: String
+    public var cpuModel: String
+    public var onlineCPUs: Int
+    public var memTotalBytes: UInt64
+    public var numaNodes: Int
+    /// The module that serves /dev/kvm: kvm_intel, kvm_amd, kvm_pvm, or "unknown".
+    public var kvmModule: String
+    /// Every readable parameter of the kvm and kvm_* modules (module.param -> value).
+    public var kvmParameters: [String: String]
+    public var kvmAPIVersion: Int
+    /// Capability name -> value of KVM_CHECK_EXTENSION, for the capabilities kvmbench uses.
+    public var capabilities: [String: Int]
+    /// /sys/kernel/mm/transparent_hugepage/enabled, the selected value.
+    public var thpMode: String
+    /// Hugepage pool sizes (e.g. "2M" -> nr_hugepages) when the run started.
+    public var hugepagePools: [String: Int]
+    /// Topology from hwloc: packages, cores, processing units, caches.
+    public var topology: Topology?
+
+    public init(hostname: String, kernelRelease: String, cpuModel: String, onlineCPUs: Int,
+                memTotalBytes: UInt64, numaNodes: Int, kvmModule: String,
+                kvmParameters: [String: String], kvmAPIVersion: Int, capabilities: [String: Int],
+                thpMode: String, hugepagePools: [String: Int], topology: Topology?) {
+        self.hostname = hostname
+        self.kernelRelease = kernelRelease
+        self.cpuModel = cpuModel
+        self.onlineCPUs = onlineCPUs
+        self.memTotalBytes = memTotalBytes
+        self.numaNodes = numaNodes
+        self.kvmModule = kvmModule
+        self.kvmParameters = kvmParameters
+        self.kvmAPIVersion = kvmAPIVersion
+        self.capabilities = capabilities
+        self.thpMode = thpMode
+        self.hugepagePools = hugepagePools
+        self.topology = topology
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case hostname, kernelRelease = "kernel_release", cpuModel = "cpu_model"
+        case onlineCPUs = "online_cpus", memTotalBytes = "mem_total_bytes", numaNodes = "numa_nodes"
+        case kvmModule = "kvm_module", kvmParameters = "kvm_parameters", kvmAPIVersion = "kvm_api_version"
+        case capabilities, thpMode = "thp_mode", hugepagePools = "hugepage_pools", topology
+    }
+
+    /// The fields whose difference changes MMU behaviour, each as (field, this value, other value).
+    /// The kernel release is listed too; callers comparing kernels on purpose may ignore it.
+    public func mmuRelevantDifferences(from other: HostFingerprint) -> [(field: String, mine: String, theirs: String)] {
+        var out: [(String, String, String)] = []
+        func check(_ name: String, _ a: String, _ b: String) { if a != b { out.append((name, a, b)) } }
+        check("kernel_release", kernelRelease, other.kernelRelease)
+        check("cpu_model", cpuModel, other.cpuModel)
+        check("kvm_module", kvmModule, other.kvmModule)
+        check("thp_mode", thpMode, other.thpMode)
+        for key in Set(kvmParameters.keys).union(other.kvmParameters.keys).sorted() {
+            check("kvm_parameters.\(key)", kvmParameters[key] ?? "-", other.kvmParameters[key] ?? "-")
+        }
+        return out
+    }
+}
+
+/// The host's CPU and memory topology as hwloc reports it.
+public struct Topology: Codable, Sendable, Equatable {
+    public var packages: Int
+    public var numaNodes: Int
+    public var cores: Int
+    public var processingUnits: Int
+    /// Cache levels and sizes, e.g. "L1d" -> 32768.
+    public var caches: [String: UInt64]
+    /// Per core, its processing-unit (logical CPU) numbers: SMT siblings share a core.
+    public var coreCPUs: [[Int]]
+    public init(packages: Int, numaNodes: Int, cores: Int, processingUnits: Int,
+                caches: [String: UInt64], coreCPUs: [[Int]]) {
+        self.packages = packages
+        self.numaNodes = numaNodes
+        self.cores = cores
+        self.processingUnits = processingUnits
+        self.caches = caches
+        self.coreCPUs = coreCPUs
+    }
+    enum CodingKeys: String, CodingKey {
+        case packages, numaNodes = "numa_nodes", cores, processingUnits = "processing_units", caches
+        case coreCPUs = "core_cpus"
+    }
+}

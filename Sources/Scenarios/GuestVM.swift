@@ -1,0 +1,274 @@
+import Backings
+import CKVM
+import Dispatch
+import Foundation
+import GuestPrograms
+import KVM
+
+/// A running kvmbench guest: the VM, its memory and memslots, and one parked thread per vCPU.
+///
+/// Built the way the kernel selftests' memstress builds its VM: slot 0 holds the guest image
+/// (GDT, code, page tables), the test memory sits at 4 GiB in `configuration.slots` memslots, and
+/// every vCPU gets its own region (or all share one) and its own parameter block. Creating it
+/// touches nothing in the test memory, so the first pass measures demand paging.
+public final class GuestVM {
+    public let configuration: GuestConfiguration
+    public let layout: GuestLayout
+    let kvm: KVMSystem
+    public var vm: VirtualMachine
+    let systemMemory: HostMemory
+    public let testMemory: HostMemory
+    /// The test memslots, in guest-physical order.
+    public private(set) var slots: [Memslot]
+    let workers: [VCPUWorker]
+    let done = DispatchSemaphore(value: 0)
+    var vmStats: BinaryStats?
+    private var vcpuStats: [StatsBox]
+    /// Dirty ring entries per vCPU, when the VM was built with one.
+    public let dirtyRingEntries: Int
+
+    /// Creates the VM and parks its vCPU threads. `dirtyRingEntries` > 0 enables the dirty ring
+    /// (before vCPUs exist, as KVM requires); `prepareVM` runs on the VM before any memslot is added.
+    public init(configuration: GuestConfiguration, maxPasses: Int = 64, dirtyRingEntries: Int = 0,
+                prepareVM: (borrowing VirtualMachine) throws -> Void = { _ in }) throws {
+        self.configuration = configuration
+        let layout = GuestLayout(vcpuCount: configuration.vcpus, testSize: configuration.testSize,
+                                 guestPageSize: configuration.guestPageSize)
+        self.layout = layout
+        // Host memory first: a backing this host cannot give is "unsupported" before any VM exists.
+        let testMemory: HostMemory
+        do {
+            testMemory = try HostMemory(kind: configuration.backing, size: configuration.testSize,
+                                        allowReservation: configuration.reserveHugepages)
+        } catch { throw ScenarioUnsupported("\(configuration.backing.rawValue): \(error.reason)") }
+        let systemMemory = try HostMemory(kind: .anonymous4k, size: layout.systemSize)
+        GuestImage.write(layout: layout, into: systemMemory.buffer)
+
+        let kvm = try KVMSystem()
+        var vm = try kvm.createVM()
+        try? vm.setTSSAddress(0xFFFB_D000) // Intel needs three pages below 4 GiB for real mode; harmless elsewhere.
+        try prepareVM(vm)
+        if dirtyRingEntries > 0 {
+            guard kvm.check(.dirtyLogRing) > 0 || kvm.check(.dirtyLogRingAcqRel) > 0 else {
+                throw ScenarioUnsupported("this host has no dirty ring (KVM_CAP_DIRTY_LOG_RING and _ACQ_REL are 0)")
+            }
+            try vm.enableDirtyRing(entries: dirtyRingEntries)
+        }
+        self.dirtyRingEntries = dirtyRingEntries
+
+        try vm.setMemslot(Memslot(id: 0, guestPhysicalAddress: 0, size: layout.systemSize, hostAddress: systemMemory.address))
+        slots = Self.splitIntoSlots(configuration: configuration, layout: layout, hostAddress: testMemory.address)
+        for slot in slots { try vm.setMemslot(slot) }
+        if configuration.hostPrefault { testMemory.prefault() }
+
+        let cpuid = try kvm.supportedCPUID()
+        var workers: [VCPUWorker] = []
+        var boxes: [StatsBox] = []
+        let perVCPU = configuration.memoryPerVCPU
+        for index in 0..<configuration.vcpus {
+            let vcpu = try vm.createVCPU(id: UInt32(index))
+            try vcpu.setCPUID(cpuid)
+            let state = VCPUEntryState(layout: layout, vcpu: index, seed: configuration.seed)
+            try Self.load(state, into: vcpu)
+            let base = layout.testBase + (configuration.sharedRegion ? 0 : UInt64(index) * perVCPU)
+            let pages = perVCPU / 4096
+            let workload = WorkloadParameters(base: base, accesses: pages, stride: 4096,
+                                              writePercent: configuration.writePercent,
+                                              random: configuration.access == .random, targets: pages, token: 1)
+            GuestImage.prepare(vcpu: index, workload: workload, layout: layout, into: systemMemory.buffer)
+            boxes.append(StatsBox(stats: try? vcpu.openStats()))
+            workers.append(VCPUWorker(index: index, vcpu: vcpu, done: done, maxPasses: maxPasses))
+        }
+        vmStats = try? vm.openStats()
+        self.kvm = kvm
+        self.vm = vm
+        self.systemMemory = systemMemory
+        self.testMemory = testMemory
+        self.workers = workers
+        self.vcpuStats = boxes
+        for worker in workers { worker.start() }
+    }
+
+    deinit {
+        for worker in workers {
+            worker.command = .exit
+            worker.go.signal()
+        }
+        for _ in workers { done.wait() }
+    }
+
+    /// Splits the test memory into `slots` memslots at multiples of the backing's page size.
+    static func splitIntoSlots(configuration: GuestConfiguration, layout: GuestLayout, hostAddress: UInt) -> [Memslot] {
+        let unit = max(configuration.backing.pageSize, 4096)
+        let units = layout.testSize / unit
+        let count = UInt64(max(1, min(configuration.slots, Int(units))))
+        let perSlot = units / count
+        var slots: [Memslot] = []
+        slots.reserveCapacity(Int(count))
+        var offset: UInt64 = 0
+        for index in 0..<count {
+            let size = index == count - 1 ? layout.testSize - offset : perSlot * unit
+            slots.append(Memslot(id: UInt32(index + 1), guestPhysicalAddress: layout.testBase + offset, size: size,
+                                 hostAddress: hostAddress + UInt(offset)))
+            offset += size
+        }
+        return slots
+    }
+
+    static func load(_ state: VCPUEntryState, into vcpu: borrowing VCPU) throws {
+        var sregs = try vcpu.specialRegisters()
+        sregs.cr0 = state.cr0
+        sregs.cr3 = state.cr3
+        sregs.cr4 = state.cr4
+        sregs.efer = state.efer
+        sregs.gdt.base = state.gdtBase
+        sregs.gdt.limit = state.gdtLimit
+        sregs.idt.base = state.idtBase
+        sregs.idt.limit = state.idtLimit
+        sregs.cs = kvmSegment(state.code)
+        let data = kvmSegment(state.data)
+        sregs.ds = data; sregs.es = data; sregs.fs = data; sregs.gs = data; sregs.ss = data
+        sregs.tr = kvmSegment(state.taskRegister)
+        try vcpu.setSpecialRegisters(sregs)
+        var regs = kvm_regs()
+        regs.rip = state.rip
+        regs.rsp = state.rsp
+        regs.rflags = state.rflags
+        regs.r15 = state.parameterBlock
+        regs.r8 = state.seed
+        try vcpu.setRegisters(regs)
+    }
+
+    static func kvmSegment(_ s: SegmentState) -> kvm_segment {
+        kvm_segment(base: s.base, limit: s.limit, selector: s.selector, type: s.type, present: s.present ? 1 : 0,
+                    dpl: s.dpl, db: s.db ? 1 : 0, s: s.system ? 1 : 0, l: s.long ? 1 : 0, g: s.granularity ? 1 : 0,
+                    avl: 0, unusable: 0, padding: 0)
+    }
+
+    public var vcpuCount: Int { workers.count }
+
+    // MARK: Workload control
+
+    /// The host's view of vCPU `index`'s parameter block.
+    func parameterBlock(_ index: Int) -> UnsafeMutableRawPointer {
+        systemMemory.base + Int(layout.parameterBlockAddress(vcpu: index))
+    }
+
+    /// Rewrites vCPU `index`'s workload; takes effect at its next pass.
+    public func setWorkload(_ index: Int, _ workload: WorkloadParameters) {
+        workload.store(into: parameterBlock(index))
+    }
+
+    /// The workload each vCPU was created with.
+    public func defaultWorkload(_ index: Int, token: UInt64 = 1) -> WorkloadParameters {
+        let perVCPU = configuration.memoryPerVCPU
+        let base = layout.testBase + (configuration.sharedRegion ? 0 : UInt64(index) * perVCPU)
+        return WorkloadParameters(base: base, accesses: perVCPU / 4096, stride: 4096,
+                                  writePercent: configuration.writePercent, random: configuration.access == .random,
+                                  targets: perVCPU / 4096, token: token)
+    }
+
+    /// Sets the token every write of the next pass stores (scenarios use the pass number).
+    public func setToken(_ token: UInt64) {
+        for index in 0..<workers.count { WorkloadParameters.storeToken(token, into: parameterBlock(index)) }
+    }
+
+    /// Releases every vCPU for `count` passes and waits for all. Returns the wall-clock nanoseconds
+    /// from release to the last vCPU's finish; per-vCPU times are in `passNanos(vcpu:pass:)`.
+    @discardableResult
+    public func runPasses(_ count: Int = 1) throws -> UInt64 {
+        for worker in workers { worker.command = .passes(count) }
+        let started = monotonicNanos()
+        for worker in workers { worker.go.signal() }
+        for _ in workers { done.wait() }
+        let elapsed = monotonicNanos() &- started
+        try throwFirstFailure()
+        return elapsed
+    }
+
+    /// Releases every vCPU to run passes until `stop()`; returns at once.
+    public func startContinuous() {
+        for worker in workers {
+            worker.stopRequested.store(false, ordering: .releasing)
+            worker.livePasses.store(0, ordering: .releasing)
+            worker.command = .untilStopped
+            worker.go.signal()
+        }
+    }
+
+    /// Passes completed so far by all vCPUs in continuous mode.
+    public var continuousPasses: Int { workers.reduce(0) { $0 + $1.livePasses.load(ordering: .acquiring) } }
+
+    /// Stops continuous mode at the end of each vCPU's current pass and waits for all.
+    public func stop() throws {
+        for worker in workers { worker.stopRequested.store(true, ordering: .releasing) }
+        for _ in workers { done.wait() }
+        try throwFirstFailure()
+    }
+
+    private func throwFirstFailure() throws {
+        if let failure = workers.lazy.compactMap(\.failure).first { throw failure }
+    }
+
+    public func passNanos(vcpu: Int, pass: Int = 0) -> UInt64 { workers[vcpu].passNanos[pass] }
+    public func passesRun(vcpu: Int) -> Int { workers[vcpu].passesRun }
+
+    /// Lets vCPUs take MMIO exits (accesses to guest-physical holes) without failing.
+    public func allowMMIOExits(_ allow: Bool) { for worker in workers { worker.allowMMIO = allow } }
+    public var mmioExits: Int { workers.reduce(0) { $0 + $1.mmioExits } }
+    public var dirtyRingFullExits: Int { workers.reduce(0) { $0 + $1.dirtyRingFullExits } }
+
+    /// Installs the handler vCPU threads call on KVM_EXIT_DIRTY_RING_FULL.
+    public func onDirtyRingFull(_ handler: @escaping @Sendable (Int) -> Void) {
+        for worker in workers { worker.onDirtyRingFull = handler }
+    }
+
+    /// Runs `body` with vCPU `index`'s dirty ring. Call only while that vCPU is parked, or from
+    /// its own ring-full handler.
+    public func withDirtyRing<R>(vcpu index: Int, _ body: (inout DirtyRing) -> R) -> R? {
+        guard workers[index].vcpu.dirtyRing != nil else { return nil }
+        return body(&workers[index].vcpu.dirtyRing!)
+    }
+
+    // MARK: Memslots
+
+    /// Replaces the recorded slot `index` (after the scenario changed it in KVM).
+    public func updateSlot(_ index: Int, _ slot: Memslot) { slots[index] = slot }
+
+    // MARK: Statistics
+
+    /// A reading of the VM's and every vCPU's binary stats.
+    public struct StatsReading {
+        var vm: StatsSnapshot?
+        var vcpus: [StatsSnapshot?]
+    }
+
+    public func readStats() -> StatsReading {
+        StatsReading(vm: try? vmStats?.read(), vcpus: vcpuStats.map { try? $0.stats?.read() })
+    }
+
+    /// Deltas of the VM stats plus the sum over vCPUs of the vCPU stats.
+    public func statsDeltas(from before: StatsReading, to after: StatsReading) -> [String: Int64] {
+        var out: [String: Int64] = [:]
+        for (index, box) in vcpuStats.enumerated() {
+            guard let b = before.vcpus[index], let a = after.vcpus[index], let deltas = box.stats?.deltas(from: b, to: a) else { continue }
+            for (name, value) in deltas { out[name, default: 0] += value }
+        }
+        if let b = before.vm, let a = after.vm, let deltas = vmStats?.deltas(from: b, to: a) {
+            for (name, value) in deltas { out[name] = value }
+        }
+        return out
+    }
+
+    /// Current values of the VM-wide stats (pages_4k, pages_2m, ...).
+    public func vmStatValues() -> [String: UInt64] {
+        guard let snapshot = try? vmStats?.read() else { return [:] }
+        return vmStats?.values(snapshot) ?? [:]
+    }
+}
+
+/// Holds an optional stats fd so it can live in an array.
+final class StatsBox {
+    var stats: BinaryStats?
+    init(stats: consuming BinaryStats?) { self.stats = stats }
+}

@@ -1,0 +1,128 @@
+import CKVM
+import Dispatch
+import Foundation
+import Glibc
+import GuestPrograms
+import KVM
+import Synchronization
+
+/// What a vCPU thread does when it is released.
+enum WorkerCommand: Sendable {
+    /// Run `count` passes of the workload and time each one.
+    case passes(Int)
+    /// Run passes until the harness sets `stopRequested`, counting them.
+    case untilStopped
+    /// Leave the thread.
+    case exit
+}
+
+/// One host thread that owns one vCPU and runs it, as the kernel selftests' memstress does.
+///
+/// The thread is created with the VM and parks on `go`; the harness releases every worker, then
+/// waits on `done`. The timed region is the KVM_RUN loop of one pass, bracketed by two reads of
+/// the monotonic clock: no allocation, locking or printing happens inside it.
+///
+/// SAFETY (`@unchecked Sendable`): the mutable fields are written by the worker thread only
+/// between `go.wait()` and `done.signal()`, and read by the harness only after `done.wait()`;
+/// the semaphores order those accesses. `stopRequested` is atomic.
+final class VCPUWorker: @unchecked Sendable {
+    let index: Int
+    var vcpu: VCPU
+    let go = DispatchSemaphore(value: 0)
+    let done: DispatchSemaphore
+    var command: WorkerCommand = .passes(1)
+    /// Nanoseconds of each pass of the last command (preallocated to `maxPasses`).
+    var passNanos: [UInt64]
+    var passesRun = 0
+    var failure: Error?
+    /// MMIO exits are allowed (and counted) when the scenario moves memslots under a running guest.
+    var allowMMIO = false
+    var mmioExits = 0
+    var dirtyRingFullExits = 0
+    /// Called on the worker thread when KVM_EXIT_DIRTY_RING_FULL arrives; must make room and return.
+    var onDirtyRingFull: (@Sendable (Int) -> Void)?
+    let stopRequested = Atomic<Bool>(false)
+    /// Passes completed so far while running `.untilStopped` (read by the harness while running).
+    let livePasses = Atomic<Int>(0)
+    private var thread: Thread?
+
+    init(index: Int, vcpu: consuming VCPU, done: DispatchSemaphore, maxPasses: Int) {
+        self.index = index
+        self.vcpu = vcpu
+        self.done = done
+        passNanos = [UInt64](repeating: 0, count: maxPasses)
+    }
+
+    func start() {
+        let thread = Thread { [self] in self.loop() }
+        thread.name = "vcpu-\(index)"
+        thread.stackSize = 1 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    private func loop() {
+        while true {
+            go.wait()
+            switch command {
+            case .exit:
+                done.signal()
+                return
+            case .passes(let count):
+                passesRun = 0
+                failure = nil
+                for pass in 0..<count {
+                    let started = monotonicNanos()
+                    if let error = runOnePass() { failure = error; break }
+                    passNanos[pass] = monotonicNanos() &- started
+                    passesRun += 1
+                }
+            case .untilStopped:
+                passesRun = 0
+                failure = nil
+                while !stopRequested.load(ordering: .acquiring) {
+                    if let error = runOnePass() { failure = error; break }
+                    passesRun += 1
+                    livePasses.store(passesRun, ordering: .releasing)
+                }
+            }
+            done.signal()
+        }
+    }
+
+    /// KVM_RUN until the workload's sync exit. Returns the failure instead of throwing so the
+    /// loop stays free of error boxing on the success path.
+    @inline(__always)
+    private func runOnePass() -> Error? {
+        while true {
+            let exit: VCPUExit
+            do { exit = try vcpu.run() } catch { return error }
+            switch exit {
+            case .io(let port, true, _, _, _) where port == GuestLayout.syncPort:
+                return nil
+            case .mmio where allowMMIO:
+                mmioExits += 1
+            case .dirtyRingFull:
+                dirtyRingFullExits += 1
+                guard let handler = onDirtyRingFull else {
+                    return GuestFailure(vcpu: index, exit: exit, registers: GuestFailure.describeRegisters(of: vcpu), detail: "dirty ring full and no harvester")
+                }
+                handler(index)
+            case .interrupted:
+                if stopRequested.load(ordering: .acquiring) {
+                    return GuestFailure(vcpu: index, exit: exit, registers: GuestFailure.describeRegisters(of: vcpu), detail: "stopped by the harness")
+                }
+            default:
+                return GuestFailure(vcpu: index, exit: exit, registers: GuestFailure.describeRegisters(of: vcpu))
+            }
+        }
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds (vDSO: no system call, no allocation).
+@inline(__always)
+public func monotonicNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+}

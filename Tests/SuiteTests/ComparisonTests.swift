@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+import Results
+import Statistics
+
+@Suite("DocumentComparison.compare")
+struct ComparisonTests {
+    static let before = [100.0, 101.2, 99.1, 100.6, 99.7, 100.9, 99.4, 100.3, 101.5, 99.8]
+
+    static func host(kernel: String = "6.8.0", thp: String = "always",
+                     parameters: [String: String] = ["kvm.tdp_mmu": "Y"]) -> HostFingerprint {
+        HostFingerprint(hostname: "bench", kernelRelease: kernel, cpuModel: "Test CPU", onlineCPUs: 2,
+                        memTotalBytes: 8 << 30, numaNodes: 1, kvmModule: "kvm_intel",
+                        kvmParameters: parameters, kvmAPIVersion: 12, capabilities: [:], thpMode: thp,
+                        hugepagePools: [:], topology: nil)
+    }
+
+    static func document(_ cases: [CaseResult], host: HostFingerprint = host()) -> ResultDocument {
+        ResultDocument(kvmbench: ToolInfo(version: "0.1.0", gitCommit: nil), host: host,
+                       startedAt: Date(timeIntervalSince1970: 0), cases: cases)
+    }
+
+    static func faultCase(vcpus: Int, samples: [Double], rate: [Double]? = nil) -> CaseResult {
+        var metrics = [Metric(name: "fault_time", unit: "ms", better: .lower, samples: samples)]
+        if let rate { metrics.append(Metric(name: "fault_rate", unit: "pages/s", better: .higher, samples: rate)) }
+        return CaseResult(scenario: "fault-in", parameters: ["vcpus": "\(vcpus)"], metrics: metrics)
+    }
+
+    @Test func comparesMetricsPresentOnBothSides() throws {
+        let slower = Self.before.map { $0 * 1.2 }
+        let comparison = DocumentComparison.compare(
+            before: Self.document([Self.faultCase(vcpus: 1, samples: Self.before, rate: Self.before)]),
+            beforeLabel: "main",
+            after: Self.document([Self.faultCase(vcpus: 1, samples: slower, rate: slower)]),
+            afterLabel: "patched")
+        #expect(comparison.uncompared.isEmpty)
+        #expect(comparison.hostDifferences.isEmpty)
+        let time = try #require(comparison.metrics.first { $0.metric == "fault_time" })
+        #expect(time.verdict == .regressed)
+        #expect(time.caseKey == "fault-in[vcpus=1]")
+        #expect(abs(time.change - 0.2) < 1e-12)
+        #expect(time.pValue != nil && time.ratioInterval != nil)
+        #expect(time.threshold == 0.05)
+        let rate = try #require(comparison.metrics.first { $0.metric == "fault_rate" })
+        #expect(rate.verdict == .improved)
+        #expect(comparison.verdictCounts == [.regressed: 1, .improved: 1])
+        #expect(comparison.before.label == "main" && comparison.after.label == "patched")
+    }
+
+    @Test func identicalDocumentsAreUnchanged() {
+        let document = Self.document([Self.faultCase(vcpus: 1, samples: Self.before),
+                                      Self.faultCase(vcpus: 2, samples: Self.before)])
+        let comparison = DocumentComparison.compare(before: document, beforeLabel: "a", after: document, afterLabel: "b")
+        #expect(comparison.metrics.count == 2)
+        #expect(comparison.metrics.allSatisfy { $0.verdict == .unchanged })
+    }
+
+    @Test func perMetricThresholdApplies() throws {
+        let options = ComparisonOptions(metricThresholds: ["fault_time": 0.25])
+        let comparison = DocumentComparison.compare(
+            before: Self.document([Self.faultCase(vcpus: 1, samples: Self.before)]), beforeLabel: "a",
+            after: Self.document([Self.faultCase(vcpus: 1, samples: Self.before.map { $0 * 1.2 })]),
+            afterLabel: "b", options: options)
+        let metric = try #require(comparison.metrics.first)
+        #expect(metric.threshold == 0.25)
+        #expect(metric.verdict == .unchanged)
+    }
+
+    @Test func unmatchedAndUnusableCasesAreListed() {
+        var unsupported = Self.faultCase(vcpus: 4, samples: [])
+        unsupported.status = .unsupported
+        unsupported.reason = "no hugepages"
+        var failed = Self.faultCase(vcpus: 8, samples: [])
+        failed.status = .failed
+        failed.reason = "guest crashed"
+        let comparison = DocumentComparison.compare(
+            before: Self.document([Self.faultCase(vcpus: 1, samples: Self.before), unsupported,
+                                   Self.faultCase(vcpus: 8, samples: Self.before)]),
+            beforeLabel: "main",
+            after: Self.document([Self.faultCase(vcpus: 2, samples: Self.before),
+                                  Self.faultCase(vcpus: 4, samples: Self.before), failed]),
+            afterLabel: "patched")
+        #expect(comparison.metrics.isEmpty)
+        let kinds = Dictionary(uniqueKeysWithValues: comparison.uncompared.map { ($0.caseKey, $0.kind) })
+        #expect(kinds == ["fault-in[vcpus=1]": "only-before", "fault-in[vcpus=2]": "only-after",
+                          "fault-in[vcpus=4]": "unsupported", "fault-in[vcpus=8]": "failed"])
+        let failure = comparison.uncompared.first { $0.kind == "failed" }
+        #expect(failure?.reason == "failed in patched: guest crashed")
+    }
+
+    @Test func hostDifferencesAreReported() {
+        let before = Self.document([], host: Self.host(kernel: "6.8.0", thp: "always"))
+        let after = Self.document([], host: Self.host(kernel: "6.9.0", thp: "madvise",
+                                                      parameters: ["kvm.tdp_mmu": "N"]))
+        let all = DocumentComparison.compare(before: before, beforeLabel: "a", after: after, afterLabel: "b")
+        #expect(all.hostDifferences.map(\.field) == ["kernel_release", "thp_mode", "kvm_parameters.kvm.tdp_mmu"])
+        #expect(all.hostDifferences.first == HostDifference(field: "kernel_release", before: "6.8.0", after: "6.9.0"))
+        let ignoring = DocumentComparison.compare(before: before, beforeLabel: "a", after: after, afterLabel: "b",
+                                                  options: ComparisonOptions(ignoreKernelDifference: true))
+        #expect(ignoring.hostDifferences.map(\.field) == ["thp_mode", "kvm_parameters.kvm.tdp_mmu"])
+    }
+
+    @Test func referenceFlagIsRecorded() {
+        let document = Self.document([])
+        let comparison = DocumentComparison.compare(before: document, beforeLabel: "paper", beforeIsReference: true,
+                                                    after: document, afterLabel: "here")
+        #expect(comparison.before.isReference)
+        #expect(!comparison.after.isReference)
+    }
+
+    @Test func verdictMapsEveryChangeVerdict() {
+        #expect(ChangeVerdict.allCases.map { Verdict($0).rawValue } == ChangeVerdict.allCases.map(\.rawValue))
+    }
+}

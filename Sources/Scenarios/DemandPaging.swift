@@ -7,13 +7,19 @@ import Results
 /// Demand paging (the kernel selftests' demand_paging_test): every vCPU touches its memory for the
 /// first time, so each 4 KiB page costs one KVM page fault, then touches it again with the
 /// mappings in place. The first pass measures KVM's fault path; the second, the guest alone.
-public struct DemandPagingScenario: Sendable {
+public struct DemandPagingScenario: Scenario {
     public static let name = "demand-paging"
     public static let summary = "first touch of guest memory by N vCPUs: KVM page-fault throughput and scaling"
+    public static let parameterKeys: [String: String] = [:]
 
     public var guest: GuestConfiguration
 
     public init(guest: GuestConfiguration) { self.guest = guest }
+
+    public init(parameters: ParameterSet, limits: HostLimits) throws(ParameterError) {
+        guest = try GuestConfiguration(parameters: parameters, limits: limits,
+                                       defaults: GuestConfiguration(vcpus: 1, memoryPerVCPU: 64 << 20))
+    }
 
     public var parameters: [String: String] { guest.recorded }
 

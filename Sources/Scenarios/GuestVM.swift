@@ -26,10 +26,18 @@ public final class GuestVM {
     private var vcpuStats: [StatsBox]
     /// Dirty ring entries per vCPU, when the VM was built with one.
     public let dirtyRingEntries: Int
+    /// How many of `slots` KVM has (all of them unless the VM was built with `deferTestSlots`).
+    public private(set) var testSlotsAdded = 0
+    /// Start of the passes released by `beginPasses`.
+    private var passesStarted: UInt64 = 0
 
     /// Creates the VM and parks its vCPU threads. `dirtyRingEntries` > 0 enables the dirty ring
     /// (before vCPUs exist, as KVM requires); `prepareVM` runs on the VM before any memslot is added.
+    /// With `deferTestSlots` the test memslots are computed but not given to KVM until
+    /// `addTestSlots()`, so a scenario can time their creation; `userCode` replaces the CPL3
+    /// workload (it must end each pass with `out` to `GuestLayout.syncPort`).
     public init(configuration: GuestConfiguration, maxPasses: Int = 64, dirtyRingEntries: Int = 0,
+                deferTestSlots: Bool = false, userCode: [UInt8] = WorkloadProgram.code,
                 prepareVM: (borrowing VirtualMachine) throws -> Void = { _ in }) throws {
         self.configuration = configuration
         let layout = GuestLayout(vcpuCount: configuration.vcpus, testSize: configuration.testSize,
@@ -42,7 +50,7 @@ public final class GuestVM {
                                         allowReservation: configuration.reserveHugepages)
         } catch { throw ScenarioUnsupported("\(configuration.backing.rawValue): \(error.reason)") }
         let systemMemory = try HostMemory(kind: .anonymous4k, size: layout.systemSize)
-        GuestImage.write(layout: layout, into: systemMemory.buffer)
+        GuestImage.write(layout: layout, into: systemMemory.buffer, userCode: userCode)
 
         let kvm = try KVMSystem()
         var vm = try kvm.createVM()
@@ -58,7 +66,10 @@ public final class GuestVM {
 
         try vm.setMemslot(Memslot(id: 0, guestPhysicalAddress: 0, size: layout.systemSize, hostAddress: systemMemory.address))
         slots = Self.splitIntoSlots(configuration: configuration, layout: layout, hostAddress: testMemory.address)
-        for slot in slots { try vm.setMemslot(slot) }
+        if !deferTestSlots {
+            for slot in slots { try vm.setMemslot(slot) }
+            testSlotsAdded = slots.count
+        }
         if configuration.hostPrefault { testMemory.prefault() }
 
         let cpuid = try kvm.supportedCPUID()
@@ -186,6 +197,28 @@ public final class GuestVM {
         return elapsed
     }
 
+    /// Releases every vCPU for `count` passes and returns at once, so the host can work while the
+    /// guest runs; `finishPasses()` waits for them.
+    public func beginPasses(_ count: Int = 1) {
+        for worker in workers { worker.command = .passes(count) }
+        passesStarted = monotonicNanos()
+        for worker in workers { worker.go.signal() }
+    }
+
+    /// Waits for the passes `beginPasses` released; returns the nanoseconds since the release.
+    @discardableResult
+    public func finishPasses() throws -> UInt64 {
+        for _ in workers { done.wait() }
+        let elapsed = monotonicNanos() &- passesStarted
+        try throwFirstFailure()
+        return elapsed
+    }
+
+    /// Changes only the start address of vCPU `index`'s workload (no allocation; between passes).
+    public func setWorkloadBase(_ base: UInt64, vcpu index: Int) {
+        parameterBlock(index).storeBytes(of: base, toByteOffset: 0, as: UInt64.self)
+    }
+
     /// Releases every vCPU to run passes until `stop()`; returns at once.
     public func startContinuous() {
         for worker in workers {
@@ -234,6 +267,16 @@ public final class GuestVM {
 
     /// Replaces the recorded slot `index` (after the scenario changed it in KVM).
     public func updateSlot(_ index: Int, _ slot: Memslot) { slots[index] = slot }
+
+    /// Gives KVM the test memslots a `deferTestSlots` VM has not created yet, in guest-physical
+    /// order. The slot array was built in `init`, so the loop is only the KVM_SET_USER_MEMORY_REGION
+    /// calls (their arguments live on the stack): a caller may time it.
+    public func addTestSlots() throws(KVMError) {
+        while testSlotsAdded < slots.count {
+            try vm.setMemslot(slots[testSlotsAdded])
+            testSlotsAdded += 1
+        }
+    }
 
     // MARK: Statistics
 

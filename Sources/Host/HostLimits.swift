@@ -1,0 +1,17 @@
+/// What the host allows, read once before any VM is created.
+public struct HostLimits: Sendable {
+    public var maxVCPUs: Int
+    public var memslots: Int
+    public var memAvailable: UInt64?
+    public init(maxVCPUs: Int, memslots: Int, memAvailable: UInt64?) {
+        self.maxVCPUs = maxVCPUs
+        self.memslots = memslots
+        self.memAvailable = memAvailable
+    }
+
+    /// Slots kvmbench keeps for itself (slot 0: code and page tables).
+    public static let reservedSlots = 1
+    /// The most test memslots a scenario may ask for.
+    public var usableSlots: Int { memslots - Self.reservedSlots }
+}
+

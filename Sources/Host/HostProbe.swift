@@ -1,0 +1,134 @@
+import Backings
+import CHwloc
+import Foundation
+import KVM
+import Results
+
+/// Reads what this host is and can do: kernel, CPU, topology, THP and hugepage pools, the KVM
+/// module and its parameters, and the capabilities kvmbench uses. Never changes anything.
+public enum HostProbe {
+    /// The fingerprint recorded with every result.
+    public static func fingerprint(kvm: borrowing KVMSystem) -> HostFingerprint {
+        var capabilities: [String: Int] = [:]
+        for capability in Capability.allCases { capabilities[capability.description] = kvm.check(capability) }
+        return fingerprint(apiVersion: kvm.apiVersion, capabilities: capabilities)
+    }
+
+    /// The fingerprint, opening /dev/kvm itself; without KVM the KVM fields are empty.
+    public static func fingerprint() -> HostFingerprint {
+        do {
+            let kvm = try KVMSystem()
+            return fingerprint(kvm: kvm)
+        } catch {
+            return fingerprint(apiVersion: 0, capabilities: [:])
+        }
+    }
+
+    static func fingerprint(apiVersion: Int, capabilities: [String: Int]) -> HostFingerprint {
+        let topology = Topology.probe()
+        return HostFingerprint(
+            hostname: ProcessInfo.processInfo.hostName,
+            kernelRelease: read("/proc/sys/kernel/osrelease") ?? "unknown",
+            cpuModel: cpuModel(),
+            onlineCPUs: ProcessInfo.processInfo.activeProcessorCount,
+            memTotalBytes: meminfo("MemTotal") ?? 0,
+            numaNodes: topology?.numaNodes ?? 1,
+            kvmModule: kvmModule(),
+            kvmParameters: kvmParameters(),
+            kvmAPIVersion: apiVersion,
+            capabilities: capabilities,
+            thpMode: selected(read("/sys/kernel/mm/transparent_hugepage/enabled") ?? "unknown"),
+            hugepagePools: HugepagePool.snapshot(),
+            topology: topology)
+    }
+
+    /// The limits scenarios validate against.
+    public static func limits(kvm: borrowing KVMSystem) -> HostLimits {
+        HostLimits(maxVCPUs: max(kvm.check(.maxVCPUs), kvm.check(.nrVCPUs)), memslots: kvm.check(.nrMemslots),
+                   memAvailable: meminfo("MemAvailable"))
+    }
+
+    // MARK: Sources
+
+    static func read(_ path: String) -> String? {
+        (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A field of /proc/meminfo in bytes.
+    public static func meminfo(_ field: String) -> UInt64? {
+        guard let text = read("/proc/meminfo") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            if parts.count >= 2, let kib = UInt64(parts[1]) { return kib * 1024 }
+        }
+        return nil
+    }
+
+    static func cpuModel() -> String {
+        guard let text = read("/proc/cpuinfo") else { return "unknown" }
+        for line in text.split(separator: "\n") where line.hasPrefix("model name") {
+            if let colon = line.firstIndex(of: ":") { return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
+        }
+        return "unknown"
+    }
+
+    /// "always [madvise] never" -> "madvise".
+    static func selected(_ text: String) -> String {
+        guard let open = text.firstIndex(of: "["), let close = text.firstIndex(of: "]") else { return text }
+        return String(text[text.index(after: open)..<close])
+    }
+
+    /// The vendor module that serves /dev/kvm.
+    static func kvmModule() -> String {
+        for module in ["kvm_intel", "kvm_amd", "kvm_pvm"] where FileManager.default.fileExists(atPath: "/sys/module/\(module)") {
+            return module
+        }
+        return FileManager.default.fileExists(atPath: "/sys/module/kvm") ? "kvm" : "none"
+    }
+
+    /// Every readable parameter of kvm and kvm_* modules, as "module.parameter" -> value.
+    static func kvmParameters() -> [String: String] {
+        var out: [String: String] = [:]
+        let modules = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/module")) ?? []
+        for module in modules where module == "kvm" || module.hasPrefix("kvm_") {
+            let directory = "/sys/module/\(module)/parameters"
+            for parameter in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+                if let value = read("\(directory)/\(parameter)") { out["\(module).\(parameter)"] = value }
+            }
+        }
+        return out
+    }
+}
+
+extension Topology {
+    /// The topology as hwloc sees it, or nil when hwloc cannot load it.
+    static func probe() -> Topology? {
+        var topology: hwloc_topology_t?
+        guard hwloc_topology_init(&topology) == 0, let topology else { return nil }
+        defer { hwloc_topology_destroy(topology) }
+        guard hwloc_topology_load(topology) == 0 else { return nil }
+        func count(_ type: hwloc_obj_type_t) -> Int { Int(max(0, hwloc_get_nbobjs_by_depth(topology, hwloc_get_type_depth(topology, type)))) }
+        func objects(_ type: hwloc_obj_type_t) -> [hwloc_obj_t] {
+            let depth = hwloc_get_type_depth(topology, type)
+            guard depth >= 0 else { return [] }
+            return (0..<hwloc_get_nbobjs_by_depth(topology, depth)).compactMap { hwloc_get_obj_by_depth(topology, depth, $0) }
+        }
+        var caches: [String: UInt64] = [:]
+        for (type, name) in [(HWLOC_OBJ_L1CACHE, "L1d"), (HWLOC_OBJ_L2CACHE, "L2"), (HWLOC_OBJ_L3CACHE, "L3")] {
+            if let first = objects(type).first, let attr = first.pointee.attr { caches[name] = attr.pointee.cache.size }
+        }
+        let coreCPUs: [[Int]] = objects(HWLOC_OBJ_CORE).map { core in
+            var cpus: [Int] = []
+            guard let set = core.pointee.cpuset else { return cpus }
+            var index = hwloc_bitmap_first(set)
+            while index >= 0 {
+                cpus.append(Int(index))
+                index = hwloc_bitmap_next(set, index)
+            }
+            return cpus
+        }
+        return Topology(packages: count(HWLOC_OBJ_PACKAGE), numaNodes: max(1, count(HWLOC_OBJ_NUMANODE)),
+                        cores: count(HWLOC_OBJ_CORE), processingUnits: count(HWLOC_OBJ_PU), caches: caches,
+                        coreCPUs: coreCPUs)
+    }
+}

@@ -1,0 +1,117 @@
+import Backings
+import Dispatch
+import Foundation
+import Glibc
+import Results
+import Scenarios
+import Synchronization
+
+/// Reports what a run is doing: a live line on a terminal, one plain line per case elsewhere.
+public protocol ProgressReporter: Sendable {
+    func caseStarted(index: Int, total: Int, scenario: String, parameters: [String: String])
+    func step(_ text: String)
+    func caseFinished(_ result: CaseResult, seconds: Double)
+    func notice(_ text: String)
+}
+
+/// One kvmbench invocation's run of cases: measures them in order, and rewrites the result
+/// document atomically after every case, so an interrupted run keeps what it measured.
+///
+/// SIGINT and SIGTERM are caught: the document written so far is marked interrupted and written
+/// once more, hugepage pools are restored, and the process exits with 128 + the signal number.
+public final class RunSession: Sendable {
+    private struct State {
+        var document: ResultDocument
+        var outputs: [URL]
+    }
+    private let state: Mutex<State>
+    /// Kept alive for the session; written only by `handleSignals`, on the thread that runs the session.
+    nonisolated(unsafe) private var signalSources: [any DispatchSourceSignal] = []
+
+    public init(host: HostFingerprint, tool: ToolInfo, suite: SuiteRecord? = nil, outputs: [URL]) {
+        state = Mutex(State(document: ResultDocument(kvmbench: tool, host: host, suite: suite), outputs: outputs))
+    }
+
+    /// Installs the SIGINT/SIGTERM handlers for the lifetime of the session.
+    public func handleSignals() {
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { [self] in self.interrupt(signal: signalNumber) }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    private func interrupt(signal signalNumber: Int32) {
+        FileHandle.standardError.write(Data("\nkvmbench: interrupted by signal \(signalNumber); writing the results measured so far and restoring the host\n".utf8))
+        state.withLock { state in
+            state.document.interrupted = true
+            state.document.finishedAt = Date()
+            Self.write(state.document, to: state.outputs)
+        }
+        HugepagePool.restoreAll()
+        exit(128 + signalNumber)
+    }
+
+    /// Runs every case in order. Returns the finished document.
+    @discardableResult
+    public func run(_ scenarios: [any Scenario], settings: RunSettings, progress: any ProgressReporter) -> ResultDocument {
+        for (index, scenario) in scenarios.enumerated() {
+            let name = type(of: scenario).name
+            progress.caseStarted(index: index, total: scenarios.count, scenario: name, parameters: scenario.parameters)
+            for notice in scenario.notices { progress.notice(notice) }
+            let started = monotonicNanos()
+            var result = CaseRunner.run(scenario: name, parameters: scenario.parameters, settings: settings,
+                                        progress: progress.step) { _ in try scenario.measure() }
+            for notice in scenario.notices where !result.notes.contains(notice) { result.notes.append(notice) }
+            progress.caseFinished(result, seconds: Double(monotonicNanos() - started) / 1e9)
+            append(result)
+        }
+        return finish()
+    }
+
+    /// Records a finished case and rewrites the outputs.
+    public func append(_ result: CaseResult) {
+        state.withLock { state in
+            state.document.cases.append(result)
+            Self.write(state.document, to: state.outputs)
+        }
+    }
+
+    /// Stamps the end time, writes the outputs one last time and returns the document.
+    public func finish() -> ResultDocument {
+        state.withLock { state in
+            state.document.finishedAt = Date()
+            Self.write(state.document, to: state.outputs)
+            return state.document
+        }
+    }
+
+    public var document: ResultDocument { state.withLock { $0.document } }
+
+    static func write(_ document: ResultDocument, to outputs: [URL]) {
+        guard !outputs.isEmpty, let data = try? document.encoded() else { return }
+        for url in outputs {
+            do { try AtomicFile.write(data, to: url) } catch {
+                FileHandle.standardError.write(Data("kvmbench: cannot write \(url.path): \(error)\n".utf8))
+            }
+        }
+    }
+}
+
+/// Writes files the way results must be written: to a temporary file beside the target, then
+/// rename(2), so a reader never sees half a file and a crash never leaves one.
+public enum AtomicFile {
+    public static func write(_ data: Data, to url: URL) throws {
+        let directory = url.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")
+        try data.write(to: temporary)
+        guard rename(temporary.path, url.path) == 0 else {
+            let error = errno
+            try? FileManager.default.removeItem(at: temporary)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "rename to \(url.path) failed: \(String(cString: strerror(error)))"])
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Backings
+import Foundation
+import Host
+import KVM
+import Reporting
+import Results
+
+struct HostCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "host",
+        abstract: "Show what this host is and what its KVM can do: kernel, CPUs, topology, KVM module and parameters, capabilities, backings.")
+
+    @Flag(help: "Print the host fingerprint and backing support as JSON.")
+    var json = false
+
+    func run() throws {
+        let kvm = openKVM()
+        let fingerprint = HostProbe.fingerprint(kvm: kvm)
+        let backings = BackingKind.allCases.map { kind -> (String, String) in
+            do {
+                _ = try HostMemory(kind: kind, size: kind.pageSize, allowReservation: false)
+                return (kind.rawValue, "ok")
+            } catch let error as BackingUnsupported {
+                return (kind.rawValue, "unsupported: \(error.reason)")
+            } catch {
+                return (kind.rawValue, "unsupported: \(error)")
+            }
+        }
+        if json {
+            struct Output: Encodable { let host: HostFingerprint; let backings: [String: String] }
+            let data = try ResultDocument.makeEncoder().encode(Output(host: fingerprint, backings: Dictionary(uniqueKeysWithValues: backings)))
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        let colour = isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+        var general = TextTable(columns: [.init("property"), .init("value")])
+        general.append(["host", fingerprint.hostname].map { TextTable.Cell($0) })
+        general.append(["kernel", fingerprint.kernelRelease].map { TextTable.Cell($0) })
+        general.append(["cpu", fingerprint.cpuModel].map { TextTable.Cell($0) })
+        if let topology = fingerprint.topology {
+            general.append(["topology", "\(topology.packages) package(s), \(topology.numaNodes) NUMA node(s), \(topology.cores) core(s), \(topology.processingUnits) CPU(s)"].map { TextTable.Cell($0) })
+            for (name, size) in topology.caches.sorted(by: { $0.key < $1.key }) { general.append(["cache \(name)", UnitFormatting.bytes(size)].map { TextTable.Cell($0) }) }
+        }
+        general.append(["memory", UnitFormatting.bytes(fingerprint.memTotalBytes)].map { TextTable.Cell($0) })
+        general.append(["THP", fingerprint.thpMode].map { TextTable.Cell($0) })
+        for (size, pages) in fingerprint.hugepagePools.sorted(by: { $0.key < $1.key }) {
+            general.append(["hugepages \(size)", "\(pages) page(s) in the pool, \(HugepagePool.available(size == "2M" ? .size2m : .size1g) ?? 0) available"].map { TextTable.Cell($0) })
+        }
+        general.append(["KVM module", fingerprint.kvmModule].map { TextTable.Cell($0) })
+        general.append(["KVM API version", "\(fingerprint.kvmAPIVersion)"].map { TextTable.Cell($0) })
+        print(general.render(colour: colour))
+
+        var capabilities = TextTable(columns: [.init("capability"), .init("value")])
+        for capability in Capability.allCases { capabilities.append([capability.description, "\(fingerprint.capabilities[capability.description] ?? 0)"].map { TextTable.Cell($0) }) }
+        print(capabilities.render(colour: colour))
+
+        var parameters = TextTable(columns: [.init("module parameter"), .init("value")])
+        for (name, value) in fingerprint.kvmParameters.sorted(by: { $0.key < $1.key }) { parameters.append([name, value].map { TextTable.Cell($0) }) }
+        print(parameters.render(colour: colour))
+
+        var backingTable = TextTable(columns: [.init("backing"), .init("status")])
+        for (name, status) in backings { backingTable.append([name, status].map { TextTable.Cell($0) }) }
+        print(backingTable.render(colour: colour))
+    }
+}
+
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the scenarios (and suites) kvmbench can run.")
+
+    func run() throws {
+        let width = ScenarioCatalog.all.map { $0.name.count }.max() ?? 0
+        print("Scenarios:")
+        for scenario in ScenarioCatalog.all {
+            print("  " + scenario.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + scenario.summary)
+        }
+    }
+}
+
+import Scenarios

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+
+/// Runs the built `kvmbench` executable as a user would and checks its exit status and message.
+enum CLI {
+    /// The executable beside the test bundle (both live in the build folder; `swift build
+    /// --build-tests` builds both). A missing executable fails the tests rather than skipping them.
+    static var executable: URL {
+        let testBinary = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
+        return testBinary.resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("kvmbench")
+    }
+
+    static var kvmUsable: Bool { access("/dev/kvm", R_OK | W_OK) == 0 }
+
+    struct Outcome { var status: Int32; var stdout: String; var stderr: String }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                       stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+@Suite("command line: bad input")
+struct CLIBadInputTests {
+    /// Each: arguments, a phrase the one-line error must contain.
+    static let cases: [([String], String)] = [
+        (["run", "demand-paging", "--vcpus", "0"], "--vcpus must be at least 1"),
+        (["run", "demand-paging", "--vcpus", "100000"], "above this host's limit"),
+        (["run", "demand-paging", "--mem-per-vcpu", "0"], "--mem-per-vcpu must be larger than 0"),
+        (["run", "demand-paging", "--vcpus", "2", "--mem-per-vcpu", "100T"], "MemAvailable"),
+        (["run", "demand-paging", "--backing", "ramfs"], "valid: anonymous-4k, thp, hugetlb-2m, hugetlb-1g, shmem, shared-hugetlb"),
+        (["run", "demand-paging", "--backing", "hugetlb-1g", "--mem-per-vcpu", "1536M"], "not a multiple of the hugetlb-1g page size (1 GiB)"),
+        (["run", "demand-paging", "--guest-page-size", "2m", "--mem-per-vcpu", "5M"], "multiple of 2 MiB"),
+        (["run", "demand-paging", "--vcpus", "1,0"], "--vcpus must be at least 1"),
+    ]
+
+    @Test(.enabled(if: CLI.kvmUsable, "needs /dev/kvm to read the host's limits"), arguments: 0..<cases.count)
+    func refusedWithUsageStatusAndOneLine(index: Int) throws {
+        let (arguments, phrase) = Self.cases[index]
+        let outcome = try CLI.run(arguments)
+        #expect(outcome.status == 64, "\(arguments): status \(outcome.status), stderr \(outcome.stderr)")
+        #expect(outcome.stderr.contains(phrase), "\(arguments): \(outcome.stderr)")
+        #expect(outcome.stderr.split(separator: "\n").count == 1, "one line expected: \(outcome.stderr)")
+        #expect(outcome.stdout.isEmpty)
+    }
+
+    @Test func negativeRepetitionsAreAUsageError() throws {
+        let outcome = try CLI.run(["run", "demand-paging", "--repetitions", "0"])
+        #expect(outcome.status == 64)
+        #expect(outcome.stderr.contains("--repetitions must be at least 1"))
+    }
+}
+
+@Suite("command line: real runs", .enabled(if: CLI.kvmUsable, "needs /dev/kvm (readable and writable): skipped"))
+struct CLIRunTests {
+    @Test func demandPagingWritesJSONWithTheFoundationShape() throws {
+        let outcome = try CLI.run(["run", "demand-paging", "--vcpus", "2", "--mem-per-vcpu", "8M",
+                                   "--repetitions", "2", "--warmups", "0", "--json"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
+        let host = try #require(json["host"] as? [String: Any])
+        #expect(host["kvm_module"] as? String != nil)
+        #expect((json["kvmbench"] as? [String: Any])?["version"] as? String != nil)
+        let cases = try #require(json["cases"] as? [[String: Any]])
+        #expect(cases.count == 1)
+        let first = cases[0]
+        #expect(first["scenario"] as? String == "demand-paging")
+        #expect(first["status"] as? String == "ok")
+        #expect((first["parameters"] as? [String: String])?["vcpus"] == "2")
+        let metrics = try #require(first["metrics"] as? [[String: Any]])
+        let rate = try #require(metrics.first { $0["name"] as? String == "demand_paging_rate" })
+        #expect(rate["unit"] as? String == "pages/s")
+        #expect(rate["better"] as? String == "higher")
+        #expect((rate["samples"] as? [Double])?.count == 2)
+        #expect(rate["median"] as? Double != nil)
+        let stats = try #require(first["kvm_stats"] as? [String: Int])
+        #expect((stats["pf_taken"] ?? 0) >= 2 * 2048)
+    }
+
+    @Test func missingKVMHasItsOwnStatus() throws {
+        // A path that does not exist stands in for a host without KVM.
+        let outcome = try CLI.run(["host"], environment: ["KVMBENCH_DEVICE": "/nonexistent/kvm"])
+        #expect(outcome.status == 69)
+        #expect(outcome.stderr.contains("does not exist"))
+    }
+}

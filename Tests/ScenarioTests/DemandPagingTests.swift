@@ -1,0 +1,88 @@
+import GuestPrograms
+import KVM
+import Results
+import Scenarios
+import Testing
+
+@Suite("demand paging on a real guest", .enabled(if: KVMSystem.isUsable(), "needs /dev/kvm (readable and writable): skipped"))
+struct DemandPagingTests {
+    let limits = HostLimits(maxVCPUs: 1024, memslots: 32764, memAvailable: nil)
+
+    @Test func firstTouchTakesOneShadowFaultPerPageAndTheSecondPassNone() throws {
+        let guest = GuestConfiguration(vcpus: 2, memoryPerVCPU: 4 << 20)
+        let sample = try DemandPagingScenario(guest: guest).measure()
+        let pages = Int64(guest.pagesPerVCPU) * 2
+        #expect((sample.kvmStats["pf_taken"] ?? 0) >= pages)
+        #expect((sample.kvmStats["pages_4k"] ?? 0) >= pages)
+        // The workload ran at CPL3: the instruction emulator was (almost) idle.
+        #expect((sample.kvmStats["insn_emulation"] ?? 0) < pages / 100)
+        let second = try #require(sample.phaseStats?["second_pass"])
+        #expect((second["pf_taken"] ?? 0) < pages / 100)
+        #expect(sample.perVCPU?.count == 2)
+        for name in ["first_touch_time", "demand_paging_rate", "second_pass_time", "vcpu_time_max"] {
+            let metric = try #require(sample.metrics.first { $0.name == name })
+            #expect(metric.value > 0)
+        }
+    }
+
+    @Test func sharedRegionAndRandomAccessStillTouchEveryPageOnce() throws {
+        let guest = GuestConfiguration(vcpus: 2, memoryPerVCPU: 4 << 20, sharedRegion: true, access: .random, writePercent: 50)
+        let sample = try DemandPagingScenario(guest: guest).measure()
+        // One shared region: at most one fault's worth of mappings per page, however many vCPUs.
+        #expect((sample.kvmStats["pages_4k"] ?? 0) <= Int64(guest.pagesPerVCPU) + 16)
+        #expect((sample.kvmStats["pf_taken"] ?? 0) > 0)
+    }
+
+    @Test func aGuestThatFaultsIsAFailureWithItsRegisters() throws {
+        let vm = try GuestVM(configuration: GuestConfiguration(vcpus: 1, memoryPerVCPU: 2 << 20))
+        var workload = vm.defaultWorkload(0)
+        workload.base = 1 << 46 // not mapped by the guest page tables: #PF, no IDT, triple fault
+        vm.setWorkload(0, workload)
+        let error = #expect(throws: GuestFailure.self) { try vm.runPasses(1) }
+        #expect(error?.exit == .shutdown)
+        #expect(error?.description.contains("KVM_EXIT_SHUTDOWN") == true)
+        #expect(error?.registers.contains("rip=0x5") == true) // faulted inside the workload code
+    }
+
+    @Test func unsupportedBackingBecomesAnUnsupportedCaseWithItsReason() {
+        let guest = GuestConfiguration(vcpus: 1, memoryPerVCPU: 1 << 30, backing: .hugetlb1g)
+        let result = CaseRunner.run(scenario: "demand-paging", parameters: guest.recorded, settings: RunSettings(warmups: 0, repetitions: 1)) { _ in
+            try DemandPagingScenario(guest: guest).measure()
+        }
+        if result.status == .unsupported {
+            #expect(result.reason?.contains("hugetlb-1g") == true)
+        } else {
+            #expect(result.status == .ok) // a host with a 1G pool runs it
+        }
+    }
+
+    @Test func badInputIsRefusedBeforeAnyVMWithTheLimit() {
+        func problem(_ values: [String: String]) -> String? {
+            do { _ = try DemandPagingScenario(parameters: ParameterSet(values), limits: limits); return nil }
+            catch { return error.message }
+        }
+        #expect(problem(["vcpus": "0"])?.contains("at least 1") == true)
+        #expect(problem(["vcpus": "5000"])?.contains("limit of 1024") == true)
+        #expect(problem(["mem_per_vcpu": "0"])?.contains("larger than 0") == true)
+        #expect(problem(["backing": "tmpfs"])?.contains("anonymous-4k, thp, hugetlb-2m, hugetlb-1g, shmem, shared-hugetlb") == true)
+        #expect(problem(["backing": "hugetlb-1g", "mem_per_vcpu": "512M"])?.contains("multiple of the hugetlb-1g page size (1 GiB)") == true)
+        #expect(problem(["guest_page_size": "2m", "mem_per_vcpu": "3M"])?.contains("multiple of 2 MiB") == true)
+        #expect(problem(["write_percent": "101"])?.contains("0...100") == true)
+        let tight = HostLimits(maxVCPUs: 8, memslots: 32, memAvailable: 1 << 30)
+        do {
+            _ = try DemandPagingScenario(parameters: ParameterSet(["vcpus": "4", "mem_per_vcpu": "1G"]), limits: tight)
+            Issue.record("4 GiB of guest on a host with 1 GiB available was accepted")
+        } catch {
+            #expect(error.message.contains("MemAvailable"))
+        }
+    }
+
+    @Test func sizesParseTheWayTheCommandLineWritesThem() {
+        #expect(parseSize("256M") == 256 << 20)
+        #expect(parseSize("1G") == 1 << 30)
+        #expect(parseSize("4096") == 4096)
+        #expect(parseSize("64MiB") == 64 << 20)
+        #expect(parseSize("lots") == nil)
+        #expect(formatSize(256 << 20) == "256M")
+    }
+}

@@ -105,7 +105,9 @@ public final class GuestVM {
             worker.command = .exit
             worker.go.signal()
         }
-        for _ in workers { done.wait() }
+        // Bounded: a vCPU the watchdog could not free is left behind rather than hanging the run.
+        let deadline = DispatchTime.now() + .seconds(10)
+        for _ in workers where done.wait(timeout: deadline) == .timedOut { break }
     }
 
     /// Splits the test memory into `slots` memslots at multiples of the backing's page size.
@@ -191,11 +193,48 @@ public final class GuestVM {
         for worker in workers { worker.command = .passes(count) }
         let started = monotonicNanos()
         for worker in workers { worker.go.signal() }
-        for _ in workers { done.wait() }
+        try waitForAll(activity: "\(count) pass(es)")
         let elapsed = monotonicNanos() &- started
         try throwFirstFailure()
         return elapsed
     }
+
+    /// The watchdog: waits for every released worker, but no longer than the configuration's
+    /// timeout without progress. A vCPU that made no progress is kicked out of KVM_RUN
+    /// (immediate_exit plus a signal to its thread) and the run fails with what it was doing.
+    private func waitForAll(activity: String) throws {
+        var finished = 0
+        let limit = configuration.timeoutSeconds
+        var lastProgress = progressMarker()
+        var idleSince = monotonicNanos()
+        while finished < workers.count {
+            if done.wait(timeout: .now() + .milliseconds(250)) == .success {
+                finished += 1
+                continue
+            }
+            let marker = progressMarker()
+            if marker != lastProgress {
+                lastProgress = marker
+                idleSince = monotonicNanos()
+                continue
+            }
+            guard Double(monotonicNanos() &- idleSince) / 1e9 >= limit else { continue }
+            let stuck = workers.filter { !$0.isParked }.map(\.index)
+            for worker in workers {
+                worker.stopRequested.store(true, ordering: .releasing)
+                worker.kick()
+            }
+            // Give kicked vCPUs a moment to leave KVM_RUN; a vCPU stuck in the kernel is left behind.
+            let deadline = DispatchTime.now() + .seconds(5)
+            while finished < workers.count, done.wait(timeout: deadline) == .success { finished += 1 }
+            throw WatchdogTimeout(seconds: limit, activity: activity, stuckVCPUs: stuck,
+                                  passesCompleted: workers.map(\.passesRun),
+                                  leftBehind: workers.filter { !$0.isParked }.map(\.index))
+        }
+    }
+
+    /// Changes whenever any vCPU finishes a pass or takes an exit.
+    private func progressMarker() -> Int { workers.reduce(0) { $0 &+ $1.progress.load(ordering: .relaxed) } }
 
     /// Releases every vCPU for `count` passes and returns at once, so the host can work while the
     /// guest runs; `finishPasses()` waits for them.
@@ -235,7 +274,7 @@ public final class GuestVM {
     /// Stops continuous mode at the end of each vCPU's current pass and waits for all.
     public func stop() throws {
         for worker in workers { worker.stopRequested.store(true, ordering: .releasing) }
-        for _ in workers { done.wait() }
+        try waitForAll(activity: "continuous passes")
         try throwFirstFailure()
     }
 
@@ -307,6 +346,20 @@ public final class GuestVM {
     public func vmStatValues() -> [String: UInt64] {
         guard let snapshot = try? vmStats?.read() else { return [:] }
         return vmStats?.values(snapshot) ?? [:]
+    }
+}
+
+/// A vCPU made no progress for the configured time: it was stopped and its case fails.
+public struct WatchdogTimeout: Error, CustomStringConvertible, Sendable {
+    public var seconds: Double
+    public var activity: String
+    public var stuckVCPUs: [Int]
+    public var passesCompleted: [Int]
+    /// vCPUs still inside KVM_RUN after the kick (their threads are abandoned).
+    public var leftBehind: [Int]
+    public var description: String {
+        "watchdog: no progress for \(seconds) s while running \(activity); stuck vCPU(s) \(stuckVCPUs.map(String.init).joined(separator: ", ")), passes completed per vCPU \(passesCompleted)"
+            + (leftBehind.isEmpty ? "" : "; vCPU(s) \(leftBehind) did not leave KVM_RUN")
     }
 }
 

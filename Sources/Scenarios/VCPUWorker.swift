@@ -44,13 +44,22 @@ final class VCPUWorker: @unchecked Sendable {
     let stopRequested = Atomic<Bool>(false)
     /// Passes completed so far while running `.untilStopped` (read by the harness while running).
     let livePasses = Atomic<Int>(0)
+    /// Bumped on every exit the worker handles: the watchdog's sign of life.
+    let progress = Atomic<Int>(0)
+    /// True while the worker waits for a command.
+    var isParked: Bool { parked.load(ordering: .acquiring) }
+    private let parked = Atomic<Bool>(true)
     private var thread: Thread?
+    /// The worker's pthread, for the watchdog's kick.
+    private let threadID = Mutex<pthread_t?>(nil)
 
     init(index: Int, vcpu: consuming VCPU, done: DispatchSemaphore, maxPasses: Int) {
         self.index = index
         self.vcpu = vcpu
         self.done = done
         passNanos = [UInt64](repeating: 0, count: maxPasses)
+        runPageAddress = self.vcpu.runPageAddress
+        VCPUKick.install()
     }
 
     func start() {
@@ -61,11 +70,25 @@ final class VCPUWorker: @unchecked Sendable {
         thread.start()
     }
 
+    /// Forces the vCPU out of KVM_RUN: sets immediate_exit (for the next entry) and signals the
+    /// thread (for the current one); KVM_RUN then returns EINTR.
+    func kick() {
+        // SAFETY: the run page stays mapped while the worker (and so its VCPU) exists.
+        if let page = UnsafeMutablePointer<kvm_run>(bitPattern: runPageAddress) { ckvm_run_set_immediate_exit(page, 1) }
+        if let id = threadID.withLock({ $0 }) { pthread_kill(id, VCPUKick.signal) }
+    }
+
+    private let runPageAddress: UInt
+
     private func loop() {
+        threadID.withLock { $0 = pthread_self() }
+        VCPUKick.unblockOnThisThread()
         while true {
             go.wait()
+            parked.store(false, ordering: .releasing)
             switch command {
             case .exit:
+                parked.store(true, ordering: .releasing)
                 done.signal()
                 return
             case .passes(let count):
@@ -86,6 +109,7 @@ final class VCPUWorker: @unchecked Sendable {
                     livePasses.store(passesRun, ordering: .releasing)
                 }
             }
+            parked.store(true, ordering: .releasing)
             done.signal()
         }
     }
@@ -97,6 +121,7 @@ final class VCPUWorker: @unchecked Sendable {
         while true {
             let exit: VCPUExit
             do { exit = try vcpu.run() } catch { return error }
+            progress.add(1, ordering: .relaxed)
             switch exit {
             case .io(let port, true, _, _, _) where port == GuestLayout.syncPort:
                 return nil
@@ -110,12 +135,35 @@ final class VCPUWorker: @unchecked Sendable {
                 handler(index)
             case .interrupted:
                 if stopRequested.load(ordering: .acquiring) {
-                    return GuestFailure(vcpu: index, exit: exit, registers: GuestFailure.describeRegisters(of: vcpu), detail: "stopped by the harness")
+                    return GuestFailure(vcpu: index, exit: exit, registers: GuestFailure.describeRegisters(of: vcpu), detail: "stopped by the watchdog")
                 }
             default:
                 return GuestFailure(vcpu: index, exit: exit, registers: GuestFailure.describeRegisters(of: vcpu))
             }
         }
+    }
+}
+
+/// The signal the watchdog sends a vCPU thread to interrupt KVM_RUN. Its handler does nothing:
+/// installed without SA_RESTART, its only effect is that the ioctl returns EINTR.
+enum VCPUKick {
+    static let signal = SIGUSR1
+    private static let installed: Void = {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        sigaction(VCPUKick.signal, &action, nil)
+    }()
+    static func install() { _ = installed }
+
+    /// Threads inherit their creator's signal mask, and the creator may block everything (a
+    /// Swift concurrency or Dispatch thread); the vCPU thread must receive the kick.
+    static func unblockOnThisThread() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, signal)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 }
 

@@ -86,3 +86,24 @@ struct DemandPagingTests {
         #expect(formatSize(256 << 20) == "256M")
     }
 }
+
+@Suite("watchdog", .enabled(if: KVMSystem.isUsable(), "needs /dev/kvm (readable and writable): skipped"))
+struct WatchdogTests {
+    @Test func aGuestThatSpinsForeverIsStoppedAndTheNextCaseRuns() throws {
+        var configuration = GuestConfiguration(vcpus: 2, memoryPerVCPU: 2 << 20)
+        configuration.timeoutSeconds = 1
+        let vm = try GuestVM(configuration: configuration)
+        var endless = vm.defaultWorkload(1)
+        endless.random = true
+        endless.targets = 1
+        endless.accesses = UInt64.max >> 1 // one page, forever: no exit ever reaches the host
+        vm.setWorkload(1, endless)
+        let error = #expect(throws: WatchdogTimeout.self) { try vm.runPasses(1) }
+        #expect(error?.stuckVCPUs == [1])
+        #expect(error?.leftBehind == []) // the kick brought the spinning vCPU out of KVM_RUN
+        #expect(error?.description.contains("no progress for 1.0 s") == true)
+        // The next case runs normally.
+        let sample = try DemandPagingScenario(guest: GuestConfiguration(vcpus: 1, memoryPerVCPU: 2 << 20)).measure()
+        #expect((sample.kvmStats["pf_taken"] ?? 0) >= 512)
+    }
+}

@@ -1,8 +1,15 @@
+import Backings
+
 /// What the host allows, read once before any VM is created.
 public struct HostLimits: Sendable {
     public var maxVCPUs: Int
     public var memslots: Int
     public var memAvailable: UInt64?
+    /// CPUs the kernel has online, and those this process may run on (for `--pin`).
+    public var onlineCPUs: [Int] = Placement.onlineCPUs()
+    public var allowedCPUs: [Int] = Placement.allowedCPUs()
+    /// NUMA nodes this process may allocate memory on (for `--numa-node`).
+    public var numaNodes: [Int] = NUMAHost.nodes()
     public init(maxVCPUs: Int, memslots: Int, memAvailable: UInt64?) {
         self.maxVCPUs = maxVCPUs
         self.memslots = memslots

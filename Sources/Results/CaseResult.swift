@@ -68,6 +68,9 @@ public struct Metric: Codable, Sendable, Equatable {
     public var median: Double
     /// True when the metric takes part in regression gating.
     public var gate: Bool
+    /// Descriptive statistics of `samples` (median, min, max, mean, sd, CV, bootstrap CI of the
+    /// median), filled in when the case is recorded; nil in documents written before it existed.
+    public var summary: Summary?
 
     public init(name: String, unit: String, better: Polarity, samples: [Double], gate: Bool = true) {
         self.name = name
@@ -81,6 +84,7 @@ public struct Metric: Codable, Sendable, Equatable {
     public mutating func append(_ sample: Double) {
         samples.append(sample)
         median = Self.median(of: samples)
+        summary = nil
     }
 
     static func median(of values: [Double]) -> Double {

@@ -55,11 +55,13 @@ public enum CaseRunner {
         var result = CaseResult(scenario: scenario, parameters: parameters)
         let total = settings.warmups + settings.repetitions
         defer { HugepagePool.restoreAll() }
+        _ = PlacementLog.take() // reports of guests built outside a case (e.g. a failed one) are not this case's
         do {
             for index in 0..<total {
                 let warmup = index < settings.warmups
                 progress(warmup ? "warm-up \(index + 1)/\(settings.warmups)" : "repetition \(index - settings.warmups + 1)/\(settings.repetitions)")
-                let sample = try body(index)
+                var sample = try body(index)
+                PlacementLog.drain(into: &sample)
                 if warmup { continue }
                 merge(sample, into: &result)
             }

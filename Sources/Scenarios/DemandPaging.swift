@@ -7,32 +7,114 @@ import Results
 /// Demand paging (the kernel selftests' demand_paging_test): every vCPU touches its memory for the
 /// first time, so each 4 KiB page costs one KVM page fault, then touches it again with the
 /// mappings in place. The first pass measures KVM's fault path; the second, the guest alone.
+///
+/// With `--uffd missing|minor` the test memory is registered with userfaultfd before the guest
+/// runs, so every first touch also goes through handle_userfault(): the vCPU thread sleeps in the
+/// kernel until a host handler thread resolves the page (UFFDIO_COPY or UFFDIO_CONTINUE), as in
+/// post-copy live migration. The handlers time every fault and count their resolutions, which must
+/// equal the host pages the guest touched.
 public struct DemandPagingScenario: Scenario {
     public static let name = "demand-paging"
     public static let summary = "first touch of guest memory by N vCPUs: KVM page-fault throughput and scaling"
-    public static let parameterKeys: [String: String] = [:]
+    public static let parameterKeys: [String: String] = [
+        "uffd": "serve first-touch faults through userfaultfd: none, missing (UFFDIO_COPY) or minor (UFFDIO_CONTINUE; shmem or shared-hugetlb)",
+        "uffd_shared": "one userfaultfd for all vCPUs instead of one per vCPU region (true/false)",
+        "uffd_readers": "handler threads reading each userfaultfd (1-64)",
+        "uffd_delay": "artificial delay before each resolution, e.g. 10us (0-1s)",
+    ]
 
     public var guest: GuestConfiguration
+    public var uffd: UffdService.Options
 
-    public init(guest: GuestConfiguration) { self.guest = guest }
+    public init(guest: GuestConfiguration, uffd: UffdService.Options = UffdService.Options(mode: .none)) {
+        self.guest = guest
+        self.uffd = uffd
+    }
 
     public init(parameters: ParameterSet, limits: HostLimits) throws(ParameterError) {
         guest = try GuestConfiguration(parameters: parameters, limits: limits,
                                        defaults: GuestConfiguration(vcpus: 1, memoryPerVCPU: 64 << 20))
+        uffd = try Self.uffdOptions(parameters, guest: guest)
     }
 
-    public var parameters: [String: String] { guest.recorded }
+    /// Reads and checks the userfaultfd keys against the guest they would serve.
+    static func uffdOptions(_ p: ParameterSet, guest: GuestConfiguration) throws(ParameterError) -> UffdService.Options {
+        let mode: UffdMode = try p.choice("uffd", default: .none)
+        let readers = try p.int("uffd_readers", default: 1, range: 1...64)
+        var delay: UInt64 = 0
+        if let text = p.string("uffd_delay") {
+            guard let nanos = parseDuration(text), nanos <= 1_000_000_000 else {
+                throw ParameterError("--uffd-delay \(text): not a duration within 0...1s (examples: 10us, 500ns, 2ms; a plain number is microseconds)")
+            }
+            delay = nanos
+        }
+        let sharedGiven = p.string("uffd_shared") != nil
+        let shared = try p.bool("uffd_shared", default: guest.sharedRegion)
+        if mode == .none {
+            for key in ["uffd_shared", "uffd_readers", "uffd_delay"] where p.string(key) != nil {
+                throw ParameterError("\(ParameterSet.flag(key)) needs --uffd missing or --uffd minor (got --uffd none)")
+            }
+            return UffdService.Options(mode: .none)
+        }
+        if mode == .minor && !guest.backing.isShared {
+            throw ParameterError("--uffd minor needs a shared backing (shmem or shared-hugetlb): minor faults resolve pages already in a file's page cache, and --backing \(guest.backing.rawValue) is private memory")
+        }
+        if guest.backing == .hugetlb1g {
+            throw ParameterError("--uffd \(mode.rawValue) with --backing hugetlb-1g is not supported: every fault would resolve a whole 1 GiB page; use hugetlb-2m, shared-hugetlb, shmem, thp or anonymous-4k")
+        }
+        if guest.hostPrefault {
+            throw ParameterError("--host-prefault cannot be combined with --uffd \(mode.rawValue): prefaulting maps every host page before the guest runs, so no fault would ever reach userfaultfd")
+        }
+        if guest.sharedRegion && sharedGiven && !shared {
+            throw ParameterError("--shared-region with --uffd-shared false: all vCPUs use one region, so there is one userfaultfd for it (allowed: --uffd-shared true, or leave it out)")
+        }
+        return UffdService.Options(mode: mode, shared: shared, readers: readers, delayNanos: delay)
+    }
+
+    public var parameters: [String: String] {
+        var out = guest.recorded
+        out["uffd"] = uffd.mode.rawValue
+        if uffd.mode != .none {
+            out["uffd_shared"] = "\(uffd.shared)"
+            out["uffd_readers"] = "\(uffd.readers)"
+            out["uffd_delay"] = formatDuration(uffd.delayNanos)
+        }
+        return out
+    }
+
+    public var notices: [String] {
+        var out: [String] = []
+        if uffd.mode == .missing && guest.backing == .thp {
+            out.append("--uffd missing installs 4 KiB pages with UFFDIO_COPY: a thp backing gets no huge pages in this run")
+        }
+        return out
+    }
+
+    /// Host page size at which userfaultfd resolves faults on this backing.
+    var faultUnit: UInt64 { guest.backing.hugetlbPool != nil ? guest.backing.pageSize : 4096 }
 
     /// One repetition on a fresh VM.
     public func measure() throws -> Sample {
         let vm = try GuestVM(configuration: guest, maxPasses: 2)
         let pagesPerVCPU = Double(guest.pagesPerVCPU)
         let vcpus = guest.vcpus
+        let hostPages = Int(guest.testSize / 4096)
+        let residentBefore = residentPages(vm.testMemory.base, length: vm.testMemory.size)
+
+        var service: UffdService? = nil
+        if uffd.mode != .none {
+            service = try UffdService(options: uffd, memory: vm.testMemory, regions: guest.sharedRegion ? 1 : vcpus,
+                                      faultsPerPage: guest.sharedRegion ? vcpus : 1)
+        }
 
         let before = vm.readStats()
         let firstNanos = try vm.runPasses(1)
         let afterFirst = vm.readStats()
         let firstPerVCPU = (0..<vcpus).map { Double(vm.passNanos(vcpu: $0)) / 1e9 }
+        // Stops the handlers and closes the uffds: the second pass takes ordinary faults, if any.
+        let report = try service?.finish()
+        service = nil
+
 
         vm.setToken(2)
         let secondNanos = try vm.runPasses(1)
@@ -46,6 +128,7 @@ public struct DemandPagingScenario: Scenario {
         sample.add("first_touch_time", first, unit: "s", better: .lower)
         sample.add("vcpu_time_min", sortedFirst.first ?? 0, unit: "s", better: .lower, gate: false)
         sample.add("vcpu_time_median", sortedFirst[sortedFirst.count / 2], unit: "s", better: .lower, gate: false)
+        // The slowest vCPU: the one the whole VM waits for.
         sample.add("vcpu_time_max", sortedFirst.last ?? 0, unit: "s", better: .lower)
         sample.add("demand_paging_rate", totalPages / first, unit: "pages/s", better: .higher)
         sample.add("rate_per_vcpu", pagesPerVCPU / (firstPerVCPU.reduce(0, +) / Double(vcpus)), unit: "pages/s", better: .higher)
@@ -53,23 +136,152 @@ public struct DemandPagingScenario: Scenario {
         sample.add("second_pass_time", second, unit: "s", better: .lower)
         let secondSlowest = secondPerVCPU.max() ?? second
         sample.add("second_pass_per_page", secondSlowest / pagesPerVCPU * 1e9, unit: "ns", better: .lower, gate: false)
+        sample.add("host_pages_resident_before", Double(residentBefore), unit: "count", better: .lower, gate: false)
+        if let report {
+            try record(report, vm: vm, into: &sample)
+        }
+        if guest.hostPrefault && residentBefore < hostPages {
+            throw CheckFailed("--host-prefault: only \(residentBefore) of \(hostPages) host pages were resident before the guest ran")
+        }
 
         sample.kvmStats = vm.statsDeltas(from: before, to: afterFirst)
         sample.phaseStats = [
             "first_touch": sample.kvmStats,
             "second_pass": vm.statsDeltas(from: afterFirst, to: afterSecond),
         ]
-        sample.perVCPU = (0..<vcpus).map { index in
+        let slowest = firstPerVCPU.indices.max { firstPerVCPU[$0] < firstPerVCPU[$1] } ?? 0
+        var perVCPU = (0..<vcpus).map { index -> [String: Double] in
             [
                 "first_touch_time": firstPerVCPU[index],
                 "pages": pagesPerVCPU,
                 "rate": pagesPerVCPU / firstPerVCPU[index],
                 "second_pass_time": secondPerVCPU[index],
+                "slowest": index == slowest ? 1 : 0,
             ]
         }
+        if let report, !uffd.shared, report.resolvedPerHandler.count == vcpus {
+            for index in 0..<vcpus {
+                perVCPU[index]["uffd_resolved"] = Double(report.resolvedPerHandler[index])
+                perVCPU[index]["uffd_latency_p50_us"] = report.medianPerHandler[index] / 1000
+            }
+        }
+        sample.perVCPU = perVCPU
         if vcpus > ProcessInfo.processInfo.activeProcessorCount {
             sample.notes.append("\(vcpus) vCPUs on \(ProcessInfo.processInfo.activeProcessorCount) host CPUs: vCPUs time-share, expect up to 2x variation")
         }
         return sample
     }
+
+    /// Adds the handlers' figures to `sample`, after checking that they resolved exactly the host
+    /// pages the guest touched and that the guest memory holds what they supplied.
+    func record(_ report: UffdReport, vm: GuestVM, into sample: inout Sample) throws {
+        let unit = faultUnit
+        let touched = WorkloadReplay.touchedUnits(configuration: guest, unit: unit)
+        let verb = uffd.mode == .minor ? "UFFDIO_CONTINUE" : "UFFDIO_COPY"
+        guard report.resolved == touched else {
+            throw CheckFailed("\(verb) resolved \(report.resolved) host pages of \(formatBytes(unit)) but the guest touched \(touched) (\(report.messages) fault messages, \(report.alreadyPresent) already present)")
+        }
+        if guest.access == .sequential {
+            // Every unit was touched: each must hold the handler's bytes in its last byte, which
+            // the guest (writing 8 bytes at the start of each 4 KiB page) never overwrites.
+            let pattern = uffd.mode == .minor ? UffdService.minorPattern : UffdService.copyPattern
+            let base = vm.testMemory.base
+            var served = 0
+            var offset: UInt64 = 0
+            while offset < vm.testMemory.size {
+                if base.load(fromByteOffset: Int(offset + unit - 1), as: UInt8.self) == pattern { served += 1 }
+                offset += unit
+            }
+            guard served == touched else {
+                throw CheckFailed("only \(served) of \(touched) host pages hold the bytes the \(verb) handler supplied")
+            }
+        }
+        let name = uffd.mode == .minor ? "uffd_continues" : "uffd_copies"
+        sample.add(name, Double(report.resolved), unit: "count", better: .lower, gate: false)
+        sample.add("pages_touched", Double(touched), unit: "count", better: .lower, gate: false)
+        sample.add("uffd_messages", Double(report.messages), unit: "count", better: .lower, gate: false)
+        if report.alreadyPresent > 0 {
+            sample.add("uffd_eexist", Double(report.alreadyPresent), unit: "count", better: .lower, gate: false)
+        }
+        let latency = report.latency
+        sample.add("uffd_latency_p50", latency.p50 / 1000, unit: "us", better: .lower)
+        sample.add("uffd_latency_p90", latency.p90 / 1000, unit: "us", better: .lower)
+        sample.add("uffd_latency_p99", latency.p99 / 1000, unit: "us", better: .lower)
+        sample.add("uffd_latency_max", latency.max / 1000, unit: "us", better: .lower, gate: false)
+        // The distribution is often bimodal (the woken vCPU may preempt the handler on its CPU
+        // before the ioctl returns), so the mean says what the percentiles alone do not.
+        sample.add("uffd_latency_mean", latency.mean / 1000, unit: "us", better: .lower, gate: false)
+        sample.add("uffd_read_p50", report.readLatency.p50 / 1000, unit: "us", better: .lower, gate: false)
+        sample.add("uffd_resolve_p50", report.resolveLatency.p50 / 1000, unit: "us", better: .lower, gate: false)
+        if let gap = report.faultToRead, gap.count > 0, !uffd.shared || guest.vcpus == 1 {
+            sample.add("uffd_fault_to_read_p50", gap.p50 / 1000, unit: "us", better: .lower, gate: false)
+            sample.add("uffd_fault_to_read_p99", gap.p99 / 1000, unit: "us", better: .lower, gate: false)
+        }
+        if report.dropped > 0 {
+            sample.notes.append("\(report.dropped) userfaultfd latency samples did not fit the preallocated buffers and were not recorded")
+        }
+        sample.extraParameters["uffd_unit"] = formatSize(unit)
+    }
+}
+
+/// A measurement whose own consistency check failed (the case is reported as failed, with this).
+public struct CheckFailed: Error, CustomStringConvertible, Sendable {
+    public var detail: String
+    public init(_ detail: String) { self.detail = detail }
+    public var description: String { detail }
+}
+
+/// Replays the guest workload's address generator on the host, to know which pages a pass touches
+/// without reading guest memory.
+public enum WorkloadReplay {
+    /// Number of distinct host pages of `unit` bytes that the first pass of every vCPU touches
+    /// (reads or writes), over the whole test memory.
+    ///
+    /// Mirrors `WorkloadProgram`: per access the xorshift64 state steps (x ^= x << 13, x >> 7,
+    /// x << 17); sequential mode visits base, base + stride, ...; random mode picks slot
+    /// ((x >> 32) * targets) >> 32. Seeds are those `VCPUEntryState` gives each vCPU.
+    public static func touchedUnits(configuration: GuestConfiguration, unit: UInt64) -> Int {
+        let pagesPerVCPU = configuration.memoryPerVCPU / 4096
+        if configuration.access == .sequential {
+            let bytes = configuration.sharedRegion ? configuration.memoryPerVCPU : configuration.testSize
+            return Int((bytes + unit - 1) / unit)
+        }
+        let layout = GuestLayout(vcpuCount: configuration.vcpus, testSize: configuration.testSize,
+                                 guestPageSize: configuration.guestPageSize)
+        let units = Int((configuration.testSize + unit - 1) / unit)
+        var seen = [Bool](repeating: false, count: units)
+        var count = 0
+        for vcpu in 0..<configuration.vcpus {
+            var x = VCPUEntryState(layout: layout, vcpu: vcpu, seed: configuration.seed).seed
+            let regionStart = configuration.sharedRegion ? 0 : UInt64(vcpu) * configuration.memoryPerVCPU
+            for _ in 0..<pagesPerVCPU {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17
+                let slot = ((x >> 32) &* pagesPerVCPU) >> 32
+                let index = Int((regionStart + slot * 4096) / unit)
+                if !seen[index] { seen[index] = true; count += 1 }
+            }
+        }
+        return count
+    }
+}
+
+/// "10us", "500ns", "2ms", "1s", "0"; a plain number is microseconds (the selftests' -d). Nanoseconds.
+public func parseDuration(_ text: String) -> UInt64? {
+    let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+    let units: [(String, Double)] = [("ns", 1), ("us", 1_000), ("µs", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000)]
+    for (suffix, scale) in units where trimmed.hasSuffix(suffix) {
+        guard let value = Double(trimmed.dropLast(suffix.count)), value >= 0, value.isFinite else { return nil }
+        return UInt64((value * scale).rounded())
+    }
+    guard let value = Double(trimmed), value >= 0, value.isFinite else { return nil }
+    return UInt64((value * 1_000).rounded())
+}
+
+/// "10us", "2ms", "0": the inverse of `parseDuration` for whole units.
+public func formatDuration(_ nanos: UInt64) -> String {
+    if nanos == 0 { return "0" }
+    for (suffix, scale) in [("s", UInt64(1_000_000_000)), ("ms", 1_000_000), ("us", 1_000)] where nanos % scale == 0 {
+        return "\(nanos / scale)\(suffix)"
+    }
+    return "\(nanos)ns"
 }

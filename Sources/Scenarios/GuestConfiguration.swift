@@ -31,6 +31,10 @@ public struct GuestConfiguration: Sendable, Equatable {
     public var timeoutSeconds: Double = GuestConfiguration.defaultTimeoutSeconds
     /// `--case-timeout`: set once by the command line before any case runs.
     nonisolated(unsafe) public static var defaultTimeoutSeconds: Double = 120
+    /// `--pin`: which CPUs the vCPU threads (and the main thread) run on.
+    public var pin: PinPolicy = .none
+    /// `--numa-node` / `--numa-interleave`: the memory policy of the test memory (nil: the default policy).
+    public var numa: NUMAPolicy? = nil
 
     public init(vcpus: Int = 1, memoryPerVCPU: UInt64 = 64 << 20, backing: BackingKind = .anonymous4k,
                 guestPageSize: GuestPageSize = .size4k, slots: Int = 1, sharedRegion: Bool = false,
@@ -62,7 +66,7 @@ public struct GuestConfiguration: Sendable, Equatable {
             "guest_page_size": guestPageSize.rawValue, "slots": "\(slots)", "access": access.rawValue,
             "write_percent": "\(writePercent)", "shared_region": "\(sharedRegion)",
             "host_prefault": "\(hostPrefault)", "seed": "\(seed)",
-        ]
+        ].merging(recordedPlacement) { $1 }
     }
 
     /// The first problem with this configuration on a host with these limits, as a one-line

@@ -3,6 +3,7 @@ import CKVM
 import Dispatch
 import Foundation
 import GuestPrograms
+import Host
 import KVM
 
 /// A running kvmbench guest: the VM, its memory and memslots, and one parked thread per vCPU.
@@ -30,6 +31,9 @@ public final class GuestVM {
     public private(set) var testSlotsAdded = 0
     /// Start of the passes released by `beginPasses`.
     private var passesStarted: UInt64 = 0
+    /// `--pin` / `--numa-node`: applied while the VM is built, undone when it goes.
+    let placement: GuestPlacement
+    private var workersStarted = false
 
     /// Creates the VM and parks its vCPU threads. `dirtyRingEntries` > 0 enables the dirty ring
     /// (before vCPUs exist, as KVM requires); `prepareVM` runs on the VM before any memslot is added.
@@ -43,12 +47,16 @@ public final class GuestVM {
         let layout = GuestLayout(vcpuCount: configuration.vcpus, testSize: configuration.testSize,
                                  guestPageSize: configuration.guestPageSize)
         self.layout = layout
+        // Placement before anything is touched: the main thread's CPUs, then the memory policy.
+        let placement = try GuestPlacement(configuration: configuration)
+        self.placement = placement
         // Host memory first: a backing this host cannot give is "unsupported" before any VM exists.
         let testMemory: HostMemory
         do {
             testMemory = try HostMemory(kind: configuration.backing, size: configuration.testSize,
                                         allowReservation: configuration.reserveHugepages)
         } catch { throw ScenarioUnsupported("\(configuration.backing.rawValue): \(error.reason)") }
+        try placement.bind(testMemory)
         let systemMemory = try HostMemory(kind: .anonymous4k, size: layout.systemSize)
         GuestImage.write(layout: layout, into: systemMemory.buffer, userCode: userCode)
 
@@ -91,6 +99,7 @@ public final class GuestVM {
             workers.append(VCPUWorker(index: index, vcpu: vcpu, done: done, maxPasses: maxPasses))
         }
         vmStats = try? vm.openStats()
+        for (index, worker) in workers.enumerated() { worker.pinCPU = placement.plan?.vcpuCPUs[index] }
         self.kvm = kvm
         self.vm = vm
         self.systemMemory = systemMemory
@@ -98,9 +107,45 @@ public final class GuestVM {
         self.workers = workers
         self.vcpuStats = boxes
         for worker in workers { worker.start() }
+        if placement.plan != nil {
+            awaitWorkersStarted()
+            if let failed = workers.first(where: { $0.startup.pinError != 0 }) {
+                throw PlacementFailed("pinning vCPU \(failed.index) to CPU \(failed.pinCPU ?? -1) failed: \(String(cString: strerror(failed.startup.pinError)))")
+            }
+        }
+    }
+
+    /// Waits until every vCPU thread has applied its placement and read it back.
+    private func awaitWorkersStarted() {
+        guard !workersStarted else { return }
+        for worker in workers { worker.started.wait() }
+        workersStarted = true
+    }
+
+    /// The pinning plan of `--pin` (nil for `--pin none`).
+    public var pinPlan: PinPlan? { placement.plan }
+
+    /// Each vCPU thread's CPU affinity as sched_getaffinity reported it once the thread had
+    /// applied its placement (nil if the call failed).
+    public func vcpuAffinities() -> [[Int]?] {
+        awaitWorkersStarted()
+        return workers.map(\.startup.affinity)
+    }
+
+    /// The kernel thread id of each vCPU thread (for /proc/self/task/<tid>).
+    public func vcpuThreadIDs() -> [Int32] {
+        awaitWorkersStarted()
+        return workers.map(\.startup.threadID)
+    }
+
+    /// What the placement turned out to be: vCPU affinities read back, and where a sample of the
+    /// test memory's pages are now (move_pages). Call after the passes.
+    public func placementReport() -> PlacementReport {
+        placement.report(vcpuAffinities: vcpuAffinities(), memory: testMemory)
     }
 
     deinit {
+        if configuration.pin != .none || configuration.numa != nil { PlacementLog.record(placementReport()) }
         for worker in workers {
             worker.command = .exit
             worker.go.signal()

@@ -41,6 +41,9 @@ extension Scenario {
 public enum ScenarioCatalog {
     public static let all: [any Scenario.Type] = [
         DemandPagingScenario.self,
+        MemslotsScenario.self, MemslotStressScenario.self, ZapAllScenario.self,
+        DirtyLoggingScenario.self,
+        PageTableScenario.self,
     ]
 
     public static func named(_ name: String) -> (any Scenario.Type)? { all.first { $0.name == name } }
@@ -113,6 +116,9 @@ extension GuestConfiguration {
         "shared_region": "all vCPUs access one shared region (true/false)",
         "host_prefault": "populate the host backing before the guest runs (true/false)",
         "reserve_hugepages": "let kvmbench grow hugetlb pools, restored afterwards (true/false)",
+        "pin": "vCPU thread placement: none, auto, or CPUs like 0,1 or 0-3 (one per vCPU, optionally one more for the main thread)",
+        "numa_node": "bind the test memory to this NUMA node (mbind MPOL_BIND)",
+        "numa_interleave": "interleave the test memory over every NUMA node (mbind MPOL_INTERLEAVE; true/false)",
     ]
 
     /// Reads the guest keys of `parameters`, validated against `limits`.
@@ -129,6 +135,7 @@ extension GuestConfiguration {
         sharedRegion = try p.bool("shared_region", default: defaults.sharedRegion)
         hostPrefault = try p.bool("host_prefault", default: defaults.hostPrefault)
         reserveHugepages = try p.bool("reserve_hugepages", default: defaults.reserveHugepages)
+        try readPlacement(p, limits: limits, defaults: defaults)
         if let problem = problem(limits: limits) { throw ParameterError(problem) }
     }
 }

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Glibc
 import GuestPrograms
+import Host
 import KVM
 import Synchronization
 
@@ -49,7 +50,13 @@ final class VCPUWorker: @unchecked Sendable {
     /// True while the worker waits for a command.
     var isParked: Bool { parked.load(ordering: .acquiring) }
     private let parked = Atomic<Bool>(true)
-    private var thread: Thread?
+    /// `--pin`: the CPU this thread restricts itself to when it starts (nil: left to the scheduler).
+    var pinCPU: Int?
+    /// Signalled once the thread has applied its placement and read it back (`startup`).
+    let started = DispatchSemaphore(value: 0)
+    /// The thread's kernel id, its CPU affinity as the kernel reports it after start-up, and the
+    /// errno of a failed pin (0 when none failed). Written before `started` is signalled, read after.
+    private(set) var startup: (threadID: Int32, affinity: [Int]?, pinError: Int32) = (0, nil, 0)
     /// The worker's pthread, for the watchdog's kick.
     private let threadID = Mutex<pthread_t?>(nil)
 
@@ -63,10 +70,13 @@ final class VCPUWorker: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in self.loop() }
+        // The worker keeps no reference to its Thread, and the block holds the worker weakly: a
+        // Thread keeps its block, so worker -> Thread -> block -> worker was a cycle that kept the
+        // vCPU fd, and with it the whole VM in the kernel, alive until the process exited.
+        // `loop()` holds `self` for as long as it runs.
+        let thread = Thread { [weak self] in self?.loop() }
         thread.name = "vcpu-\(index)"
         thread.stackSize = 1 << 20
-        self.thread = thread
         thread.start()
     }
 
@@ -83,6 +93,10 @@ final class VCPUWorker: @unchecked Sendable {
     private func loop() {
         threadID.withLock { $0 = pthread_self() }
         VCPUKick.unblockOnThisThread()
+        // Placement before the first park: outside every timed region.
+        let pinError = pinCPU.map { Placement.setAffinity(to: [$0]) } ?? 0
+        startup = (Placement.currentThreadID(), Placement.affinity(), pinError)
+        started.signal()
         while true {
             go.wait()
             parked.store(false, ordering: .releasing)

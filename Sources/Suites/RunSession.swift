@@ -19,14 +19,13 @@ public protocol ProgressReporter: Sendable {
 ///
 /// SIGINT and SIGTERM are caught: the document written so far is marked interrupted and written
 /// once more, hugepage pools are restored, and the process exits with 128 + the signal number.
+/// A second signal while that is under way exits at once, still restoring the pools (`InterruptGuard`).
 public final class RunSession: Sendable {
     private struct State {
         var document: ResultDocument
         var outputs: [URL]
     }
     private let state: Mutex<State>
-    /// Kept alive for the session; written only by `handleSignals`, on the thread that runs the session.
-    nonisolated(unsafe) private var signalSources: [any DispatchSourceSignal] = []
 
     public init(host: HostFingerprint, tool: ToolInfo, suite: SuiteRecord? = nil, outputs: [URL]) {
         state = Mutex(State(document: ResultDocument(kvmbench: tool, host: host, suite: suite), outputs: outputs))
@@ -34,17 +33,16 @@ public final class RunSession: Sendable {
 
     /// Installs the SIGINT/SIGTERM handlers for the lifetime of the session.
     public func handleSignals() {
-        for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { [self] in self.interrupt(signal: signalNumber) }
-            source.resume()
-            signalSources.append(source)
-        }
+        InterruptGuard.install { [self] signalNumber in self.interrupt(signal: signalNumber) }
     }
 
     private func interrupt(signal signalNumber: Int32) {
-        FileHandle.standardError.write(Data("\nkvmbench: interrupted by signal \(signalNumber); writing the results measured so far and restoring the host\n".utf8))
+        FileHandle.standardError.write(Data("\nkvmbench: interrupted by signal \(signalNumber); writing the results measured so far and restoring the host (a second signal exits at once)\n".utf8))
+        // Fault injection for tests: an orderly shutdown that never finishes (as when a write
+        // blocks), which only the second signal can end.
+        if ProcessInfo.processInfo.environment["KVMBENCH_TEST_STALL_ON_INTERRUPT"] != nil {
+            while true { sleep(3600) }
+        }
         state.withLock { state in
             state.document.interrupted = true
             state.document.finishedAt = Date()
@@ -57,14 +55,32 @@ public final class RunSession: Sendable {
     /// Runs every case in order. Returns the finished document.
     @discardableResult
     public func run(_ scenarios: [any Scenario], settings: RunSettings, progress: any ProgressReporter) -> ResultDocument {
-        for (index, scenario) in scenarios.enumerated() {
+        run(scenarios.map { PlannedCase(scenario: $0, settings: settings) }, progress: progress)
+    }
+
+    /// Runs every case in order, each with its own warm-ups and repetitions. Every repetition also
+    /// records `host_busy` (see `HostLoad`), every metric gets its `summary`, and a gated metric whose
+    /// coefficient of variation is above `maxCV` makes a "noisy: ..." note. Returns the finished document.
+    @discardableResult
+    public func run(_ cases: [PlannedCase], maxCV: Double = 0.30, progress: any ProgressReporter) -> ResultDocument {
+        for (index, planned) in cases.enumerated() {
+            let scenario = planned.scenario
             let name = type(of: scenario).name
-            progress.caseStarted(index: index, total: scenarios.count, scenario: name, parameters: scenario.parameters)
+            progress.caseStarted(index: index, total: cases.count, scenario: name, parameters: scenario.parameters)
             for notice in scenario.notices { progress.notice(notice) }
             let started = monotonicNanos()
-            var result = CaseRunner.run(scenario: name, parameters: scenario.parameters, settings: settings,
-                                        progress: progress.step) { _ in try scenario.measure() }
+            var result = CaseRunner.run(scenario: name, parameters: scenario.parameters, settings: planned.settings,
+                                        progress: progress.step) { _ in
+                // How busy the rest of the host was during this repetition (outside every timed region).
+                let load = HostLoad.snapshot()
+                var sample = try scenario.measure()
+                if let busy = load.othersPercent() {
+                    sample.add(HostLoad.metricName, busy, unit: "%", better: .lower, gate: false)
+                }
+                return sample
+            }
             for notice in scenario.notices where !result.notes.contains(notice) { result.notes.append(notice) }
+            result.summarise(maxCV: maxCV)
             progress.caseFinished(result, seconds: Double(monotonicNanos() - started) / 1e9)
             append(result)
         }

@@ -5,6 +5,7 @@ import Host
 import KVM
 import Reporting
 import Results
+import Suites
 
 struct HostCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -73,6 +74,14 @@ struct ListCommand: ParsableCommand {
         print("Scenarios:")
         for scenario in ScenarioCatalog.all {
             print("  " + scenario.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + scenario.summary)
+        }
+        let library = SuiteLibrary()
+        let suites = library.summaries()
+        print("Suites (\(library.directory.path)):")
+        if suites.isEmpty { print("  none (set KVMBENCH_SUITES to a directory of suite files)") }
+        let suiteWidth = suites.map { $0.name.count }.max() ?? 0
+        for suite in suites {
+            print("  " + suite.name.padding(toLength: suiteWidth, withPad: " ", startingAt: 0) + "  " + suite.line)
         }
     }
 }

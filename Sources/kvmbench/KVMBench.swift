@@ -11,5 +11,6 @@ struct KVMBench: ParsableCommand {
         128+N interrupted by signal N.
         """,
         version: ToolVersion.current.version,
-        subcommands: [HostCommand.self, ListCommand.self, RunCommand.self])
+        subcommands: [HostCommand.self, ListCommand.self, RunCommand.self, SuiteCommand.self, ReportCommand.self,
+                      BaselineCommand.self, CompareCommand.self, GateCommand.self])
 }

@@ -11,7 +11,7 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run one scenario; comma-separated values of a flag (--vcpus 1,2,4) run one case each.",
-        subcommands: [RunDemandPaging.self])
+        subcommands: [RunDemandPaging.self, RunMemslots.self, RunMemslotStress.self, RunZapAll.self, RunDirtyLogging.self, RunPageTable.self])
 }
 
 /// Flags every scenario's guest understands. Each takes a comma-separated list: the cases are
@@ -39,6 +39,12 @@ struct GuestOptions: ParsableArguments {
     var hostPrefault = false
     @Flag(name: .customLong("reserve-hugepages"), help: "Let kvmbench grow hugetlb pools as needed; they are restored afterwards.")
     var reserveHugepages = false
+    @Option(help: ArgumentHelp("vCPU thread placement: none (default), auto (one CPU per vCPU, cores before SMT siblings; main thread and fault handlers on the cores left over), or CPUs like 0,1 or 0-3 (one per vCPU, optionally one more for the main thread). Several placements: none,auto or 'auto;0,1'.", valueName: "none|auto|cpus"))
+    var pin: String?
+    @Option(name: .customLong("numa-node"), help: "Bind the guest's test memory to this NUMA node (mbind MPOL_BIND before first touch); the result reports where sampled pages landed. A list runs one case each.")
+    var numaNode: String?
+    @Flag(name: .customLong("numa-interleave"), help: "Interleave the guest's test memory over every NUMA node (mbind MPOL_INTERLEAVE).")
+    var numaInterleave = false
 
     /// Parameter lists keyed as scenarios read them.
     var lists: [String: [String]] {
@@ -50,6 +56,9 @@ struct GuestOptions: ParsableArguments {
         if sharedRegion { out["shared_region"] = ["true"] }
         if hostPrefault { out["host_prefault"] = ["true"] }
         if reserveHugepages { out["reserve_hugepages"] = ["true"] }
+        if let pin { out["pin"] = splitPlacements(pin) }
+        put("numa_node", numaNode)
+        if numaInterleave { out["numa_interleave"] = ["true"] }
         return out
     }
 }
@@ -66,10 +75,18 @@ struct OutputOptions: ParsableArguments {
     var output: String?
     @Flag(name: .shortAndLong, help: "No progress lines.")
     var quiet = false
+    @Option(name: .customLong("case-timeout"), help: ArgumentHelp("Seconds a vCPU may go without progress before the watchdog stops it and fails its case; the run goes on with the next case.", valueName: "seconds"))
+    var caseTimeout: Double = 120
 
     func validate() throws {
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1 (got \(repetitions))") }
         guard warmups >= 0 else { throw ValidationError("--warmups must be 0 or more (got \(warmups))") }
+        guard caseTimeout.isFinite, caseTimeout >= 0.5, caseTimeout <= 86_400 else {
+            throw ValidationError("--case-timeout must be within 0.5...86400 seconds (got \(caseTimeout))")
+        }
+        // Every command with these options validates them before it runs, so this is set before
+        // any case (and its GuestConfiguration) is built.
+        GuestConfiguration.defaultTimeoutSeconds = caseTimeout
     }
 
     var settings: RunSettings { RunSettings(warmups: warmups, repetitions: repetitions) }
@@ -90,32 +107,44 @@ func cartesianProduct(_ lists: [String: [String]]) -> [[String: String]] {
 }
 
 /// Validates every case of a run (before any VM exists), runs them, prints and writes the results.
-/// Exits 64 on bad input, 3 when a case failed.
-func executeRun(scenario: any Scenario.Type, lists: [String: [String]], output: OutputOptions) throws {
+/// `amend`, when given, may add to the finished document (e.g. scaling figures over the cases) and
+/// returns text printed after the result tables. Exits 64 on bad input, 3 when a case failed.
+func executeRun(scenario: any Scenario.Type, lists: [String: [String]], output: OutputOptions,
+                amend: ((inout ResultDocument) -> String)? = nil) throws {
     let kvm = openKVM()
     let limits = HostProbe.limits(kvm: kvm)
     if let empty = lists.first(where: { $0.value.isEmpty }) {
         fail("--\(empty.key.replacingOccurrences(of: "_", with: "-")) needs at least one value", status: ExitStatus.usage)
     }
     var cases: [any Scenario] = []
-    for parameters in cartesianProduct(lists) {
+    let combinations = cartesianProduct(lists)
+    for parameters in combinations {
         do {
             cases.append(try scenario.init(parameters: ParameterSet(parameters), limits: limits))
         } catch {
             fail(error.message, status: ExitStatus.usage)
         }
     }
+    preflight(cases, given: combinations, output: output)
     let fingerprint = HostProbe.fingerprint(kvm: kvm)
     let outputs = output.output.map { [URL(fileURLWithPath: $0)] } ?? []
     let session = RunSession(host: fingerprint, tool: ToolVersion.current, outputs: outputs)
     session.handleSignals()
     let progress = ConsoleProgress(label: scenario.name, quiet: output.quiet || output.json)
-    let document = session.run(cases, settings: output.settings, progress: progress)
+    var document = session.run(cases, settings: output.settings, progress: progress)
+    var appendix = ""
+    if let amend {
+        appendix = amend(&document)
+        if let data = try? document.encoded() {
+            for url in outputs { try? AtomicFile.write(data, to: url) }
+        }
+    }
     if output.json {
         print(String(decoding: try document.encoded(), as: UTF8.self))
     } else {
         let colour = isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
         print(renderResultText(document, colour: colour))
+        if !appendix.isEmpty { print(appendix) }
     }
     if document.cases.contains(where: { $0.status == .failed }) { throw ExitCode(ExitStatus.caseFailed) }
 }
@@ -125,15 +154,63 @@ struct RunDemandPaging: ParsableCommand {
         commandName: DemandPagingScenario.name,
         abstract: "Demand paging: every vCPU touches its memory for the first time (KVM page-fault throughput), then again.",
         discussion: """
-        Reports the first-touch time, per-vCPU times, the demand-paging rate (pages/s overall and per vCPU),
-        the second-pass time, and the KVM stats deltas (pf_taken, pf_fixed, pages_4k, ...). The timed region
-        is each vCPU's KVM_RUN loop for one pass, between two CLOCK_MONOTONIC reads.
+        Reports the first-touch time, per-vCPU times (the slowest vCPU is vcpu_time_max), the demand-paging rate (pages/s overall and per vCPU), the second-pass time, and the KVM stats deltas (pf_taken, pf_fixed, pages_4k, ...). The timed region is each vCPU's KVM_RUN loop for one pass, between two CLOCK_MONOTONIC reads.
+
+        With --uffd missing|minor every first touch is served by host handler threads through userfaultfd (UFFDIO_COPY or UFFDIO_CONTINUE), one userfaultfd per vCPU region unless --uffd-shared. The handlers report per-fault latency percentiles (uffd_latency_p50/p90/p99/max: handler wake-up to resolution done, without --uffd-delay) and the pages they resolved, which must equal the host pages the guest touched (else the case fails).
+
+        A sweep over two or more vCPU counts (--vcpus 1,2,4) ends with a scaling table: rate per count, rate per vCPU, the ideal linear line (n x the single-vCPU rate) and the efficiency, which is also stored on each case as scaling_efficiency.
         """)
 
     @OptionGroup var guest: GuestOptions
+    @Option(help: "Serve first-touch faults through userfaultfd: none, missing (UFFDIO_COPY) or minor (UFFDIO_CONTINUE; needs --backing shmem or shared-hugetlb). A list runs one case each.")
+    var uffd: String?
+    @Flag(name: .customLong("uffd-shared"), help: "One userfaultfd (and its readers) for all vCPUs instead of one per vCPU region.")
+    var uffdShared = false
+    @Option(name: .customLong("uffd-readers"), help: "Handler threads reading each userfaultfd (1-64, default 1).")
+    var uffdReaders: String?
+    @Option(name: .customLong("uffd-delay"), help: "Artificial delay before each resolution, e.g. 10us (a plain number is microseconds).")
+    var uffdDelay: String?
     @OptionGroup var output: OutputOptions
 
-    func run() throws {
-        try executeRun(scenario: DemandPagingScenario.self, lists: guest.lists, output: output)
+    var lists: [String: [String]] {
+        var out = guest.lists
+        if let uffd { out["uffd"] = splitList(uffd) }
+        if uffdShared { out["uffd_shared"] = ["true"] }
+        if let uffdReaders { out["uffd_readers"] = splitList(uffdReaders) }
+        if let uffdDelay { out["uffd_delay"] = splitList(uffdDelay) }
+        return out
     }
+
+    func run() throws {
+        try executeRun(scenario: DemandPagingScenario.self, lists: lists, output: output) { document in
+            let series = ScalingView.annotate(&document.cases, rateMetric: "demand_paging_rate")
+            let colour = isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+            return renderScaling(series, colour: colour)
+        }
+    }
+}
+
+/// The scaling table of each vCPU sweep: one row per count.
+func renderScaling(_ all: [ScalingSeries], colour: Bool) -> String {
+    var text = ""
+    for series in all {
+        let fixed = series.parameters.filter { ["backing", "mem_per_vcpu", "uffd", "access", "guest_page_size"].contains($0.key) }
+            .sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        text += "\nscaling of demand_paging_rate over vCPUs [\(fixed)]\n"
+        var table = TextTable(columns: [
+            .init("vCPUs", .right), .init("rate", .right), .init("per vCPU", .right),
+            .init("ideal (n x \(series.baselineVCPUs == 1 ? "1 vCPU" : "\(series.baselineVCPUs) vCPUs / \(series.baselineVCPUs)"))", .right),
+            .init("efficiency", .right),
+        ])
+        for row in series.rows {
+            table.append([
+                .init("\(row.vcpus)"), .init(UnitFormatting.format(row.rate, unit: "pages/s")),
+                .init(UnitFormatting.format(row.ratePerVCPU, unit: "pages/s")),
+                .init(UnitFormatting.format(row.ideal, unit: "pages/s")),
+                .init(String(format: "%.0f%%", row.efficiency * 100)),
+            ])
+        }
+        text += table.render(colour: colour)
+    }
+    return text
 }

@@ -107,3 +107,24 @@ struct WatchdogTests {
         #expect((sample.kvmStats["pf_taken"] ?? 0) >= 512)
     }
 }
+
+@Suite("resource lifetime", .enabled(if: KVMSystem.isUsable(), "needs /dev/kvm (readable and writable): skipped"))
+struct ResourceLifetimeTests {
+    static func openFileCount() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+    }
+
+    /// Every repetition is a fresh VM: when it goes away its vCPU, VM and stats fds must close,
+    /// or the kernel keeps each VM (and its memory) alive until the process exits.
+    @Test func aVMClosesEveryFdWhenItGoesAway() throws {
+        let guest = GuestConfiguration(vcpus: 3, memoryPerVCPU: 2 << 20)
+        _ = try DemandPagingScenario(guest: guest).measure() // first use opens process-wide fds
+        Thread.sleep(forTimeInterval: 0.2)
+        let before = Self.openFileCount()
+        for _ in 0..<4 { _ = try DemandPagingScenario(guest: guest).measure() }
+        Thread.sleep(forTimeInterval: 0.2) // worker threads leave after the VM signals them
+        #expect(Self.openFileCount() == before)
+    }
+}
+
+import Foundation

@@ -1,0 +1,128 @@
+import Foundation
+import KVM
+
+extension DirtyLogSession {
+    /// The token every write stores while the vCPUs run continuously (never a pass number).
+    static let concurrentToken: UInt64 = 0xC0_C0C0
+
+    /// Concurrent harvesting (`--concurrent`), as a live-migration thread does it: the vCPUs keep
+    /// writing their memory pass after pass while the host collects dirty pages in a loop for
+    /// `duration` seconds (KVM_GET_DIRTY_LOG [+ KVM_CLEAR_DIRTY_LOG] on every slot, or harvesting
+    /// every vCPU's ring + KVM_RESET_DIRTY_RINGS). Reports the dirty rate the guest sustains and the
+    /// harvest throughput.
+    ///
+    /// The per-pass check cannot be made while pages change under the harvester. What is checked
+    /// instead: every page KVM reported lies in the test memory (ring entries name a test slot and
+    /// an offset inside it; bitmaps have no bits past a slot's end), and after the vCPUs stop and a
+    /// last harvest, every page that holds the concurrent run's token (so was written while logging
+    /// was on) was reported at least once during the run.
+    func measureConcurrent() throws -> Sample {
+        let mode = options.mode
+        var reading = vm.readStats()
+        let populateNanos = try populate()
+        reading = endPhase("populate", from: reading)
+        let enableNanos = try setLogging(true)
+        reading = endPhase("enable", from: reading)
+
+        for index in harvested.indices { harvested[index] = 0 }
+        var loops = 0, loopPages = 0, outside = 0
+        var getNanos: UInt64 = 0, clearNanos: UInt64 = 0
+        let fullBefore = vm.dirtyRingFullExits
+        let handlerBefore = rings?.totals().handlerEntries ?? 0
+        let durationNanos = UInt64(options.duration * 1e9)
+        vm.setToken(Self.concurrentToken)
+
+        vm.startContinuous()
+        let started = monotonicNanos()
+        let deadline = started &+ durationNanos
+        do {
+            while monotonicNanos() < deadline {
+                loopPages += try harvestOnce(get: &getNanos, clear: &clearNanos, outside: &outside)
+                loops += 1
+            }
+        } catch {
+            try? vm.stop()
+            throw error
+        }
+        let loopEnded = monotonicNanos()
+        try vm.stop()
+        let stopped = monotonicNanos()
+        let passes = vm.continuousPasses
+        let fullExits = vm.dirtyRingFullExits - fullBefore
+        // One last harvest with the vCPUs parked, so the union holds every page of the run.
+        var unusedGet: UInt64 = 0, unusedClear: UInt64 = 0
+        _ = try harvestOnce(get: &unusedGet, clear: &unusedClear, outside: &outside)
+        reading = endPhase("concurrent", from: reading)
+
+        let verifyStarted = monotonicNanos()
+        if let rings { for state in rings.vcpus { state.drain(into: &harvested) } }
+        if outside > 0 { throw DirtyLogBitsPastSlotEnd(count: outside, pass: 0) }
+        try checkRingHealth()
+        let writtenCount = DirtyLogVerification.scanWritten(memory: vm.testMemory.base, pages: pages, token: Self.concurrentToken, into: &written)
+        if dropOneHarvestedPage, let page = DirtyLogVerification.firstMissingPage(written: written, harvested: [UInt64](repeating: 0, count: words)) {
+            harvested[page >> 6] &= ~(1 << UInt64(page & 63))
+        }
+        // "Pass 0" in a failure message means the concurrent run.
+        try DirtyLogVerification.check(written: written, harvested: harvested, testBase: testBase, pass: 0, mode: mode)
+        let verifyNanos = monotonicNanos() &- verifyStarted
+
+        try disableAndRebuild(lastToken: Self.concurrentToken, from: reading)
+
+        let loopSeconds = Double(loopEnded &- started) / 1e9
+        let runSeconds = Double(stopped &- started) / 1e9
+        let writesPerPass = Double(guest.pagesPerVCPU) * Double(guest.writePercent) / 100
+        let perLoop = Double(max(loops, 1))
+        sample.add("populate_time", Double(populateNanos) / 1e9, unit: "s", better: .lower)
+        sample.add("enable_dirty_logging_time", Double(enableNanos) / 1e9, unit: "s", better: .lower)
+        sample.add("dirty_rate", Double(passes) * writesPerPass / runSeconds, unit: "pages/s", better: .higher)
+        sample.add("harvest_rate", Double(loopPages) / loopSeconds, unit: "pages/s", better: .higher)
+        sample.add("harvest_iterations_rate", Double(loops) / loopSeconds, unit: "iterations/s", better: .higher)
+        let getName = mode == .ring ? "harvest" : "get_dirty_log"
+        let clearName = mode == .ring ? "reset_dirty_rings" : "clear_dirty_log"
+        sample.add("\(getName)_time", Double(getNanos) / 1e9 / perLoop, unit: "s", better: .lower)
+        if mode == .ring || mode.usesManualProtect {
+            sample.add("\(clearName)_time", Double(clearNanos) / 1e9 / perLoop, unit: "s", better: .lower)
+        }
+        sample.add("verify_time", Double(verifyNanos) / 1e9, unit: "s", better: .lower, gate: false)
+        sample.add("concurrent_seconds", runSeconds, unit: "s", better: .lower, gate: false)
+        sample.add("concurrent_passes", Double(passes), unit: "count", better: .higher, gate: false)
+        sample.add("concurrent_harvest_iterations", Double(loops), unit: "count", better: .higher, gate: false)
+        sample.add("concurrent_pages_harvested", Double(loopPages), unit: "count", better: .higher, gate: false)
+        sample.add("written_pages", Double(writtenCount), unit: "count", better: .lower, gate: false)
+        if let rings {
+            sample.add("ring_full_exits", Double(fullExits), unit: "count", better: .lower, gate: false)
+            sample.add("ring_full_handler_entries", Double(rings.totals().handlerEntries - handlerBefore), unit: "count", better: .lower, gate: false)
+        }
+        sample.add("pages_2m_after_populate", pages2M(at: "populate"), unit: "count", better: .higher, gate: false)
+        sample.add("pages_2m_after_enable", pages2M(at: "enable"), unit: "count", better: .higher, gate: false)
+        sample.add("pages_2m_after_iterations", pages2M(at: "concurrent"), unit: "count", better: .higher, gate: false)
+        sample.metrics.sort { Self.order($0.name) < Self.order($1.name) }
+        sample.kvmStats = phaseStats["concurrent"] ?? [:]
+        sample.phaseStats = phaseStats
+        sample.notes.append("concurrent: checked that every reported page lies in the test memory and that every page written during the run was reported at least once (the exact per-pass check needs the vCPUs stopped)")
+        addNotes()
+        return sample
+    }
+
+    /// One round of the harvest loop; returns the pages (bitmap bits or ring entries) it collected.
+    /// Bitmaps are ORed into `harvested` (the union the final check uses); ring entries go to the
+    /// per-vCPU bitmaps, drained afterwards.
+    private func harvestOnce(get: inout UInt64, clear: inout UInt64, outside: inout Int) throws -> Int {
+        if let slotBitmaps {
+            get &+= try slotBitmaps.getAll(vm.vm)
+            if options.mode.usesManualProtect { clear &+= try slotBitmaps.clearAll(vm.vm) }
+            return slotBitmaps.merge(into: &harvested, outside: &outside)
+        }
+        guard let rings else { return 0 }
+        var entries = 0
+        for state in rings.vcpus {
+            let result = state.harvest(map: rings.map)
+            entries += result.entries
+            get &+= result.nanos
+        }
+        let started = monotonicNanos()
+        try vm.vm.resetDirtyRings()
+        clear &+= monotonicNanos() &- started
+        return entries
+    }
+}

@@ -1,0 +1,275 @@
+import Backings
+import Foundation
+import GuestPrograms
+import KVM
+import Results
+
+/// How the host learns which pages the guest dirtied (`--dirty-mode`).
+public enum DirtyLogMode: String, CaseIterable, Sendable {
+    /// KVM_GET_DIRTY_LOG alone: the ioctl copies each slot's bitmap out, clears it and
+    /// write-protects the reported pages again, all under the MMU lock.
+    case bitmap
+    /// KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: KVM_GET_DIRTY_LOG only copies the bitmap; KVM_CLEAR_DIRTY_LOG
+    /// clears the bits userspace hands back and re-protects just those pages.
+    case manual
+    /// Manual protect with KVM_DIRTY_LOG_INITIALLY_SET: enabling logging marks every page dirty and
+    /// write-protects nothing (huge mappings are not split); protection starts with the first clear.
+    case manualInitiallySet = "manual-initially-set"
+    /// KVM_CAP_DIRTY_LOG_RING(_ACQ_REL): each vCPU appends (slot, offset) entries to its own ring;
+    /// userspace harvests them and KVM_RESET_DIRTY_RINGS re-protects the harvested pages.
+    case ring
+
+    /// Uses KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 (and so KVM_CLEAR_DIRTY_LOG).
+    public var usesManualProtect: Bool { self == .manual || self == .manualInitiallySet }
+}
+
+/// What this host's KVM offers for dirty logging, read with KVM_CHECK_EXTENSION before any VM
+/// exists. Tests build their own values to simulate hosts without a capability.
+public struct DirtyLogLimits: Sendable, Equatable {
+    /// Bytes of one vCPU's dirty ring at most: KVM_CHECK_EXTENSION(KVM_CAP_DIRTY_LOG_RING_ACQ_REL or
+    /// KVM_CAP_DIRTY_LOG_RING) returns KVM_DIRTY_RING_MAX_ENTRIES * sizeof(struct kvm_dirty_gfn); 0 when absent.
+    public var ringMaxBytes: Int
+    /// KVM_CHECK_EXTENSION(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2): the KVM_DIRTY_LOG_* flags the host
+    /// accepts (bit 0 MANUAL_PROTECT_ENABLE, bit 1 INITIALLY_SET); 0 when absent.
+    public var manualProtectFlags: Int
+
+    /// The smallest ring KVM accepts, in entries. KVM_ENABLE_CAP(KVM_CAP_DIRTY_LOG_RING) refuses a
+    /// ring smaller than one host page (4096 bytes = 256 entries on x86) or not larger than the
+    /// entries it keeps in reserve: KVM_DIRTY_RING_RSVD_ENTRIES (64) plus the CPU's own dirty-log
+    /// buffer (512 with Intel PML, so 1024 there; the latter is not visible to userspace, so such a
+    /// host refuses at VM creation and the case is reported unsupported).
+    public var ringMinEntries: Int
+
+    public init(ringMaxBytes: Int, manualProtectFlags: Int, ringMinEntries: Int = 256) {
+        self.ringMaxBytes = ringMaxBytes
+        self.manualProtectFlags = manualProtectFlags
+        self.ringMinEntries = ringMinEntries
+    }
+
+    /// Bytes of one ring entry (struct kvm_dirty_gfn: flags, slot, offset).
+    public static let ringEntryBytes = 16
+    /// KVM_DIRTY_RING_RSVD_ENTRIES: entries KVM keeps free so a vCPU can finish what it is doing
+    /// after the ring reached its soft limit (size minus the reserve) and it was asked to exit.
+    public static let reservedRingEntries = 64
+
+    /// Entries of one vCPU's dirty ring at most.
+    public var ringMaxEntries: Int { ringMaxBytes / Self.ringEntryBytes }
+
+    /// Asks /dev/kvm; a host without it gets zeros (the CLI has already refused to run there).
+    public static func probe() -> DirtyLogLimits {
+        guard let kvm = try? KVMSystem() else { return DirtyLogLimits(ringMaxBytes: 0, manualProtectFlags: 0) }
+        return DirtyLogLimits(ringMaxBytes: max(kvm.check(.dirtyLogRingAcqRel), kvm.check(.dirtyLogRing)),
+                              manualProtectFlags: kvm.check(.manualDirtyLogProtect2),
+                              ringMinEntries: max(Int(getpagesize()) / ringEntryBytes, 2 * reservedRingEntries))
+    }
+}
+
+/// The dirty-logging parameters beyond the guest's shape.
+public struct DirtyLoggingOptions: Sendable, Equatable {
+    public var mode: DirtyLogMode
+    /// Dirty passes after logging is enabled (each followed by a harvest).
+    public var iterations: Int
+    /// Entries of each vCPU's dirty ring (ring mode).
+    public var ringEntries: Int
+    /// Harvest in a loop while the vCPUs keep writing, for `duration` seconds, instead of passes.
+    public var concurrent: Bool
+    public var duration: Double
+    /// vCPUs keep writing while dirty logging is being turned off.
+    public var keepRunningOnDisable: Bool
+
+    public init(mode: DirtyLogMode = .bitmap, iterations: Int = 2, ringEntries: Int = 4096, concurrent: Bool = false,
+                duration: Double = 2, keepRunningOnDisable: Bool = false) {
+        self.mode = mode
+        self.iterations = iterations
+        self.ringEntries = ringEntries
+        self.concurrent = concurrent
+        self.duration = duration
+        self.keepRunningOnDisable = keepRunningOnDisable
+    }
+
+    public static let maximumIterations = 1000
+    public static let maximumDuration = 3600.0
+
+    /// The first problem with these options on a host with `limits`, as one line naming the flag,
+    /// what is allowed and the host's limit; nil when they are fine. Pure: tests pass made-up limits.
+    public func problem(limits: DirtyLogLimits) -> String? {
+        if iterations < 2 || iterations > Self.maximumIterations {
+            return "--iterations \(iterations) is out of range: allowed 2...\(Self.maximumIterations) (the first pass after enabling pays for the write protection set up by enabling; later passes measure the steady state, so at least 2)"
+        }
+        if concurrent && !(duration > 0 && duration <= Self.maximumDuration) {
+            return "--duration \(duration) is out of range: allowed more than 0 and at most \(Int(Self.maximumDuration)) seconds"
+        }
+        switch mode {
+        case .bitmap:
+            break
+        case .manual, .manualInitiallySet:
+            let needed = mode == .manual ? 1 : 3
+            if limits.manualProtectFlags & needed != needed {
+                return "--dirty-mode \(mode.rawValue) needs KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 with flags \(hex(needed)), and this host offers \(hex(limits.manualProtectFlags)); use --dirty-mode bitmap"
+            }
+        case .ring:
+            let maximum = limits.ringMaxEntries
+            if maximum == 0 {
+                return "--dirty-mode ring needs KVM_CAP_DIRTY_LOG_RING or KVM_CAP_DIRTY_LOG_RING_ACQ_REL, and this host has neither (KVM_CHECK_EXTENSION returned 0); use --dirty-mode bitmap or manual"
+            }
+            let minimum = limits.ringMinEntries
+            let allowed = "allowed a power of two from \(minimum) to \(maximum) entries (this host's KVM_CAP_DIRTY_LOG_RING max is \(limits.ringMaxBytes) bytes = \(maximum) entries of \(DirtyLogLimits.ringEntryBytes) bytes)"
+            if ringEntries <= 0 || ringEntries & (ringEntries - 1) != 0 {
+                return "--ring-size \(ringEntries) is not a power of two: \(allowed)"
+            }
+            if ringEntries < minimum {
+                return "--ring-size \(ringEntries) is too small: KVM wants at least one host page per ring and more than its \(DirtyLogLimits.reservedRingEntries) reserved entries; \(allowed)"
+            }
+            if ringEntries > maximum {
+                return "--ring-size \(ringEntries) is above this host's maximum: \(allowed)"
+            }
+        }
+        return nil
+    }
+
+    /// As recorded in results.
+    public var recorded: [String: String] {
+        var out = ["dirty_mode": mode.rawValue, "concurrent": "\(concurrent)",
+                   "keep_running_on_disable": "\(keepRunningOnDisable)"]
+        if concurrent { out["duration"] = "\(duration)" } else { out["iterations"] = "\(iterations)" }
+        if mode == .ring { out["ring_size"] = "\(ringEntries)" }
+        return out
+    }
+}
+
+/// Dirty logging (the kernel selftests' dirty_log_perf_test), with every harvest verified.
+///
+/// The guest first writes all of its memory (populate), then the host enables dirty logging on
+/// every test memslot. Each iteration the vCPUs write their memory again (each write stores the
+/// iteration number in its page) and the host collects the dirty pages: with KVM_GET_DIRTY_LOG
+/// (plus KVM_CLEAR_DIRTY_LOG in the manual modes) or by harvesting the vCPUs' dirty rings. Every
+/// phase is timed on its own, as the selftest prints them. After each harvest the host walks the
+/// test memory, outside any timed region, and fails the case if a page holding this iteration's
+/// number is missing from what KVM reported. Finally logging is disabled and one more pass
+/// ("rebuild") shows how the MMU recovers its huge mappings.
+///
+/// Under shadow paging (and the TDP MMU alike) enabling logging removes write access from every
+/// mapping of the slot, so the first write to each page faults and is logged; huge mappings cannot
+/// be kept while a slot is logged and are split into 4 KiB ones on write. Disabling logging zaps
+/// the 4 KiB mappings that could be huge again (kvm_mmu_zap_collapsible_sptes); the next touch
+/// rebuilds them.
+public struct DirtyLoggingScenario: Scenario {
+    public static let name = "dirty-logging"
+    public static let summary = "dirty logging (bitmap, manual protect, dirty ring): enable, dirty, get/clear or harvest, disable; every harvest verified"
+    public static let parameterKeys: [String: String] = [
+        "dirty_mode": "bitmap, manual, manual-initially-set or ring",
+        "iterations": "dirty passes after enabling logging (at least 2; default 2)",
+        "ring_size": "dirty ring entries per vCPU, a power of two (ring mode; default 4096)",
+        "concurrent": "harvest in a loop while the vCPUs keep writing (true/false)",
+        "duration": "seconds of the concurrent harvest loop (default 2)",
+        "keep_running_on_disable": "vCPUs keep writing while logging is turned off (true/false)",
+    ]
+
+    public var guest: GuestConfiguration
+    public var options: DirtyLoggingOptions
+    /// Test hook: drop one harvested page before the check, which must then fail.
+    var dropOneHarvestedPage = false
+
+    public init(guest: GuestConfiguration, options: DirtyLoggingOptions) {
+        self.guest = guest
+        self.options = options
+    }
+
+    public init(parameters: ParameterSet, limits: HostLimits) throws(ParameterError) {
+        try self.init(parameters: parameters, limits: limits, dirtyLimits: .probe())
+    }
+
+    /// Validates against given dirty-log limits (tests simulate hosts without a capability).
+    public init(parameters p: ParameterSet, limits: HostLimits, dirtyLimits: DirtyLogLimits) throws(ParameterError) {
+        let known = Set(GuestConfiguration.parameterKeys.keys).union(Self.parameterKeys.keys)
+        if let unknown = p.unknownKeys(known: known).first {
+            throw ParameterError("unknown parameter \(ParameterSet.flag(unknown)) for \(Self.name)")
+        }
+        guest = try GuestConfiguration(parameters: p, limits: limits,
+                                       defaults: GuestConfiguration(vcpus: 1, memoryPerVCPU: 64 << 20))
+        if guest.slots > limits.usableSlots {
+            throw ParameterError("--slots \(guest.slots) is above this host's limit of \(limits.usableSlots) (KVM_CAP_NR_MEMSLOTS = \(limits.memslots), one slot is kvmbench's own)")
+        }
+        var options = DirtyLoggingOptions()
+        options.mode = try p.choice("dirty_mode", default: options.mode)
+        options.iterations = try p.int("iterations", default: options.iterations)
+        options.ringEntries = try p.int("ring_size", default: options.ringEntries)
+        options.concurrent = try p.bool("concurrent", default: options.concurrent)
+        options.keepRunningOnDisable = try p.bool("keep_running_on_disable", default: options.keepRunningOnDisable)
+        if let text = p.string("duration") {
+            guard let seconds = Double(text.trimmingCharacters(in: .whitespaces)) else {
+                throw ParameterError("--duration \(text): not a number of seconds")
+            }
+            options.duration = seconds
+        }
+        if let problem = options.problem(limits: dirtyLimits) { throw ParameterError(problem) }
+        self.options = options
+    }
+
+    public var parameters: [String: String] { guest.recorded.merging(options.recorded) { _, new in new } }
+
+    public var notices: [String] {
+        var out: [String] = []
+        if options.mode == .ring && !options.concurrent && UInt64(options.ringEntries) < guest.pagesPerVCPU {
+            out.append("ring of \(options.ringEntries) entries is smaller than the \(guest.pagesPerVCPU) pages a vCPU writes per pass: expect KVM_EXIT_DIRTY_RING_FULL exits inside the dirty passes")
+        }
+        return out
+    }
+
+    public func measure() throws -> Sample {
+        let session = try DirtyLogSession(guest: guest, options: options)
+        session.dropOneHarvestedPage = dropOneHarvestedPage
+        return options.concurrent ? try session.measureConcurrent() : try session.measureIterations()
+    }
+}
+
+/// A dirty-log check that found a page the guest wrote but KVM did not report.
+public struct DirtyLogMissedPage: Error, CustomStringConvertible, Sendable, Equatable {
+    public var guestPhysicalAddress: UInt64
+    public var pass: Int
+    public var mode: DirtyLogMode
+    public init(guestPhysicalAddress: UInt64, pass: Int, mode: DirtyLogMode) {
+        self.guestPhysicalAddress = guestPhysicalAddress
+        self.pass = pass
+        self.mode = mode
+    }
+    public var description: String {
+        "dirty log missed page at GPA \(hex(guestPhysicalAddress)), written in pass \(pass) (dirty mode \(mode.rawValue))"
+    }
+}
+
+/// The check every harvest goes through, kept pure so tests can feed it corrupted sets.
+public enum DirtyLogVerification {
+    /// Both sets are bitmaps over the test memory's 4 KiB pages (bit i = page i). Returns the
+    /// first page written but not harvested, or nil when `harvested` covers `written`.
+    public static func firstMissingPage(written: [UInt64], harvested: [UInt64]) -> Int? {
+        for index in written.indices {
+            let missing = written[index] & ~(index < harvested.count ? harvested[index] : 0)
+            if missing != 0 { return index * 64 + missing.trailingZeroBitCount }
+        }
+        return nil
+    }
+
+    /// Throws `DirtyLogMissedPage` with the GPA of the first written page KVM did not report.
+    public static func check(written: [UInt64], harvested: [UInt64], testBase: UInt64, pass: Int,
+                             mode: DirtyLogMode) throws(DirtyLogMissedPage) {
+        if let page = firstMissingPage(written: written, harvested: harvested) {
+            throw DirtyLogMissedPage(guestPhysicalAddress: testBase + UInt64(page) * 4096, pass: pass, mode: mode)
+        }
+    }
+
+    /// Sets bit i of `written` for every page i of `memory` (4 KiB pages) whose first 8 bytes equal
+    /// `token`, and returns how many there were. `written` is cleared first.
+    public static func scanWritten(memory: UnsafeRawPointer, pages: Int, token: UInt64, into written: inout [UInt64]) -> Int {
+        for index in written.indices { written[index] = 0 }
+        var count = 0
+        for page in 0..<pages where memory.load(fromByteOffset: page * 4096, as: UInt64.self) == token {
+            written[page >> 6] |= 1 << UInt64(page & 63)
+            count += 1
+        }
+        return count
+    }
+
+    /// Number of set bits.
+    public static func population(_ bits: [UInt64]) -> Int { bits.reduce(0) { $0 + $1.nonzeroBitCount } }
+}

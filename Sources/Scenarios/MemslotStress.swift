@@ -1,0 +1,149 @@
+import Backings
+import Foundation
+import GuestPrograms
+import KVM
+import Results
+
+/// Memslot churn under load (the kernel selftests' memslot_modification_stress_test, with numbers):
+/// while every vCPU keeps walking its memory, the host adds and deletes a one-page memslot right
+/// past the test area `--cycles` times, timing each KVM_SET_USER_MEMORY_REGION. Then the vCPUs
+/// run as long again (at least 200 ms) with no churn, and the two access rates (pages/s, counting
+/// whole passes) are compared.
+///
+/// Every add and delete swaps the VM's memslot set and waits for SRCU readers (vCPUs in KVM) to
+/// leave the old one; every delete also zaps the slot's mappings, and with the x86 quirk
+/// KVM_X86_QUIRK_SLOT_ZAP_ALL (on unless disabled with KVM_CAP_DISABLE_QUIRKS2) every shadow page
+/// of the VM, so the vCPUs fault their whole memory back in after each delete. `rate_drop` shows
+/// what that costs a running guest; `--no-zap-all-quirk` shows it without the quirk.
+public struct MemslotStressScenario: Scenario {
+    public static let name = "memslot-stress"
+    public static let summary = "add/delete a memslot while vCPUs run: KVM_SET_USER_MEMORY_REGION latency and the guest's slowdown"
+    public static let parameterKeys: [String: String] = [
+        "cycles": "add + delete cycles of the churned slot (default 500)",
+        "zap_all_quirk": "keep KVM_X86_QUIRK_SLOT_ZAP_ALL (true) or disable it (false)",
+    ]
+
+    public var guest: GuestConfiguration
+    public var cycles: Int
+    public var zapAllQuirk: Bool
+
+    public init(parameters: ParameterSet, limits: HostLimits) throws(ParameterError) {
+        guest = try GuestConfiguration(parameters: parameters, limits: limits,
+                                       defaults: GuestConfiguration(vcpus: 1, memoryPerVCPU: 64 << 20))
+        cycles = try parameters.int("cycles", default: 500, range: 1...1_000_000)
+        zapAllQuirk = try parameters.bool("zap_all_quirk", default: true)
+        if limits.usableSlots >= 1 && guest.slots > limits.usableSlots - 1 {
+            throw ParameterError("--slots \(guest.slots) leaves no slot for the churned one: allowed 1...\(limits.usableSlots - 1) on this host (KVM_CAP_NR_MEMSLOTS \(limits.memslots), less kvmbench's slot 0 and the churned slot)")
+        }
+    }
+
+    public var parameters: [String: String] {
+        var out = guest.recorded
+        out["cycles"] = "\(cycles)"
+        out["zap_all_quirk"] = "\(zapAllQuirk)"
+        return out
+    }
+
+    public func measure() throws -> Sample {
+        let quirk = zapAllQuirk
+        let vm = try GuestVM(configuration: guest, maxPasses: 2) { vm in
+            if !quirk { try MemslotsScenario.disableZapAllQuirk(vm) }
+        }
+        let churnMemory = try HostMemory(kind: .anonymous4k, size: 4096)
+        let churned = Memslot(id: UInt32(vm.slots.count + 1), guestPhysicalAddress: vm.layout.testBase + vm.layout.testSize,
+                              size: 4096, hostAddress: churnMemory.address)
+        let addNanos = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: cycles)
+        let deleteNanos = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: cycles)
+        addNanos.initialize(repeating: 0)
+        deleteNanos.initialize(repeating: 0)
+        defer { addNanos.deallocate(); deleteNanos.deallocate() }
+
+        try vm.runPasses(1) // populate: both phases start from a fully mapped guest
+
+        // Churn: the timed region of each sample is the one ioctl.
+        vm.startContinuous()
+        let churnStats: (StatsReadingPair, UInt64, Int)
+        do {
+            try MemslotLoops.waitUntilRunning(vm)
+            let before = vm.readStats()
+            let passes0 = vm.continuousPasses
+            let started = monotonicNanos()
+            for index in 0..<cycles {
+                let a = monotonicNanos()
+                try vm.vm.setMemslot(churned)
+                let b = monotonicNanos()
+                try vm.vm.deleteMemslot(id: churned.id)
+                let c = monotonicNanos()
+                addNanos[index] = b &- a
+                deleteNanos[index] = c &- b
+            }
+            let elapsed = monotonicNanos() &- started
+            let passes = vm.continuousPasses - passes0
+            churnStats = (StatsReadingPair(before: before, after: vm.readStats()), elapsed, passes)
+        } catch {
+            try? vm.stop()
+            throw error
+        }
+        try vm.stop()
+
+        // Quiet: the same vCPUs, just as long (but at least 200 ms, so that whole passes get
+        // counted even when the churn was over in a few milliseconds), no slot changes.
+        let quietNanos = max(churnStats.1, 200_000_000)
+        try vm.runPasses(1)
+        vm.startContinuous()
+        let quietStats: (StatsReadingPair, UInt64, Int)
+        do {
+            try MemslotLoops.waitUntilRunning(vm)
+            let before = vm.readStats()
+            let passes0 = vm.continuousPasses
+            let started = monotonicNanos()
+            var request = timespec(tv_sec: Int(quietNanos / 1_000_000_000), tv_nsec: Int(quietNanos % 1_000_000_000))
+            var remaining = timespec()
+            while nanosleep(&request, &remaining) != 0 { request = remaining }
+            let elapsed = monotonicNanos() &- started
+            let passes = vm.continuousPasses - passes0
+            quietStats = (StatsReadingPair(before: before, after: vm.readStats()), elapsed, passes)
+        } catch {
+            try? vm.stop()
+            throw error
+        }
+        try vm.stop()
+
+        var sample = Sample()
+        let pagesPerPass = Double(guest.pagesPerVCPU)
+        for (name, buffer) in [("add_latency", addNanos), ("delete_latency", deleteNanos)] {
+            let sorted = buffer.map { Double($0) / 1e3 }.sorted()
+            sample.add("\(name).p50", Summary.percentile(50, of: sorted), unit: "us", better: .lower)
+            sample.add("\(name).p90", Summary.percentile(90, of: sorted), unit: "us", better: .lower)
+            sample.add("\(name).p99", Summary.percentile(99, of: sorted), unit: "us", better: .lower)
+            sample.add("\(name).max", sorted.last ?? 0, unit: "us", better: .lower, gate: false)
+            sample.add("\(name).min", sorted.first ?? 0, unit: "us", better: .lower, gate: false)
+        }
+        let quietRate = Double(quietStats.2) * pagesPerPass / (Double(quietStats.1) / 1e9)
+        let churnRate = Double(churnStats.2) * pagesPerPass / (Double(churnStats.1) / 1e9)
+        sample.add("access_rate_quiet", quietRate, unit: "pages/s", better: .higher)
+        sample.add("access_rate_under_churn", churnRate, unit: "pages/s", better: .higher)
+        sample.add("rate_drop", quietRate > 0 ? (1 - churnRate / quietRate) * 100 : 0, unit: "%", better: .lower)
+        sample.add("churn_time", Double(churnStats.1) / 1e9, unit: "s", better: .lower, gate: false)
+        sample.add("passes_under_churn", Double(churnStats.2), unit: "count", better: .higher, gate: false)
+        sample.add("passes_quiet", Double(quietStats.2), unit: "count", better: .higher, gate: false)
+        sample.kvmStats = vm.statsDeltas(from: churnStats.0.before, to: churnStats.0.after)
+        sample.phaseStats = [
+            "churn": sample.kvmStats,
+            "quiet": vm.statsDeltas(from: quietStats.0.before, to: quietStats.0.after),
+        ]
+        if churnStats.2 < 10 * guest.vcpus || quietStats.2 < 10 * guest.vcpus {
+            sample.notes.append("few whole passes counted (\(churnStats.2) under churn, \(quietStats.2) quiet): the access rates count only completed passes; raise --cycles or lower --mem-per-vcpu for a finer figure")
+        }
+        if guest.vcpus + 1 > ProcessInfo.processInfo.activeProcessorCount {
+            sample.notes.append("\(guest.vcpus) vCPUs and the churning thread share \(ProcessInfo.processInfo.activeProcessorCount) host CPUs: part of the drop is CPU time the churn takes")
+        }
+        return sample
+    }
+}
+
+/// Two stats readings bracketing one phase.
+struct StatsReadingPair {
+    var before: GuestVM.StatsReading
+    var after: GuestVM.StatsReading
+}

@@ -1,0 +1,217 @@
+import Foundation
+import Results
+import Statistics
+
+/// How `compare` and `gate` compare two documents.
+public struct CompareSettings: Sendable, Equatable {
+    /// Replaces the default threshold of the suite's gate section (per-metric thresholds still apply).
+    public var threshold: Double?
+    /// Leave a kernel-release difference out of the host differences.
+    public var ignoreKernel: Bool
+    /// Make MMU-relevant host differences an error instead of a warning.
+    public var requireSameHost: Bool
+
+    public init(threshold: Double? = nil, ignoreKernel: Bool = false, requireSameHost: Bool = false) {
+        self.threshold = threshold
+        self.ignoreKernel = ignoreKernel
+        self.requireSameHost = requireSameHost
+    }
+}
+
+/// A comparison and what the user must be told about it.
+public struct ComparisonReport: Sendable {
+    public var comparison: DocumentComparison
+    /// The gate policy used (thresholds, which metrics gate).
+    public var policy: GatePolicy
+    /// Where the policy came from: "suite record of X" or "defaults".
+    public var policySource: String
+    /// Lines to print loudly before the table (host differences, policy problems).
+    public var warnings: [String]
+    /// True when one side is a reference baseline: no significance is possible.
+    public var involvesReference: Bool
+    /// The notes of the reference side (stated results without numbers, caveats).
+    public var referenceNotes: [String]
+    /// Cases present on both sides.
+    public var sharedCases: Int
+
+    /// For a reference comparison: which side is the reference and where its figures come from.
+    public var referenceSides: [String]
+    /// Keys of the cases measured on a busy host (median `host_busy` above the policy's limit on
+    /// either side): their metrics are noisy.
+    public var busyCases: [String]
+
+    /// The WARNING block about host differences that change MMU behaviour, or nil when the hosts agree.
+    /// Against a reference baseline every property differs, so the block names the reference instead.
+    public var hostWarning: String? {
+        if involvesReference {
+            let fields = comparison.hostDifferences.map(\.field).joined(separator: ", ")
+            return referenceSides.map { "WARNING: \($0)\n" }.joined()
+                + "WARNING: other hardware, kernel and harness (differing: \(fields.isEmpty ? "nothing the reference states" : fields)): the numbers are set side by side for orientation only.\n"
+        }
+        guard !comparison.hostDifferences.isEmpty else { return nil }
+        var lines = ["WARNING: the two sides were measured on hosts that differ in ways that change MMU behaviour;",
+                     "WARNING: differences may come from the hosts, not from the change being tested:"]
+        for difference in comparison.hostDifferences {
+            lines.append("WARNING:   \(difference.field): \(difference.before) (\(comparison.before.label)) vs \(difference.after) (\(comparison.after.label))")
+        }
+        lines.append("WARNING: --require-same-host makes this an error; --ignore-kernel leaves out a kernel difference made on purpose.")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The line printed when a reference side is involved.
+    public static let referenceLine = "reference: no significance possible: a reference side holds one published figure per metric, measured on other hardware with another harness; the Change column is for orientation only and nothing is gated"
+}
+
+/// Compares documents the way `kvmbench compare` and `kvmbench gate` do.
+///
+/// - Thresholds and the metrics that gate come from the suite's gate section, read from the suite
+///   record of the after document (else of the before document, else defaults: 5%, alpha 0.05,
+///   CV limit 30%, 3 samples); `CompareSettings.threshold` replaces the default threshold.
+/// - Cases match by `CaseResult.key` (scenario and every recorded parameter); when one side is a
+///   reference baseline, by `ReferenceMatching`'s loose rule.
+/// - Every metric on both sides gets `ChangeDecision`'s verdict; a metric of a reference comparison
+///   gets "not significant", no p-value, no interval, and is not gated; a metric of a case measured
+///   while other processes used more than `max_host_busy` of the CPUs (either side) is noisy.
+public enum SuiteComparison {
+    public static func compare(before: LoadedDocument, after: LoadedDocument,
+                               settings: CompareSettings = CompareSettings()) throws(SuiteError) -> ComparisonReport {
+        var warnings: [String] = []
+        var (policy, policySource) = policyFor(before: before, after: after, warnings: &warnings)
+        if let threshold = settings.threshold { policy.threshold = threshold }
+
+        var beforeDocument = before.document, afterDocument = after.document
+        if let info = before.baseline?.reference, !after.isReference {
+            beforeDocument = ReferenceMatching.align(reference: beforeDocument, info: info, to: afterDocument)
+        } else if let info = after.baseline?.reference, !before.isReference {
+            afterDocument = ReferenceMatching.align(reference: afterDocument, info: info, to: beforeDocument)
+        }
+        let beforeKeys = Set(beforeDocument.cases.map(\.key)), afterKeys = Set(afterDocument.cases.map(\.key))
+        let shared = beforeKeys.intersection(afterKeys)
+        guard !shared.isEmpty else {
+            throw .baseline("\(before.label) and \(after.label) share no cases, so nothing can be compared: \(before.label) has \(describeCases(beforeDocument)); \(after.label) has \(describeCases(afterDocument))")
+        }
+
+        var comparison = compareByScenario(before: beforeDocument, beforeLabel: before.label,
+                                           after: afterDocument, afterLabel: after.label,
+                                           policy: policy, ignoreKernel: settings.ignoreKernel)
+        comparison.before.isReference = before.isReference
+        comparison.after.isReference = after.isReference
+        let involvesReference = before.isReference || after.isReference
+        if involvesReference {
+            // A reference records only what its document states; a field it does not know ("-",
+            // "unknown") is not a difference worth a line.
+            let unknown: Set<String> = ["-", "unknown", "not stated"]
+            comparison.hostDifferences.removeAll { difference in
+                (before.isReference && unknown.contains(difference.before)) || (after.isReference && unknown.contains(difference.after))
+            }
+        }
+        for index in comparison.metrics.indices {
+            var metric = comparison.metrics[index]
+            metric.gate = policy.gates(scenario: metric.scenario, metric: metric.metric, scenarioGate: metric.gate)
+            if involvesReference {
+                metric.verdict = .notSignificant
+                metric.pValue = nil
+                metric.ratioInterval = nil
+                metric.gate = false
+                metric.explanation = "reference: no significance possible (one published figure from other hardware); change "
+                    + String(format: "%+.1f%%", metric.change * 100)
+            }
+            comparison.metrics[index] = metric
+        }
+        let busy = involvesReference ? [] : busyCases(before: beforeDocument, after: afterDocument, limit: policy.maxHostBusy)
+        for index in comparison.metrics.indices {
+            guard let load = busy.first(where: { $0.key == comparison.metrics[index].caseKey }) else { continue }
+            comparison.metrics[index].verdict = .noisy
+            comparison.metrics[index].explanation = "host busy: other processes used \(load.text) of the CPUs (limit \(percent(policy.maxHostBusy * 100))); "
+                + comparison.metrics[index].explanation
+        }
+        if !busy.isEmpty {
+            warnings.append("\(busy.count) case(s) were measured while other processes used more than \(percent(policy.maxHostBusy * 100)) of the CPUs; their metrics count as noisy (rerun on an idle host): "
+                + busy.map { "\($0.key) (\($0.text))" }.joined(separator: "; "))
+        }
+        if settings.requireSameHost, !comparison.hostDifferences.isEmpty {
+            let fields = comparison.hostDifferences.map { "\($0.field) (\($0.before) vs \($0.after))" }.joined(separator: ", ")
+            throw .baseline("--require-same-host: \(before.label) and \(after.label) come from hosts that differ in \(fields)")
+        }
+        var notes: [String] = []
+        for side in [before, after] {
+            guard let info = side.baseline?.reference else { continue }
+            notes.append("\(side.label): \(info.document) (\(info.side)): \(info.hardware), \(info.kernel); \(info.parameters)")
+            notes += info.notes
+            for item in side.document.cases {
+                let label = item.scenario + " [" + item.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "]"
+                notes += item.notes.map { "\(label): \($0)" }
+            }
+        }
+        let sides = [before, after].compactMap { side in
+            side.baseline?.reference.map { "\(side.label) is a reference baseline: published figures (\($0.side)) from \($0.hardware), \($0.kernel)" }
+        }
+        return ComparisonReport(comparison: comparison, policy: policy, policySource: policySource, warnings: warnings,
+                                involvesReference: involvesReference, referenceNotes: notes, sharedCases: shared.count,
+                                referenceSides: sides, busyCases: busy.map(\.key))
+    }
+
+    /// Cases present on both sides whose median `host_busy` is above `limit` (a share) on either side.
+    static func busyCases(before: ResultDocument, after: ResultDocument, limit: Double) -> [(key: String, text: String)] {
+        func load(_ item: CaseResult?) -> Double? {
+            item?.metric(named: HostLoad.metricName).map { Summary.median(of: $0.samples) }
+        }
+        let beforeByKey = Dictionary(before.cases.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        var out: [(String, String)] = []
+        for item in after.cases {
+            guard let other = beforeByKey[item.key] else { continue }
+            let (b, a) = (load(other), load(item))
+            guard max(b ?? 0, a ?? 0) > limit * 100 else { continue }
+            out.append((item.key, "\(b.map(percent) ?? "?") before, \(a.map(percent) ?? "?") after"))
+        }
+        return out
+    }
+
+    static func percent(_ value: Double) -> String { String(format: "%.0f%%", value) }
+
+    /// The gate policy from the after document's suite record, else the before document's.
+    static func policyFor(before: LoadedDocument, after: LoadedDocument, warnings: inout [String]) -> (GatePolicy, String) {
+        for side in [after, before] {
+            guard let record = side.document.suite else { continue }
+            do {
+                let suite = try SuiteParser.parse(record.definition, file: "suite record of \(side.label)")
+                return (suite.gate, "suite \(record.name) (recorded in \(side.label))")
+            } catch {
+                warnings.append("the suite record of \(side.label) cannot be read (\(error.message)); using default thresholds")
+            }
+        }
+        return (GatePolicy(), "defaults")
+    }
+
+    /// Compares scenario by scenario, so that per-metric thresholds apply to their own scenario only.
+    static func compareByScenario(before: ResultDocument, beforeLabel: String, after: ResultDocument, afterLabel: String,
+                                  policy: GatePolicy, ignoreKernel: Bool) -> DocumentComparison {
+        var scenarios: [String] = []
+        for item in after.cases + before.cases where !scenarios.contains(item.scenario) { scenarios.append(item.scenario) }
+        var whole = DocumentComparison.compare(
+            before: subset(before, nil), beforeLabel: beforeLabel, after: subset(after, nil), afterLabel: afterLabel,
+            options: policy.options(scenario: "", ignoreKernel: ignoreKernel))
+        for scenario in scenarios {
+            let part = DocumentComparison.compare(
+                before: subset(before, scenario), beforeLabel: beforeLabel,
+                after: subset(after, scenario), afterLabel: afterLabel,
+                options: policy.options(scenario: scenario, ignoreKernel: ignoreKernel))
+            whole.metrics += part.metrics
+            whole.uncompared += part.uncompared
+        }
+        return whole
+    }
+
+    static func subset(_ document: ResultDocument, _ scenario: String?) -> ResultDocument {
+        var copy = document
+        copy.cases = document.cases.filter { $0.scenario == scenario }
+        return copy
+    }
+
+    static func describeCases(_ document: ResultDocument) -> String {
+        guard !document.cases.isEmpty else { return "no cases" }
+        let keys = document.cases.map(\.key)
+        let shown = keys.prefix(4).joined(separator: ", ")
+        return "\(keys.count) case\(keys.count == 1 ? "" : "s") (\(shown)\(keys.count > 4 ? ", ..." : ""))"
+    }
+}

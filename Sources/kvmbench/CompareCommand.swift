@@ -1,0 +1,138 @@
+import ArgumentParser
+import Foundation
+import Reporting
+import Results
+import Suites
+
+/// Flags shared by compare and gate.
+struct ComparisonFlags: ParsableArguments {
+    @Option(help: "Relative change that counts (0.05 or 5%); replaces the suite's default threshold, per-metric thresholds still apply.")
+    var threshold: String?
+
+    @Flag(name: .customLong("require-same-host"), help: "Refuse (exit 4) when the hosts differ in ways that change MMU behaviour.")
+    var requireSameHost = false
+
+    @Flag(name: .customLong("ignore-kernel"), help: "Leave a kernel-release difference out of the host check (comparing kernels on purpose).")
+    var ignoreKernel = false
+
+    @Option(name: .customLong("markdown"), help: "Also write the comparison as Markdown to this file.")
+    var markdown: String?
+
+    @Option(name: .customLong("html"), help: "Also write the comparison as a self-contained HTML page to this file.")
+    var html: String?
+
+    @Option(name: .customLong("junit"), help: "Also write the comparison as JUnit XML (one test per gated metric) to this file.")
+    var junit: String?
+
+    func settings() throws(SuiteError) -> CompareSettings {
+        var value: Double?
+        if let threshold {
+            guard let parsed = SuiteParser.fraction(threshold), parsed > 0, parsed <= 10 else {
+                throw SuiteError(.usage, "--threshold \(threshold): expected a fraction or percentage above 0 (e.g. 0.05 or 5%)")
+            }
+            value = parsed
+        }
+        return CompareSettings(threshold: value, ignoreKernel: ignoreKernel, requireSameHost: requireSameHost)
+    }
+
+    /// Writes the requested report files (atomically).
+    func writeReports(_ report: ComparisonReport, documents: [ResultDocument]) {
+        let comparison = report.comparison
+        var files: [(String, String)] = []
+        if let markdown { files.append((markdown, MarkdownReport.render(comparison))) }
+        if let junit { files.append((junit, JUnitReport.render(comparison))) }
+        if let html {
+            files.append((html, HTMLReport.render(documents: documents, comparison: comparison,
+                                                  title: "\(comparison.before.label) vs \(comparison.after.label)")))
+        }
+        for (path, text) in files {
+            do {
+                try AtomicFile.write(Data(text.utf8), to: URL(fileURLWithPath: path))
+            } catch {
+                fail("cannot write \(path): \(error)", status: 1)
+            }
+        }
+    }
+}
+
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Compare two runs (baseline names or result files): medians, change, significance and a verdict per metric.",
+        discussion: """
+        Each metric gets a verdict from the decision rule: noisy when either side's coefficient of variation is \
+        above the limit (30%); with fewer than 3 samples a side, unchanged within the threshold, else not \
+        significant; otherwise regressed/improved only when the Mann-Whitney U p-value is below 0.05 AND the \
+        whole 95% bootstrap interval of median(after)/median(before) lies beyond 1 +/- threshold; else unchanged \
+        within the threshold, else not significant. Thresholds and gated metrics come from the suite's gate \
+        section (recorded in the after document). A case measured while other processes used more than the \
+        suite's max_host_busy (10%) of the CPUs on either side is noisy. Cases match by scenario and all \
+        parameters; against a reference \
+        baseline, by scenario and the parameters the reference names (e.g. slots), and no significance is \
+        possible.
+
+        Exit status: 0 compared, 4 a side missing/unreadable/newer, no shared cases, or different hosts \
+        with --require-same-host, 64 usage.
+        """)
+
+    @Argument(help: "The before side: a baseline name (kvmbench baseline list) or a result file.")
+    var before: String
+
+    @Argument(help: "The after side: a baseline name or a result file.")
+    var after: String
+
+    @Flag(help: "Print the comparison as JSON.")
+    var json = false
+
+    @OptionGroup var flags: ComparisonFlags
+
+    func run() throws {
+        let settings = SuiteCLI.orExit { () throws(SuiteError) in try flags.settings() }
+        let store = BaselineStore()
+        let beforeDocument = SuiteCLI.orExit { () throws(SuiteError) in try DocumentArgument.load(before, store: store) }
+        let afterDocument = SuiteCLI.orExit { () throws(SuiteError) in try DocumentArgument.load(after, store: store) }
+        let report = SuiteCLI.orExit { () throws(SuiteError) in
+            try SuiteComparison.compare(before: beforeDocument, after: afterDocument, settings: settings)
+        }
+        CompareText.printWarnings(report)
+        if json {
+            print(String(decoding: try ResultDocument.makeEncoder().encode(report.comparison), as: UTF8.self))
+        } else {
+            print(CompareText.render(report), terminator: "")
+        }
+        flags.writeReports(report, documents: [beforeDocument.document, afterDocument.document])
+    }
+}
+
+enum CompareText {
+    /// Host differences (loud, on stderr) and policy problems.
+    static func printWarnings(_ report: ComparisonReport) {
+        var text = report.hostWarning ?? ""
+        for warning in report.warnings { text += "WARNING: \(warning)\n" }
+        if !text.isEmpty { FileHandle.standardError.write(Data(text.utf8)) }
+    }
+
+    static func render(_ report: ComparisonReport) -> String {
+        var out = renderComparisonText(report.comparison, colour: SuiteCLI.colour)
+        if report.involvesReference {
+            out += "\n" + ComparisonReport.referenceLine + "\n"
+            for note in report.referenceNotes { out += "  " + note + "\n" }
+        } else {
+            out += "thresholds: \(policyText(report))\n"
+        }
+        return out
+    }
+
+    static func policyText(_ report: ComparisonReport) -> String {
+        let policy = report.policy
+        var text = String(format: "%.1f%% default, alpha %.3g, CV limit %.0f%%, ", policy.threshold * 100, policy.alpha, policy.maxCV * 100)
+            + "\(policy.minimumSamples) samples per side (from \(report.policySource))"
+        let listed = policy.metrics.sorted { $0.key < $1.key }.map { scenario, metrics in
+            "\(scenario): " + metrics.map { metric in
+                metric.name + (metric.threshold.map { String(format: " %.1f%%", $0 * 100) } ?? "")
+            }.joined(separator: ", ")
+        }
+        if !listed.isEmpty { text += "; gated metrics: " + listed.joined(separator: "; ") }
+        return text
+    }
+}

@@ -1,0 +1,152 @@
+import ArgumentParser
+import Foundation
+import Host
+import KVM
+import Reporting
+import Results
+import Scenarios
+import Suites
+
+struct SuiteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "suite",
+        abstract: "Run a suite: its scenarios over a matrix of parameters, with warm-ups and repetitions; results to Reports/.",
+        discussion: """
+        NAME is a file Suites/NAME.yaml (kvmbench list shows them); --file runs any suite file. Suites are found in \
+        $KVMBENCH_SUITES, else in the Suites/ directory of the kvmbench checkout the executable was built in, else \
+        in ./Suites. The guest flags (--vcpus 1,2,4, --slots 32768, --backing thp, ...) and --set key=value[,value] \
+        replace that axis in every case entry that has it, or add it to every entry whose scenario takes the key \
+        when none has it ('+' joins a value that itself holds commas: --set tests=map+unmap); --repetitions and \
+        --warmups replace the suite's counts. Every case is validated before any runs. The result document (with \
+        the suite as run) is rewritten atomically after every case to Reports/<suite>-<UTC time>.json \
+        ($KVMBENCH_REPORTS overrides Reports/), or to --output.
+
+        Exit status: 0 ok, 3 a case failed, 64 bad suite or flags, 69/77 no usable /dev/kvm.
+        """)
+
+    @Argument(help: "The suite to run (see kvmbench list).")
+    var name: String?
+
+    @Option(name: .customLong("file"), help: "Run the suite file at this path instead of a named suite.")
+    var file: String?
+
+    @OptionGroup var guest: GuestOptions
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Replace a matrix axis: key=value[,value...] (e.g. --set dirty_mode=bitmap,ring). Repeatable.", valueName: "key=values"))
+    var set: [String] = []
+
+    @OptionGroup var output: OutputOptions
+
+    @Option(name: .customLong("save-baseline"), help: "Also save the finished run as baseline NAME (Baselines/NAME.json).")
+    var saveBaseline: String?
+
+    @Flag(name: .customLong("replace"), help: "Let --save-baseline overwrite an existing baseline.")
+    var replace = false
+
+    @Flag(name: .customLong("dry-run"), help: "Validate the suite and list its cases without running them.")
+    var dryRun = false
+
+    func validate() throws {
+        if name == nil && file == nil { throw ValidationError("give a suite NAME or --file PATH (kvmbench list shows the suites)") }
+        if name != nil && file != nil { throw ValidationError("give either a suite NAME or --file PATH, not both") }
+    }
+
+    func run() throws {
+        let suite = SuiteCLI.orExit { () throws(SuiteError) in
+            try SuiteCLI.loadSuite(name: name, file: file)
+        }
+        let overrides = SuiteCLI.orExit { () throws(SuiteError) in
+            try SuiteCLI.overrides(guest: guest, set: set, output: output)
+        }
+        let store = BaselineStore()
+        if let saveBaseline {
+            SuiteCLI.orExit { () throws(SuiteError) in try store.checkSavable(saveBaseline, replace: replace) }
+        }
+        guard let (document, written) = try SuiteCLI.runSuite(suite, overrides: overrides, output: output, dryRun: dryRun) else { return }
+        if let saveBaseline {
+            let url = SuiteCLI.orExit { () throws(SuiteError) in
+                try store.save(document, as: saveBaseline, source: written.path, replace: replace)
+            }
+            SuiteCLI.note("saved baseline \(saveBaseline) (\(url.path))")
+        }
+        if document.cases.contains(where: { $0.status == .failed }) { throw ExitCode(ExitStatus.caseFailed) }
+    }
+}
+
+/// What the suite, baseline, compare and gate commands share.
+enum SuiteCLI {
+    /// Runs `body`, or prints its error on one line and exits with its status (64, 4 or 1).
+    static func orExit<T>(_ body: () throws(SuiteError) -> T) -> T {
+        do {
+            return try body()
+        } catch {
+            fail(error.message, status: status(of: error))
+        }
+    }
+
+    static func status(of error: SuiteError) -> Int32 {
+        switch error.kind {
+        case .usage: ExitStatus.usage
+        case .baseline: ExitStatus.baselineProblem
+        case .other: 1
+        }
+    }
+
+    static func note(_ text: String) {
+        FileHandle.standardError.write(Data("kvmbench: \(text)\n".utf8))
+    }
+
+    static var colour: Bool {
+        isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+    }
+
+    static func loadSuite(name: String?, file: String?) throws(SuiteError) -> SuiteDefinition {
+        if let file { return try SuiteParser.parse(contentsOf: URL(fileURLWithPath: file), label: file) }
+        return try SuiteLibrary().load(name ?? "")
+    }
+
+    /// True when `flag` was written on the command line (OutputOptions gives --repetitions and
+    /// --warmups defaults, and a suite's own counts must win unless the user asked).
+    static func given(_ flag: String) -> Bool {
+        CommandLine.arguments.contains { $0 == flag || $0.hasPrefix(flag + "=") }
+    }
+
+    static func overrides(guest: GuestOptions, set: [String], output: OutputOptions) throws(SuiteError) -> SuiteOverrides {
+        var overrides = SuiteOverrides(axes: guest.lists)
+        for item in set {
+            let (key, values) = try SuiteOverrides.parseSet(item)
+            overrides.axes[key] = values
+        }
+        if given("--repetitions") { overrides.repetitions = output.repetitions }
+        if given("--warmups") { overrides.warmups = output.warmups }
+        return overrides
+    }
+
+    /// Applies overrides, validates every case, runs them and prints the results. Returns nil for
+    /// --dry-run. Exits 64 on a bad suite or override.
+    static func runSuite(_ base: SuiteDefinition, overrides: SuiteOverrides, output: OutputOptions,
+                         dryRun: Bool, printResults: Bool = true) throws -> (document: ResultDocument, url: URL)? {
+        let suite = orExit { () throws(SuiteError) in try SuitePlanner.apply(overrides, to: base) }
+        let kvm = openKVM()
+        let host = SuiteHost(limits: HostProbe.limits(kvm: kvm), fingerprint: HostProbe.fingerprint(kvm: kvm))
+        let plan = orExit { () throws(SuiteError) in try SuitePlanner.plan(suite, limits: host.limits) }
+        if dryRun {
+            print("suite \(plan.suite.name) (\(plan.suite.source)): \(plan.cases.count) case(s)")
+            for notice in plan.notices { print("  notice: \(notice)") }
+            for item in plan.cases {
+                let parameters = item.scenario.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                print("  \(item.name) [\(parameters)] warmups=\(item.settings.warmups) repetitions=\(item.settings.repetitions)")
+            }
+            return nil
+        }
+        let url = output.output.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.defaultReport(suite: plan.suite.name)
+        let progress = ConsoleProgress(label: plan.suite.name, quiet: output.quiet || output.json)
+        let document = SuiteRunner.run(plan, host: host, tool: ToolVersion.current, outputs: [url],
+                                       progress: progress, handleSignals: true)
+        if printResults {
+            print(output.json ? String(decoding: try document.encoded(), as: UTF8.self) : renderResultText(document, colour: colour))
+        }
+        note("results written to \(url.path)")
+        return (document, url)
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import KVM
+import Testing
+@testable import Scenarios
+
+/// Limits generous enough that only the dirty-logging options are judged.
+private let hostLimits = HostLimits(maxVCPUs: 1024, memslots: 32764, memAvailable: nil)
+/// A host with every capability, and a ring of at most 65536 entries (1 MiB).
+private let fullHost = DirtyLogLimits(ringMaxBytes: 65536 * 16, manualProtectFlags: 3)
+
+private func scenario(_ values: [String: String], dirtyLimits: DirtyLogLimits = fullHost) throws(ParameterError) -> DirtyLoggingScenario {
+    try DirtyLoggingScenario(parameters: ParameterSet(values), limits: hostLimits, dirtyLimits: dirtyLimits)
+}
+
+/// 2 vCPUs x 8 MiB, 4 KiB pages: 4096 pages in all.
+private func smallGuest(_ extra: [String: String] = [:]) -> [String: String] {
+    ["vcpus": "2", "mem_per_vcpu": "8M"].merging(extra) { _, new in new }
+}
+
+private func metric(_ sample: Sample, _ name: String) -> Double? { sample.metrics.first { $0.name == name }?.value }
+
+@Suite("dirty-logging: the verification check")
+struct DirtyLogVerificationTests {
+    @Test func coveredSetsPassAndADroppedPageIsFound() throws {
+        var written = [UInt64](repeating: 0, count: 4)
+        written[0] = 0b1011
+        written[2] = 1 << 63
+        var harvested = written
+        harvested[1] = 0xFF // extra pages reported are fine
+        #expect(DirtyLogVerification.firstMissingPage(written: written, harvested: harvested) == nil)
+        try DirtyLogVerification.check(written: written, harvested: harvested, testBase: 1 << 32, pass: 3, mode: .bitmap)
+
+        harvested[2] = 0 // drop page 2 * 64 + 63 = 191
+        #expect(DirtyLogVerification.firstMissingPage(written: written, harvested: harvested) == 191)
+        let error = #expect(throws: DirtyLogMissedPage.self) {
+            try DirtyLogVerification.check(written: written, harvested: harvested, testBase: 1 << 32, pass: 3, mode: .ring)
+        }
+        #expect(error?.guestPhysicalAddress == (1 << 32) + 191 * 4096)
+        #expect(error?.description.hasPrefix("dirty log missed page at GPA 0x1000bf000, written in pass 3") == true)
+    }
+
+    @Test func scanFindsOnlyPagesHoldingTheToken() {
+        let pages = 130
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: pages * 4096, alignment: 4096)
+        defer { memory.deallocate() }
+        memory.initializeMemory(as: UInt8.self, repeating: 0, count: pages * 4096)
+        for page in [0, 64, 129] { memory.storeBytes(of: UInt64(7), toByteOffset: page * 4096, as: UInt64.self) }
+        memory.storeBytes(of: UInt64(6), toByteOffset: 5 * 4096, as: UInt64.self) // an older pass
+        memory.storeBytes(of: UInt64(7), toByteOffset: 6 * 4096 + 8, as: UInt64.self) // not the first 8 bytes
+        var written = [UInt64](repeating: .max, count: 3)
+        #expect(DirtyLogVerification.scanWritten(memory: memory, pages: pages, token: 7, into: &written) == 3)
+        #expect(written == [1, 1, 2])
+    }
+}
+
+@Suite("dirty-logging: bad input")
+struct DirtyLoggingParameterTests {
+    @Test func ringSizeMustBeAPowerOfTwo() {
+        let error = #expect(throws: ParameterError.self) { try scenario(["dirty_mode": "ring", "ring_size": "1000"]) }
+        #expect(error?.message.hasPrefix("--ring-size 1000 is not a power of two") == true)
+        #expect(error?.message.contains("65536 entries") == true)
+    }
+
+    @Test func ringSizeAboveTheHostMaximumIsRefused() {
+        let small = DirtyLogLimits(ringMaxBytes: 4096 * 16, manualProtectFlags: 3)
+        let error = #expect(throws: ParameterError.self) { try scenario(["dirty_mode": "ring", "ring_size": "8192"], dirtyLimits: small) }
+        #expect(error?.message.hasPrefix("--ring-size 8192 is above this host's maximum") == true)
+        #expect(error?.message.contains("65536 bytes = 4096 entries") == true)
+        #expect((try? scenario(["dirty_mode": "ring", "ring_size": "4096"], dirtyLimits: small)) != nil)
+    }
+
+    @Test func ringsBelowTheReserveAreRefused() {
+        // One 4 KiB page of 16-byte entries is the least KVM takes.
+        let error = #expect(throws: ParameterError.self) { try scenario(["dirty_mode": "ring", "ring_size": "128"]) }
+        #expect(error?.message.hasPrefix("--ring-size 128 is too small") == true)
+        #expect(error?.message.contains("from 256 to 65536 entries") == true)
+    }
+
+    @Test func oneIterationIsNotEnough() {
+        let error = #expect(throws: ParameterError.self) { try scenario(["iterations": "1"]) }
+        #expect(error?.message.hasPrefix("--iterations 1 is out of range: allowed 2...") == true)
+    }
+
+    @Test func ringModeWithoutTheCapabilityIsRefused() {
+        let noRing = DirtyLogLimits(ringMaxBytes: 0, manualProtectFlags: 3)
+        let error = #expect(throws: ParameterError.self) { try scenario(["dirty_mode": "ring"], dirtyLimits: noRing) }
+        #expect(error?.message.hasPrefix("--dirty-mode ring needs KVM_CAP_DIRTY_LOG_RING") == true)
+        // The pure validation says the same for options built in code.
+        #expect(DirtyLoggingOptions(mode: .ring).problem(limits: noRing) == error?.message)
+        #expect(DirtyLoggingOptions(mode: .bitmap).problem(limits: noRing) == nil)
+    }
+
+    @Test func manualModesNeedTheirFlags() {
+        let onlyManual = DirtyLogLimits(ringMaxBytes: 0, manualProtectFlags: 1)
+        #expect(DirtyLoggingOptions(mode: .manual).problem(limits: onlyManual) == nil)
+        let message = DirtyLoggingOptions(mode: .manualInitiallySet).problem(limits: onlyManual)
+        #expect(message?.hasPrefix("--dirty-mode manual-initially-set needs KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2") == true)
+    }
+
+    @Test func unknownModeAndDurationAreRefused() {
+        let mode = #expect(throws: ParameterError.self) { try scenario(["dirty_mode": "pml"]) }
+        #expect(mode?.message.contains("valid: bitmap, manual, manual-initially-set, ring") == true)
+        let duration = #expect(throws: ParameterError.self) { try scenario(["concurrent": "true", "duration": "0"]) }
+        #expect(duration?.message.hasPrefix("--duration 0.0 is out of range") == true)
+    }
+
+    @Test func recordedParametersRepeatTheCase() throws {
+        let ring = try scenario(smallGuest(["dirty_mode": "ring", "ring_size": "256", "iterations": "3"]))
+        #expect(ring.parameters["dirty_mode"] == "ring")
+        #expect(ring.parameters["ring_size"] == "256")
+        #expect(ring.parameters["iterations"] == "3")
+        #expect(ring.parameters["vcpus"] == "2")
+        let again = try scenario(ring.parameters)
+        #expect(again.options == ring.options && again.guest == ring.guest)
+    }
+}
+
+@Suite("dirty-logging on /dev/kvm", .serialized, .enabled(if: KVMSystem.isUsable(), "needs /dev/kvm"))
+struct DirtyLoggingKVMTests {
+    @Test(arguments: DirtyLogMode.allCases)
+    func everyModeRunsAndItsHarvestsCoverEveryWrite(mode: DirtyLogMode) throws {
+        let limits = DirtyLogLimits.probe()
+        guard DirtyLoggingOptions(mode: mode).problem(limits: limits) == nil else { return }
+        let sample = try scenario(smallGuest(["dirty_mode": mode.rawValue, "iterations": "3"]), dirtyLimits: limits).measure()
+        // Every pass writes all 4096 pages; KVM must have reported at least those.
+        for pass in 1...3 {
+            #expect(metric(sample, "iteration.\(pass).written_pages") == 4096)
+            #expect((metric(sample, "iteration.\(pass).dirty_pages") ?? 0) >= 4096)
+        }
+        let collect = mode == .ring ? "harvest_time" : "get_dirty_log_time"
+        #expect((metric(sample, collect) ?? 0) > 0)
+        #expect((metric(sample, "clear_dirty_log_time") != nil) == mode.usesManualProtect)
+        #expect((metric(sample, "enable_dirty_logging_time") ?? 0) > 0)
+        #expect((metric(sample, "disable_dirty_logging_time") ?? 0) > 0)
+        #expect(sample.phaseStats?["iteration.3"] != nil && sample.phaseStats?["at.rebuild"]?["pages_4k"] != nil)
+    }
+
+    @Test func aTinyRingTakesRingFullExitsAndStillCoversEveryWrite() throws {
+        let limits = DirtyLogLimits.probe()
+        guard limits.ringMinEntries <= 256 && limits.ringMaxEntries >= 256 else { return }
+        let sample = try scenario(smallGuest(["dirty_mode": "ring", "ring_size": "256"]), dirtyLimits: limits).measure()
+        // 2048 pages per vCPU per pass and a soft limit of 256 - 64 entries: about 10 exits per vCPU per pass.
+        #expect((metric(sample, "ring_full_exits") ?? 0) >= 2 * 2 * 8)
+        #expect((metric(sample, "ring_full_handler_entries") ?? 0) > 0)
+        #expect(metric(sample, "iteration.2.written_pages") == 4096)
+    }
+
+    @Test(arguments: [DirtyLogMode.bitmap, .ring])
+    func aDroppedHarvestedPageFailsTheCase(mode: DirtyLogMode) throws {
+        let limits = DirtyLogLimits.probe()
+        guard DirtyLoggingOptions(mode: mode).problem(limits: limits) == nil else { return }
+        var corrupted = try scenario(smallGuest(["dirty_mode": mode.rawValue]), dirtyLimits: limits)
+        corrupted.dropOneHarvestedPage = true
+        let error = #expect(throws: DirtyLogMissedPage.self) { _ = try corrupted.measure() }
+        // The first page of the test memory (4 GiB) is the one dropped.
+        #expect(error?.description.hasPrefix("dirty log missed page at GPA 0x100000000, written in pass 1") == true)
+    }
+
+    @Test func randomPartialWritesAcrossSlotsWithVCPUsRunningOnDisable() throws {
+        let limits = DirtyLogLimits.probe()
+        for mode in [DirtyLogMode.manual, .ring] where DirtyLoggingOptions(mode: mode).problem(limits: limits) == nil {
+            let sample = try scenario(smallGuest(["dirty_mode": mode.rawValue, "slots": "3", "access": "random",
+                                                  "write_percent": "50", "keep_running_on_disable": "true",
+                                                  "ring_size": "512"]), dirtyLimits: limits).measure()
+            let written = metric(sample, "iteration.2.written_pages") ?? 0
+            #expect(written > 0 && written < 4096)
+        }
+    }
+
+    @Test(arguments: DirtyLogMode.allCases)
+    func concurrentHarvestingReportsRatesAndCoversTheRun(mode: DirtyLogMode) throws {
+        let limits = DirtyLogLimits.probe()
+        guard DirtyLoggingOptions(mode: mode).problem(limits: limits) == nil else { return }
+        let sample = try scenario(smallGuest(["dirty_mode": mode.rawValue, "concurrent": "true", "duration": "0.3"]),
+                                  dirtyLimits: limits).measure()
+        #expect((metric(sample, "dirty_rate") ?? 0) > 0)
+        #expect((metric(sample, "harvest_iterations_rate") ?? 0) > 0)
+        #expect((metric(sample, "written_pages") ?? 0) > 0)
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Results
+import Suites
+import Testing
+
+/// Validates documents against Schemas/result.schema.json with python3's `jsonschema` (draft 2020-12).
+enum SchemaValidator {
+    static var schema: URL { Fixtures.root.appendingPathComponent("Schemas/result.schema.json") }
+
+    /// Why python3 with jsonschema cannot be used here, or nil when it can.
+    static let unavailable: String? = {
+        guard let outcome = try? run(["-c", "import jsonschema; jsonschema.Draft202012Validator"]) else {
+            return "python3 is not installed"
+        }
+        return outcome.status == 0 ? nil : "python3 has no jsonschema package (pip install jsonschema)"
+    }()
+
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    static let script = """
+        import json, sys, jsonschema
+        schema = json.load(open(sys.argv[1]))
+        jsonschema.Draft202012Validator.check_schema(schema)
+        validator = jsonschema.Draft202012Validator(schema)
+        bad = 0
+        for path in sys.argv[2:]:
+            for error in validator.iter_errors(json.load(open(path))):
+                bad += 1
+                print(f"{path}: at {'/'.join(str(p) for p in error.absolute_path) or '(top)'}: {error.message[:300]}")
+        sys.exit(1 if bad else 0)
+        """
+
+    /// The schema errors of `files` (empty when all validate).
+    static func errors(_ files: [URL]) throws -> (status: Int32, output: String) {
+        try run(["-c", script, schema.path] + files.map(\.path))
+    }
+}
+
+@Suite("result schema", .enabled(if: SchemaValidator.unavailable == nil, "python3 with jsonschema is needed: skipped"))
+struct SchemaTests {
+    @Test func theReferenceBaselinesMatchTheSchema() throws {
+        let directory = Fixtures.root.appendingPathComponent("Baselines/reference")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            .filter { $0.hasSuffix(".json") }.map { directory.appendingPathComponent($0) }
+        #expect(files.count >= 8)
+        let outcome = try SchemaValidator.errors(files)
+        #expect(outcome.status == 0, "\(outcome.output)")
+    }
+
+    @Test func documentsAndBaselinesKvmbenchWritesMatchTheSchema() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var noisy = Fixtures.timeCase(vcpus: 2, samples: [1, 2, 3, .nan])
+        noisy.summarise(maxCV: 0.3)
+        var unsupported = CaseResult(scenario: "page-table", parameters: ["backing": "hugetlb-1g"], status: .unsupported,
+                                     reason: "no 1G guest pages", perVCPU: [["t": .infinity]])
+        unsupported.phaseStats = ["create": ["pages_4k": 3]]
+        let document = Fixtures.document([Fixtures.timeCase(vcpus: 1), noisy, unsupported],
+                                          suite: SuiteRecord(name: "x", definition: "cases: []\n"))
+        let result = directory.appendingPathComponent("result.json")
+        try document.encoded().write(to: result)
+        let store = BaselineStore(directory: directory.appendingPathComponent("Baselines"))
+        let baseline = try store.save(document, as: "main", source: result.path)
+        let outcome = try SchemaValidator.errors([result, baseline])
+        #expect(outcome.status == 0, "\(outcome.output)")
+    }
+
+    @Test func theSchemaRejectsWhatIsNotAResultDocument() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = try Fixtures.document([Fixtures.timeCase(vcpus: 1)]).encoded()
+        var object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        var cases = try #require(object["cases"] as? [[String: Any]])
+        cases[0]["status"] = "crashed"
+        object["cases"] = cases
+        object["schema_version"] = 2
+        let url = directory.appendingPathComponent("bad.json")
+        try JSONSerialization.data(withJSONObject: object).write(to: url)
+        let outcome = try SchemaValidator.errors([url])
+        #expect(outcome.status != 0)
+        #expect(outcome.output.contains("at cases/0/status"), "\(outcome.output)")
+        #expect(outcome.output.contains("at schema_version"), "\(outcome.output)")
+    }
+}

@@ -109,22 +109,10 @@ extension MetricComparison {
                   beforeSamples: before.samples, afterSamples: after.samples,
                   beforeMedian: decision.beforeMedian, afterMedian: decision.afterMedian,
                   change: decision.change, ratioInterval: decision.ratioInterval, pValue: decision.pValue,
-                  threshold: threshold, verdict: Verdict(decision.verdict), explanation: decision.explanation)
+                  threshold: threshold, verdict: decision.verdict, explanation: decision.explanation)
     }
 }
 
-extension Verdict {
-    /// The Results verdict of a Statistics verdict (they share raw values).
-    public init(_ verdict: ChangeVerdict) {
-        switch verdict {
-        case .improved: self = .improved
-        case .regressed: self = .regressed
-        case .unchanged: self = .unchanged
-        case .notSignificant: self = .notSignificant
-        case .noisy: self = .noisy
-        }
-    }
-}
 
 extension UncomparedCase {
     init(_ result: CaseResult, kind: String, reason: String) {

@@ -1,18 +1,8 @@
 import Foundation
 
-/// What a before/after comparison concluded about one metric of one case.
-public enum Verdict: String, Codable, Sendable, Equatable, CaseIterable {
-    /// Significant, and the whole confidence interval of the change is past the threshold, in the good direction.
-    case improved
-    /// Significant, and the whole confidence interval of the change is past the threshold, in the bad direction.
-    case regressed
-    /// The change is within the threshold.
-    case unchanged
-    /// The change looks larger than the threshold, but the samples do not show it is real.
-    case notSignificant = "not-significant"
-    /// One side varies too much (coefficient of variation above the limit) to decide anything.
-    case noisy
-}
+/// What a before/after comparison concluded about one metric of one case: the decision rule's
+/// verdict (see `ChangeDecision`), serialised by its raw value ("not-significant", ...).
+public typealias Verdict = ChangeVerdict
 
 /// One side of a comparison: a baseline or a result file.
 public struct ComparisonSide: Codable, Sendable, Equatable {

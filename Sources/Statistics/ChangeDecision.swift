@@ -1,7 +1,6 @@
 import Foundation
 
-/// What the decision rule concluded about a before/after change; the raw values are those of
-/// Results' `Verdict`.
+/// What the decision rule concluded about a before/after change (Results calls it `Verdict`).
 public enum ChangeVerdict: String, Codable, Sendable, Equatable, CaseIterable {
     /// Significant, and the whole ratio interval is past the threshold in the good direction.
     case improved

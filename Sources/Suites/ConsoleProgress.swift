@@ -32,7 +32,7 @@ public final class ConsoleProgress: ProgressReporter, @unchecked Sendable {
         if index == 0 { started = Date() }
         caseIndex = index
         caseTotal = total
-        let shown = parameters.filter { ["vcpus", "mem_per_vcpu", "backing", "guest_page_size", "slots", "dirty_mode", "uffd", "tests", "trigger"].contains($0.key) }
+        let shown = parameters.filter { ["vcpus", "mem_per_vcpu", "backing", "guest_page_size", "slots", "slots_effective", "dirty_mode", "uffd", "tests", "triggers"].contains($0.key) }
             .sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         var eta = ""
         if index > 0 {

@@ -7,7 +7,7 @@ struct ChangeDecisionTests {
     static let before = [100.0, 101.2, 99.1, 100.6, 99.7, 100.9, 99.4, 100.3, 101.5, 99.8]
     static func shifted(_ factor: Double) -> [Double] { before.map { $0 * factor } }
 
-    @Test func rawValuesMatchResultsVerdict() {
+    @Test func rawValuesAreTheDocumentedVerdictNames() {
         #expect(ChangeVerdict.allCases.map(\.rawValue)
             == ["improved", "regressed", "unchanged", "not-significant", "noisy"])
     }

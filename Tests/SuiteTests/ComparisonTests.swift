@@ -107,8 +107,4 @@ struct ComparisonTests {
         #expect(comparison.before.isReference)
         #expect(!comparison.after.isReference)
     }
-
-    @Test func verdictMapsEveryChangeVerdict() {
-        #expect(ChangeVerdict.allCases.map { Verdict($0).rawValue } == ChangeVerdict.allCases.map(\.rawValue))
-    }
 }

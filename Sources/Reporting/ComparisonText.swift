@@ -38,11 +38,20 @@ private func comparisonTable(_ comparison: DocumentComparison) -> TextTable {
         .init("Test"), .init("Before", .right), .init("After", .right),
         .init("Change", .right), .init("p", .right), .init("Verdict"),
     ])
+    // Name each case by what tells it apart from the other cases of its scenario: a full
+    // parameter list per row would bury the numbers.
+    var distinguishing: [String: Set<String>] = [:]
+    for (scenario, metrics) in Dictionary(grouping: comparison.metrics, by: \.scenario) {
+        distinguishing[scenario] = ParameterDisplay.differingKeys(metrics.map(\.parameters))
+    }
     for metric in comparison.metricsInReportOrder {
         let style = metric.verdict.textStyle
         let verdict = metric.verdict.label + (metric.gate ? "" : " (not gated)")
+        let keys = distinguishing[metric.scenario] ?? []
+        let label = keys.isEmpty ? "\(metric.scenario) \(metric.metric)"
+            : "\(metric.scenario) [\(ParameterDisplay.summary(metric.parameters, only: keys))] \(metric.metric)"
         table.append([
-            .init(ParameterDisplay.testLabel(metric)),
+            .init(label),
             .init(UnitFormatting.format(metric.beforeMedian, unit: metric.unit)),
             .init(UnitFormatting.format(metric.afterMedian, unit: metric.unit)),
             .init(UnitFormatting.change(metric.change), style: style),

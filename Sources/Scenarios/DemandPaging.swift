@@ -264,24 +264,3 @@ public enum WorkloadReplay {
         return count
     }
 }
-
-/// "10us", "500ns", "2ms", "1s", "0"; a plain number is microseconds (the selftests' -d). Nanoseconds.
-public func parseDuration(_ text: String) -> UInt64? {
-    let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
-    let units: [(String, Double)] = [("ns", 1), ("us", 1_000), ("µs", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000)]
-    for (suffix, scale) in units where trimmed.hasSuffix(suffix) {
-        guard let value = Double(trimmed.dropLast(suffix.count)), value >= 0, value.isFinite else { return nil }
-        return UInt64((value * scale).rounded())
-    }
-    guard let value = Double(trimmed), value >= 0, value.isFinite else { return nil }
-    return UInt64((value * 1_000).rounded())
-}
-
-/// "10us", "2ms", "0": the inverse of `parseDuration` for whole units.
-public func formatDuration(_ nanos: UInt64) -> String {
-    if nanos == 0 { return "0" }
-    for (suffix, scale) in [("s", UInt64(1_000_000_000)), ("ms", 1_000_000), ("us", 1_000)] where nanos % scale == 0 {
-        return "\(nanos / scale)\(suffix)"
-    }
-    return "\(nanos)ns"
-}

@@ -197,10 +197,11 @@ public struct DirtyLoggingScenario: Scenario {
         options.concurrent = try p.bool("concurrent", default: options.concurrent)
         options.keepRunningOnDisable = try p.bool("keep_running_on_disable", default: options.keepRunningOnDisable)
         if let text = p.string("duration") {
-            guard let seconds = Double(text.trimmingCharacters(in: .whitespaces)) else {
-                throw ParameterError("--duration \(text): not a number of seconds")
+            // "2", "2s" and "500ms" alike, as --duration reads everywhere else.
+            guard let nanos = parseDuration(text, plainUnit: 1e9) else {
+                throw ParameterError("--duration \(text): not a duration (examples: 2, 2s, 500ms)")
             }
-            options.duration = seconds
+            options.duration = Double(nanos) / 1e9
         }
         if let problem = options.problem(limits: dirtyLimits) { throw ParameterError(problem) }
         self.options = options

@@ -111,27 +111,12 @@ public struct MemslotsScenario: Scenario {
         }
     }
 
-    /// Parses "2s", "500ms", "250us", "1.5" (seconds) into nanoseconds.
+    /// Parses "2s", "500ms", "250us", "1.5" (seconds) into nanoseconds, from 1 ms to 1 h.
     public static func duration(_ text: String, flag: String) throws(ParameterError) -> UInt64 {
-        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
-        var number = Substring(trimmed)
-        var scale = 1e9
-        for (suffix, value) in [("ms", 1e6), ("us", 1e3), ("ns", 1.0), ("s", 1e9)] where trimmed.hasSuffix(suffix) {
-            number = trimmed.dropLast(suffix.count)
-            scale = value
-            break
-        }
-        guard let value = Double(number), value > 0, value * scale >= 1e6, value * scale <= 3600e9 else {
+        guard let nanos = parseDuration(text, plainUnit: 1e9), nanos >= 1_000_000, nanos <= 3_600_000_000_000 else {
             throw ParameterError("\(flag) \(text): expected a duration from 1ms to 1h (examples: 2s, 500ms)")
         }
-        return UInt64(value * scale)
-    }
-
-    /// "2s", "500ms", "1500us" for results.
-    public static func formatDuration(_ nanos: UInt64) -> String {
-        if nanos % 1_000_000_000 == 0 { return "\(nanos / 1_000_000_000)s" }
-        if nanos % 1_000_000 == 0 { return "\(nanos / 1_000_000)ms" }
-        return "\(nanos / 1000)us"
+        return nanos
     }
 
     static func tests(_ text: String?) throws(ParameterError) -> [MemslotTest] {
@@ -151,7 +136,7 @@ public struct MemslotsScenario: Scenario {
         [
             "vcpus": "\(vcpus)", "mem_per_vcpu": formatSize(memoryPerVCPU), "backing": backing.rawValue,
             "slots_requested": requestedMax ? "max" : "\(slotsRequested)", "slots_effective": "\(slotsEffective)",
-            "duration": Self.formatDuration(duration), "tests": tests.map(\.rawValue).joined(separator: ","),
+            "duration": formatDuration(duration), "tests": tests.map(\.rawValue).joined(separator: ","),
             "zap_all_quirk": "\(zapAllQuirk)", "move_method": moveMethod?.rawValue ?? "auto",
         ]
     }
@@ -261,7 +246,7 @@ public struct MemslotsScenario: Scenario {
             for (name, value) in deltas { total[name, default: 0] += value }
             let name = test.rawValue
             if timing.iterations == 0 {
-                sample.notes.append("\(name): no iteration finished within \(Self.formatDuration(duration)); raise --duration")
+                sample.notes.append("\(name): no iteration finished within \(formatDuration(duration)); raise --duration")
                 continue
             }
             testMetrics.append(MetricSample("\(name).best", Double(timing.best) / 1e9, unit: "s", better: .lower))

@@ -54,7 +54,7 @@ struct MemslotsParameterTests {
         #expect(try MemslotsScenario.duration("1.5", flag: "--duration") == 1_500_000_000)
         #expect(throws: ParameterError.self) { _ = try MemslotsScenario.duration("soon", flag: "--duration") }
         #expect(throws: ParameterError.self) { _ = try MemslotsScenario.duration("0s", flag: "--duration") }
-        #expect(MemslotsScenario.formatDuration(500_000_000) == "500ms")
+        #expect(formatDuration(500_000_000) == "500ms")
         let scenario = try memslots(["tests": "rw, map", "duration": "250ms"])
         #expect(scenario.tests == [.map, .rw])
         #expect(scenario.parameters["duration"] == "250ms")

@@ -83,17 +83,12 @@ public final class GuestVM {
         let cpuid = try kvm.supportedCPUID()
         var workers: [VCPUWorker] = []
         var boxes: [StatsBox] = []
-        let perVCPU = configuration.memoryPerVCPU
         for index in 0..<configuration.vcpus {
             let vcpu = try vm.createVCPU(id: UInt32(index))
             try vcpu.setCPUID(cpuid)
             let state = VCPUEntryState(layout: layout, vcpu: index, seed: configuration.seed)
             try Self.load(state, into: vcpu)
-            let base = layout.testBase + (configuration.sharedRegion ? 0 : UInt64(index) * perVCPU)
-            let pages = perVCPU / 4096
-            let workload = WorkloadParameters(base: base, accesses: pages, stride: 4096,
-                                              writePercent: configuration.writePercent,
-                                              random: configuration.access == .random, targets: pages, token: 1)
+            let workload = Self.defaultWorkload(index, configuration: configuration, layout: layout)
             GuestImage.prepare(vcpu: index, workload: workload, layout: layout, into: systemMemory.buffer)
             boxes.append(StatsBox(stats: try? vcpu.openStats()))
             workers.append(VCPUWorker(index: index, vcpu: vcpu, done: done, maxPasses: maxPasses))
@@ -152,7 +147,9 @@ public final class GuestVM {
         }
         // Bounded: a vCPU the watchdog could not free is left behind rather than hanging the run.
         let deadline = DispatchTime.now() + .seconds(10)
-        for _ in workers where done.wait(timeout: deadline) == .timedOut { break }
+        for _ in workers {
+            if done.wait(timeout: deadline) == .timedOut { break }
+        }
     }
 
     /// Splits the test memory into `slots` memslots at multiples of the backing's page size.
@@ -219,6 +216,12 @@ public final class GuestVM {
 
     /// The workload each vCPU was created with.
     public func defaultWorkload(_ index: Int, token: UInt64 = 1) -> WorkloadParameters {
+        Self.defaultWorkload(index, configuration: configuration, layout: layout, token: token)
+    }
+
+    /// One pass over vCPU `index`'s region (or the shared one), one access per 4 KiB page.
+    static func defaultWorkload(_ index: Int, configuration: GuestConfiguration, layout: GuestLayout,
+                                token: UInt64 = 1) -> WorkloadParameters {
         let perVCPU = configuration.memoryPerVCPU
         let base = layout.testBase + (configuration.sharedRegion ? 0 : UInt64(index) * perVCPU)
         return WorkloadParameters(base: base, accesses: perVCPU / 4096, stride: 4096,

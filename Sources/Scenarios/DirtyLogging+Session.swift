@@ -49,7 +49,7 @@ final class DirtyLogSession {
             var copies: [DirtyRing] = []
             for index in 0..<vm.vcpuCount {
                 // The one copy of the ring state that is harvested from here on (see RingHarvestState).
-                guard let ring = vm.withDirtyRing(vcpu: index, { $0 }) else {
+                guard let ring = vm.dirtyRing(vcpu: index) else {
                     throw ScenarioUnsupported("vCPU \(index) has no dirty ring mapped")
                 }
                 copies.append(ring)

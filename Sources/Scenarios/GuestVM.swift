@@ -343,12 +343,10 @@ public final class GuestVM {
         for worker in workers { worker.onDirtyRingFull = handler }
     }
 
-    /// Runs `body` with vCPU `index`'s dirty ring. Call only while that vCPU is parked, or from
-    /// its own ring-full handler.
-    public func withDirtyRing<R>(vcpu index: Int, _ body: (inout DirtyRing) -> R) -> R? {
-        guard workers[index].vcpu.dirtyRing != nil else { return nil }
-        return body(&workers[index].vcpu.dirtyRing!)
-    }
+    /// vCPU `index`'s dirty ring (its mapping and fetch index), for the one harvester of that
+    /// ring: the returned value is the state that advances from here on; the harness never
+    /// harvests the ring itself. Nil when the VM was built without a dirty ring.
+    public func dirtyRing(vcpu index: Int) -> DirtyRing? { workers[index].vcpu.dirtyRing }
 
     // MARK: Memslots
 

@@ -15,8 +15,13 @@ enum CLI {
     struct Outcome { var status: Int32; var stdout: String; var stderr: String }
 
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
+        try launch(executable, arguments, environment: environment)
+    }
+
+    /// Runs `program` with `arguments` to completion and collects its output and status.
+    static func launch(_ program: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = program
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()

@@ -113,18 +113,7 @@ struct InterruptTests {
 /// Runs `script` with /bin/sh, $0 being the kvmbench executable (a fixed script: the shell only
 /// sets a limit and execs kvmbench).
 private func shell(_ script: String) throws -> CLI.Outcome {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", script, CLI.executable.path]
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CLI.Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                       stderr: String(decoding: stderr, as: UTF8.self))
+    try CLI.launch(URL(fileURLWithPath: "/bin/sh"), ["-c", script, CLI.executable.path])
 }
 
 @Suite("command line: pre-flight and placement", .enabled(if: CLI.kvmUsable, "needs /dev/kvm (readable and writable): skipped"))

@@ -7,6 +7,7 @@
 //   Statistics (pure maths), Results (the versioned result document)
 //   Host (fingerprint: sysfs, KVM caps, hwloc, libnuma)
 //   Scenarios (VM harness and the MMU scenarios)
+//   Pipeline (host session, case runner, repetitions, interrupts, progress, result writing)
 //   Reporting (tables, JSON, HTML, Markdown, JUnit), Suites (suite files, baselines, gate)
 //   kvmbench (the command line)
 import PackageDescription
@@ -44,25 +45,29 @@ let package = Package(
             "KVM", "Backings", "Results", "CHwloc", "CNUMA",
         ], swiftSettings: strict),
         .target(name: "Scenarios", dependencies: [
-            "KVM", "Backings", "GuestPrograms", "Results", "Statistics", "Host", "CKVM", "CNUMA",
+            "KVM", "Backings", "GuestPrograms", "Results", "Statistics", "Host",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
+            .product(name: "SystemPackage", package: "swift-system"),
+        ], swiftSettings: strict),
+        .target(name: "Pipeline", dependencies: [
+            "Scenarios", "Results", "Statistics", "Reporting", "Host", "Backings",
         ], swiftSettings: strict),
         .target(name: "Reporting", dependencies: ["Results", "Statistics"], swiftSettings: strict),
         .target(name: "Suites", dependencies: [
-            "Scenarios", "Results", "Statistics", "Reporting", "Host",
+            "Pipeline", "Scenarios", "Results", "Statistics", "Reporting", "Host",
             .product(name: "Yams", package: "Yams"),
         ], resources: [], swiftSettings: strict),
         .executableTarget(name: "kvmbench", dependencies: [
-            "Suites", "Scenarios", "Reporting", "Results", "Host", "KVM", "Backings",
+            "Pipeline", "Suites", "Scenarios", "Reporting", "Results", "Host", "KVM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 
         .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM", "Backings"], swiftSettings: strict),
         .testTarget(name: "GuestProgramTests", dependencies: ["GuestPrograms"], swiftSettings: strict),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics"], swiftSettings: strict),
-        .testTarget(name: "ScenarioTests", dependencies: ["Scenarios", "KVM", "Backings", "GuestPrograms", "Results"], swiftSettings: strict),
+        .testTarget(name: "ScenarioTests", dependencies: ["Scenarios", "Pipeline", "KVM", "Backings", "GuestPrograms", "Results"], swiftSettings: strict),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Results", "Statistics"], swiftSettings: strict),
-        .testTarget(name: "SuiteTests", dependencies: ["Suites", "Results", "Statistics"], swiftSettings: strict),
+        .testTarget(name: "SuiteTests", dependencies: ["Suites", "Pipeline", "Results", "Statistics"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: [], swiftSettings: strict),
     ]
 )

@@ -100,4 +100,31 @@ public struct HostMemory: ~Copyable {
             offset += step
         }
     }
+
+    /// Counts the host pages of [offset, offset+length) that are resident (mincore(2)): present
+    /// in the page tables or, for shared memory, in the page cache. -1 if mincore failed.
+    public func residentPages(offset: UInt64 = 0, length: UInt64? = nil) -> Int {
+        let length = length ?? size - offset
+        let pages = Int((length + 4095) / 4096)
+        var vector = [UInt8](repeating: 0, count: pages)
+        guard mincore(base + Int(offset), Int(length), &vector) == 0 else { return -1 }
+        return vector.reduce(0) { $0 + Int($1 & 1) }
+    }
+
+    /// Puts every page of a shared backing in the page cache without mapping it here: writes
+    /// `pattern` at `offsetInPage` of each 4 KiB page through a second MAP_SHARED mapping of the
+    /// memfd, then unmaps that mapping (what minor userfaults need).
+    public func populatePageCache(pattern: UInt8, offsetInPage: Int) throws(BackingUnsupported) {
+        guard let memfd else { throw BackingUnsupported("\(kind.rawValue) has no memfd to populate the page cache through") }
+        let length = Int(size)
+        guard let alias = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0), alias != MAP_FAILED else {
+            throw BackingUnsupported("second mapping of the \(kind.rawValue) memfd failed: \(Errno(rawValue: Glibc.errno))")
+        }
+        var offset = 0
+        while offset < length {
+            alias.storeBytes(of: pattern, toByteOffset: offset + offsetInPage, as: UInt8.self)
+            offset += 4096
+        }
+        munmap(alias, length)
+    }
 }

@@ -17,10 +17,7 @@ public struct BackingUnsupported: Error, CustomStringConvertible, Sendable {
 public enum HugepagePool {
     /// Pool sizes kvmbench changed, with their values before the first change.
     private static let ledger = Mutex<[HugepageSize: Int]>([:])
-    /// Root of the sysfs tree; tests may point it elsewhere.
-    nonisolated(unsafe) static var sysfsRoot = ""
-
-    static func path(_ size: HugepageSize, _ file: String) -> String { sysfsRoot + size.sysfsDirectory + "/" + file }
+    static func path(_ size: HugepageSize, _ file: String) -> String { size.sysfsDirectory + "/" + file }
 
     static func read(_ size: HugepageSize, _ file: String) -> Int? {
         guard let text = try? String(contentsOfFile: path(size, file), encoding: .utf8) else { return nil }

@@ -10,6 +10,10 @@ public struct HostLimits: Sendable {
     public var allowedCPUs: [Int] = Placement.allowedCPUs()
     /// NUMA nodes this process may allocate memory on (for `--numa-node`).
     public var numaNodes: [Int] = NUMAHost.nodes()
+    /// Largest dirty ring per vCPU in bytes (KVM_CAP_DIRTY_LOG_RING_ACQ_REL or _RING; 0: none).
+    public var dirtyRingMaxBytes = 0
+    /// KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: the manual-protect flags this host accepts (0: none).
+    public var manualDirtyLogProtectFlags = 0
     public init(maxVCPUs: Int, memslots: Int, memAvailable: UInt64?) {
         self.maxVCPUs = maxVCPUs
         self.memslots = memslots

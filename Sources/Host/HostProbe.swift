@@ -14,16 +14,6 @@ public enum HostProbe {
         return fingerprint(apiVersion: kvm.apiVersion, capabilities: capabilities)
     }
 
-    /// The fingerprint, opening /dev/kvm itself; without KVM the KVM fields are empty.
-    public static func fingerprint() -> HostFingerprint {
-        do {
-            let kvm = try KVMSystem()
-            return fingerprint(kvm: kvm)
-        } catch {
-            return fingerprint(apiVersion: 0, capabilities: [:])
-        }
-    }
-
     static func fingerprint(apiVersion: Int, capabilities: [String: Int]) -> HostFingerprint {
         let topology = Topology.probe()
         return HostFingerprint(
@@ -44,8 +34,29 @@ public enum HostProbe {
 
     /// The limits scenarios validate against.
     public static func limits(kvm: borrowing KVMSystem) -> HostLimits {
-        HostLimits(maxVCPUs: max(kvm.check(.maxVCPUs), kvm.check(.nrVCPUs)), memslots: kvm.check(.nrMemslots),
-                   memAvailable: meminfo("MemAvailable"))
+        var limits = HostLimits(maxVCPUs: max(kvm.check(.maxVCPUs), kvm.check(.nrVCPUs)), memslots: kvm.check(.nrMemslots),
+                                memAvailable: meminfo("MemAvailable"))
+        limits.dirtyRingMaxBytes = max(kvm.check(.dirtyLogRingAcqRel), kvm.check(.dirtyLogRing))
+        limits.manualDirtyLogProtectFlags = kvm.check(.manualDirtyLogProtect2)
+        return limits
+    }
+
+    /// Whether each backing can be had on this host, by mapping one page of it (unmapped at once;
+    /// hugetlb pools are not grown): "ok" or "unsupported: <reason>".
+    public static func backingSupport() -> [(backing: String, status: String)] {
+        BackingKind.allCases.map { kind -> (String, String) in
+            do throws(BackingUnsupported) {
+                _ = try HostMemory(kind: kind, size: kind.pageSize, allowReservation: false)
+                return (kind.rawValue, "ok")
+            } catch {
+                return (kind.rawValue, "unsupported: \(error.reason)")
+            }
+        }
+    }
+
+    /// Pages of the hugetlb pool of `size` ("2M" or "1G") a new mapping can still get.
+    public static func hugepagesAvailable(_ size: String) -> Int? {
+        HugepagePool.available(size == "2M" ? .size2m : .size1g)
     }
 
     // MARK: Sources

@@ -15,21 +15,24 @@ public struct PreflightDemand: Sendable, Equatable {
     public var reserveHugepages: Bool
     /// File descriptors beyond the VM's own (userfaultfds, their pipe).
     public var extraFiles: Int
+    /// Host memory kvmbench allocates for the case beyond the guest's (handler histograms, dirty bitmaps).
+    public var bufferBytes: UInt64
 
     public init(label: String, vcpus: Int, testSize: UInt64, backing: BackingKind,
-                reserveHugepages: Bool, extraFiles: Int = 0) {
+                reserveHugepages: Bool, extraFiles: Int = 0, bufferBytes: UInt64 = 0) {
         self.label = label
         self.vcpus = vcpus
         self.testSize = testSize
         self.backing = backing
         self.reserveHugepages = reserveHugepages
         self.extraFiles = extraFiles
+        self.bufferBytes = bufferBytes
     }
 
     /// Memory besides the guest's: KVM's shadow/TDP page tables and rmaps (about 1/256 of guest
     /// memory at 4 KiB pages: 8 bytes of PTE and 8 of rmap per 4 KiB), plus kvmbench itself. The
-    /// same estimate `GuestConfiguration.problem` uses.
-    public var overhead: UInt64 { testSize / 256 + (64 << 20) }
+    /// same estimate `GuestConfiguration.problem` uses, plus the case's own buffers.
+    public var overhead: UInt64 { testSize / 256 + (64 << 20) + bufferBytes }
 
     /// Open files while the case runs: stdio and kvmbench's own (output file, hwloc, ...), the
     /// /dev/kvm fd, the VM fd and its stats fd, two per vCPU (the vCPU fd and its stats fd), the
@@ -109,9 +112,10 @@ public enum Preflight {
     /// their pool instead: pool pages are not part of MemAvailable).
     static func memory(_ demands: [PreflightDemand], host: PreflightHost) -> [PreflightFinding] {
         guard let available = host.memAvailable else { return [] }
-        let ordinary = demands.filter { $0.backing.hugetlbPool == nil }
-        guard let largest = ordinary.max(by: { $0.testSize + $0.overhead < $1.testSize + $1.overhead }) else { return [] }
-        let needed = largest.testSize + largest.overhead
+        // Hugetlb guest memory comes from its pool; kvmbench's own buffers still come from MemAvailable.
+        func needed(_ demand: PreflightDemand) -> UInt64 { (demand.backing.hugetlbPool == nil ? demand.testSize : 0) + demand.overhead }
+        guard let largest = demands.max(by: { needed($0) < needed($1) }) else { return [] }
+        let needed = needed(largest)
         guard needed > available else { return [] }
         return [PreflightFinding(.refusal, "\(largest.label) needs about \(formatBytes(needed)) of memory (guest \(formatBytes(largest.testSize)) plus page tables and kvmbench) and the host has \(formatBytes(available)) available (MemAvailable): short by \(formatBytes(needed - available)); lower --vcpus or --mem-per-vcpu")]
     }

@@ -27,7 +27,7 @@ public enum KVMUnavailable: Error, CustomStringConvertible, Sendable {
 /// The KVM subsystem: an open /dev/kvm. Answers capability queries and creates VMs.
 ///
 /// Wraps the "system ioctls" of the KVM API document (section 4, class "system").
-public struct KVMSystem: ~Copyable {
+public struct KVMSystem: ~Copyable, Sendable {
     public let fd: FileDescriptor
     /// Size of the mmap'd area of every vCPU fd (KVM_GET_VCPU_MMAP_SIZE), handed down to vCPUs.
     public let vcpuMmapSize: Int

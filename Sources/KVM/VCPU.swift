@@ -118,13 +118,58 @@ public struct VCPU: ~Copyable {
     }
 
     /// Sets kvm_run.immediate_exit: the next (or current, once kicked by a signal) KVM_RUN returns EINTR.
-    /// Safe to call from another thread.
     public func requestImmediateExit(_ value: Bool = true) {
         ckvm_run_set_immediate_exit(runPage, value ? 1 : 0)
     }
 
-    /// The run page, for callers that must hand it to another thread (a watchdog setting immediate_exit).
-    public var runPageAddress: UInt { UInt(bitPattern: runPage) }
+    /// A handle another thread (a watchdog) uses to set this vCPU's immediate_exit.
+    ///
+    /// SAFETY: the kicker holds the address of the mmap'd run page, which stays mapped until this
+    /// VCPU's deinit. Whoever holds a kicker must not use it after the VCPU is gone: the harness
+    /// keeps both in the same worker object, so the kicker dies with the VCPU.
+    public var kicker: VCPUKicker { VCPUKicker(runPage: runPage) }
+
+    /// "rip=0x5012 rsp=... cr2=..." from the vCPU's current registers (KVM_GET_REGS/SREGS), for
+    /// failure messages.
+    public func registerSummary() -> String {
+        guard let regs = try? registers() else { return "registers unavailable" }
+        let sregs = try? specialRegisters()
+        var parts = [
+            "rip=\(hex(regs.rip))", "rsp=\(hex(regs.rsp))", "rflags=\(hex(regs.rflags))",
+            "rax=\(hex(regs.rax))", "rcx=\(hex(regs.rcx))", "rdi=\(hex(regs.rdi))", "r8=\(hex(regs.r8))",
+        ]
+        if let sregs {
+            parts += ["cs=\(hex(sregs.cs.selector))", "cr0=\(hex(sregs.cr0))", "cr2=\(hex(sregs.cr2))",
+                      "cr3=\(hex(sregs.cr3))", "efer=\(hex(sregs.efer))"]
+        }
+        return parts.joined(separator: " ")
+    }
+
+    /// Loads `state` with KVM_GET_SREGS/KVM_SET_SREGS (control registers, descriptor tables,
+    /// segments) and KVM_SET_REGS (general registers; the rest zero).
+    public func load(_ state: VCPUState) throws(KVMError) {
+        var sregs = try specialRegisters()
+        sregs.cr0 = state.cr0
+        sregs.cr3 = state.cr3
+        sregs.cr4 = state.cr4
+        sregs.efer = state.efer
+        sregs.gdt.base = state.gdt.base
+        sregs.gdt.limit = state.gdt.limit
+        sregs.idt.base = state.idt.base
+        sregs.idt.limit = state.idt.limit
+        sregs.cs = state.code.kvm
+        let data = state.data.kvm
+        sregs.ds = data; sregs.es = data; sregs.fs = data; sregs.gs = data; sregs.ss = data
+        sregs.tr = state.taskRegister.kvm
+        try setSpecialRegisters(sregs)
+        var regs = kvm_regs()
+        regs.rip = state.rip
+        regs.rsp = state.rsp
+        regs.rflags = state.rflags
+        regs.r15 = state.r15
+        regs.r8 = state.r8
+        try setRegisters(regs)
+    }
 
     // MARK: Registers (KVM API 4.11-4.14)
 
@@ -162,6 +207,57 @@ public struct VCPU: ~Copyable {
     public func openStats() throws(KVMError) -> BinaryStats {
         let statsfd = try retryingOnInterrupt("KVM_GET_STATS_FD", "vCPU \(id)") { ckvm_ioctl_val(fd.rawValue, CKVM_GET_STATS_FD, 0) }
         return try BinaryStats(fd: FileDescriptor(rawValue: statsfd))
+    }
+}
+
+/// Sets a vCPU's kvm_run.immediate_exit from another thread (see `VCPU.kicker`).
+public struct VCPUKicker: @unchecked Sendable {
+    // SAFETY (Sendable): immediate_exit is written with a release store (ckvm_run_set_immediate_exit)
+    // and read by KVM_RUN on entry; nothing else of the run page is touched through the kicker.
+    let runPage: UnsafeMutablePointer<kvm_run>
+
+    /// immediate_exit = 1: the vCPU's next KVM_RUN returns EINTR at once; a signal to its thread
+    /// ends the current one.
+    public func requestImmediateExit() { ckvm_run_set_immediate_exit(runPage, 1) }
+}
+
+/// The register state a vCPU starts from: what `VCPU.load` gives KVM.
+public struct VCPUState: Sendable, Equatable {
+    /// A segment register as kvm_segment describes it.
+    public struct Segment: Sendable, Equatable {
+        public var base: UInt64, limit: UInt32, selector: UInt16, type: UInt8
+        public var present: Bool, dpl: UInt8, db: Bool, system: Bool, long: Bool, granularity: Bool
+        public init(base: UInt64, limit: UInt32, selector: UInt16, type: UInt8, present: Bool, dpl: UInt8,
+                    db: Bool, system: Bool, long: Bool, granularity: Bool) {
+            self.base = base; self.limit = limit; self.selector = selector; self.type = type
+            self.present = present; self.dpl = dpl; self.db = db; self.system = system
+            self.long = long; self.granularity = granularity
+        }
+
+        var kvm: kvm_segment {
+            kvm_segment(base: base, limit: limit, selector: selector, type: type, present: present ? 1 : 0,
+                        dpl: dpl, db: db ? 1 : 0, s: system ? 1 : 0, l: long ? 1 : 0, g: granularity ? 1 : 0,
+                        avl: 0, unusable: 0, padding: 0)
+        }
+    }
+    /// A descriptor-table register (GDTR, IDTR).
+    public struct Table: Sendable, Equatable {
+        public var base: UInt64, limit: UInt16
+        public init(base: UInt64, limit: UInt16) { self.base = base; self.limit = limit }
+    }
+    public var cr0: UInt64, cr3: UInt64, cr4: UInt64, efer: UInt64
+    public var gdt: Table, idt: Table
+    public var code: Segment, data: Segment, taskRegister: Segment
+    public var rip: UInt64, rsp: UInt64, rflags: UInt64
+    /// General registers the guest program reads at entry.
+    public var r15: UInt64, r8: UInt64
+
+    public init(cr0: UInt64, cr3: UInt64, cr4: UInt64, efer: UInt64, gdt: Table, idt: Table,
+                code: Segment, data: Segment, taskRegister: Segment, rip: UInt64, rsp: UInt64, rflags: UInt64,
+                r15: UInt64, r8: UInt64) {
+        self.cr0 = cr0; self.cr3 = cr3; self.cr4 = cr4; self.efer = efer; self.gdt = gdt; self.idt = idt
+        self.code = code; self.data = data; self.taskRegister = taskRegister
+        self.rip = rip; self.rsp = rsp; self.rflags = rflags; self.r15 = r15; self.r8 = r8
     }
 }
 

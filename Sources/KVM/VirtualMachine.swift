@@ -96,29 +96,41 @@ public struct VirtualMachine: ~Copyable {
         try setMemslot(changed)
     }
 
-    /// KVM_SET_USER_MEMORY_REGION2 (KVM_CAP_USER_MEMORY2), optionally backed by a guest_memfd.
-    public func setMemslot2(_ slot: Memslot, guestMemfd: Int32? = nil, guestMemfdOffset: UInt64 = 0) throws(KVMError) {
+    /// KVM_SET_USER_MEMORY_REGION2 (KVM_CAP_USER_MEMORY2) of a slot without guest_memfd.
+    public func setMemslot2(_ slot: Memslot) throws(KVMError) {
+        try setMemslot2(slot, guestMemfd: -1, offset: 0)
+    }
+
+    /// KVM_SET_USER_MEMORY_REGION2 of a slot whose private memory is `guestMemfd` from `offset`
+    /// (KVM_MEM_GUEST_MEMFD).
+    public func setMemslot2(_ slot: Memslot, guestMemfd: borrowing GuestMemfd, offset: UInt64) throws(KVMError) {
+        try setMemslot2(slot, guestMemfd: guestMemfd.fd.rawValue, offset: offset)
+    }
+
+    private func setMemslot2(_ slot: Memslot, guestMemfd: Int32, offset: UInt64) throws(KVMError) {
         var region = kvm_userspace_memory_region2()
         region.slot = slot.id
-        region.flags = slot.flags.rawValue | (guestMemfd == nil ? 0 : UInt32(KVM_MEM_GUEST_MEMFD))
+        region.flags = slot.flags.rawValue | (guestMemfd < 0 ? 0 : UInt32(KVM_MEM_GUEST_MEMFD))
         region.guest_phys_addr = slot.guestPhysicalAddress
         region.memory_size = slot.size
         region.userspace_addr = UInt64(slot.hostAddress)
-        region.guest_memfd_offset = guestMemfdOffset
-        region.guest_memfd = UInt32(bitPattern: guestMemfd ?? -1)
+        region.guest_memfd_offset = offset
+        region.guest_memfd = UInt32(bitPattern: guestMemfd)
         _ = try retryingOnInterrupt("KVM_SET_USER_MEMORY_REGION2", slot.described) {
             ckvm_ioctl_ptr(fd.rawValue, CKVM_SET_USER_MEMORY_REGION2, &region)
         }
     }
 
-    /// KVM_CREATE_GUEST_MEMFD: returns the new fd; the caller owns it.
-    public func createGuestMemfd(size: UInt64, flags: UInt64) throws(KVMError) -> Int32 {
+    /// KVM_CREATE_GUEST_MEMFD (KVM_CAP_GUEST_MEMFD): guest memory that userspace cannot map
+    /// unless `flags` has GUEST_MEMFD_FLAG_MMAP.
+    public func createGuestMemfd(size: UInt64, flags: GuestMemfd.Flags = []) throws(KVMError) -> GuestMemfd {
         var request = kvm_create_guest_memfd()
         request.size = size
-        request.flags = flags
-        return try retryingOnInterrupt("KVM_CREATE_GUEST_MEMFD", "size \(formatBytes(size)), flags \(hex(flags))") {
+        request.flags = flags.rawValue
+        let raw = try retryingOnInterrupt("KVM_CREATE_GUEST_MEMFD", "size \(formatBytes(size)), flags \(hex(flags.rawValue))") {
             ckvm_ioctl_ptr(fd.rawValue, CKVM_CREATE_GUEST_MEMFD, &request)
         }
+        return GuestMemfd(fd: FileDescriptor(rawValue: raw), size: size)
     }
 
     // MARK: Dirty logging (KVM API 4.8 KVM_GET_DIRTY_LOG, 4.117 KVM_CLEAR_DIRTY_LOG)
@@ -181,8 +193,14 @@ public struct VirtualMachine: ~Copyable {
     /// KVM_RESET_DIRTY_RINGS: re-protects every harvested entry of every vCPU's ring; returns the count.
     @discardableResult
     public func resetDirtyRings() throws(KVMError) -> Int {
-        Int(try retryingOnInterrupt("KVM_RESET_DIRTY_RINGS") { ckvm_ioctl_val(fd.rawValue, CKVM_RESET_DIRTY_RINGS, 0) })
+        try dirtyRingResetter.reset()
     }
+
+    /// A handle vCPU threads use to call KVM_RESET_DIRTY_RINGS from their ring-full handler.
+    ///
+    /// SAFETY: the resetter holds the VM fd number only; it is valid while this VM lives. The
+    /// harness joins every vCPU thread before it closes the VM, so no handler runs after.
+    public var dirtyRingResetter: DirtyRingResetter { DirtyRingResetter(vmFD: fd.rawValue) }
 
     /// KVM_CAP_DISABLE_QUIRKS2: turns off the given x86 quirks for this VM.
     public func disableQuirks(_ quirks: X86Quirks) throws(KVMError) {
@@ -212,4 +230,42 @@ public struct VirtualMachine: ~Copyable {
         let statsfd = try retryingOnInterrupt("KVM_GET_STATS_FD", "vm") { ckvm_ioctl_val(fd.rawValue, CKVM_GET_STATS_FD, 0) }
         return try BinaryStats(fd: FileDescriptor(rawValue: statsfd))
     }
+}
+
+/// KVM_RESET_DIRTY_RINGS from any thread (see `VirtualMachine.dirtyRingResetter`). KVM serialises
+/// resets on the VM's slots_lock, so concurrent calls are safe.
+public struct DirtyRingResetter: Sendable {
+    let vmFD: Int32
+
+    /// KVM_RESET_DIRTY_RINGS (EINTR retried); returns how many entries were reset. Allocates nothing
+    /// unless it throws.
+    @discardableResult
+    public func reset() throws(KVMError) -> Int {
+        Int(try retryingOnInterrupt("KVM_RESET_DIRTY_RINGS") { ckvm_ioctl_val(vmFD, CKVM_RESET_DIRTY_RINGS, 0) })
+    }
+}
+
+/// A guest_memfd (KVM_CREATE_GUEST_MEMFD): guest memory owned by KVM rather than by a userspace
+/// mapping, bound to its VM. Closed when the owner goes away; KVM keeps the memory while a memslot
+/// still uses it.
+public struct GuestMemfd: ~Copyable {
+    let fd: FileDescriptor
+    public let size: UInt64
+
+    /// kvm_create_guest_memfd.flags.
+    public struct Flags: OptionSet, Sendable, Hashable {
+        public let rawValue: UInt64
+        public init(rawValue: UInt64) { self.rawValue = rawValue }
+        /// GUEST_MEMFD_FLAG_MMAP (6.18): userspace may mmap the guest_memfd.
+        public static let mmap = Flags(rawValue: UInt64(GUEST_MEMFD_FLAG_MMAP))
+        /// GUEST_MEMFD_FLAG_INIT_SHARED (6.18): memory starts shared with the host.
+        public static let initShared = Flags(rawValue: UInt64(GUEST_MEMFD_FLAG_INIT_SHARED))
+    }
+
+    init(fd: FileDescriptor, size: UInt64) {
+        self.fd = fd
+        self.size = size
+    }
+
+    deinit { try? fd.close() }
 }

@@ -1,5 +1,3 @@
-import Backings
-import KVM
 import Results
 
 /// One measured value of one repetition.
@@ -32,65 +30,5 @@ public struct Sample: Sendable {
 
     public mutating func add(_ name: String, _ value: Double, unit: String, better: Polarity, gate: Bool = true) {
         metrics.append(MetricSample(name, value, unit: unit, better: better, gate: gate))
-    }
-}
-
-/// Warm-ups and repetitions of a case.
-public struct RunSettings: Sendable, Equatable {
-    public var warmups: Int
-    public var repetitions: Int
-    public init(warmups: Int = 1, repetitions: Int = 3) {
-        self.warmups = warmups
-        self.repetitions = repetitions
-    }
-}
-
-/// Runs a case: warm-ups (discarded), then repetitions, each on a fresh VM, keeping every sample.
-/// A host that cannot run it makes the case "unsupported"; a guest or KVM failure makes it
-/// "failed" with the reason. Neither stops the caller's other cases.
-public enum CaseRunner {
-    public static func run(scenario: String, parameters: [String: String], settings: RunSettings,
-                           progress: (String) -> Void = { _ in },
-                           repetition body: (_ index: Int) throws -> Sample) -> CaseResult {
-        var result = CaseResult(scenario: scenario, parameters: parameters)
-        let total = settings.warmups + settings.repetitions
-        defer { HugepagePool.restoreAll() }
-        _ = PlacementLog.take() // reports of guests built outside a case (e.g. a failed one) are not this case's
-        do {
-            for index in 0..<total {
-                let warmup = index < settings.warmups
-                progress(warmup ? "warm-up \(index + 1)/\(settings.warmups)" : "repetition \(index - settings.warmups + 1)/\(settings.repetitions)")
-                var sample = try body(index)
-                PlacementLog.drain(into: &sample)
-                if warmup { continue }
-                merge(sample, into: &result)
-            }
-        } catch let error as ScenarioUnsupported {
-            result.status = .unsupported
-            result.reason = error.reason
-        } catch let error as BackingUnsupported {
-            result.status = .unsupported
-            result.reason = error.reason
-        } catch {
-            result.status = .failed
-            result.reason = "\(error)"
-        }
-        return result
-    }
-
-    static func merge(_ sample: Sample, into result: inout CaseResult) {
-        for metric in sample.metrics {
-            if let at = result.metrics.firstIndex(where: { $0.name == metric.name }) {
-                result.metrics[at].append(metric.value)
-            } else {
-                result.metrics.append(Metric(name: metric.name, unit: metric.unit, better: metric.better,
-                                             samples: [metric.value], gate: metric.gate))
-            }
-        }
-        result.kvmStats = sample.kvmStats
-        result.phaseStats = sample.phaseStats
-        result.perVCPU = sample.perVCPU
-        for note in sample.notes where !result.notes.contains(note) { result.notes.append(note) }
-        for (key, value) in sample.extraParameters { result.parameters[key] = value }
     }
 }

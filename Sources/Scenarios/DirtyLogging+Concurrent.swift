@@ -109,8 +109,8 @@ extension DirtyLogSession {
     /// per-vCPU bitmaps, drained afterwards.
     private func harvestOnce(get: inout UInt64, clear: inout UInt64, outside: inout Int) throws -> Int {
         if let slotBitmaps {
-            get &+= try slotBitmaps.getAll(vm.vm)
-            if options.mode.usesManualProtect { clear &+= try slotBitmaps.clearAll(vm.vm) }
+            get &+= try slotBitmaps.getAll(vm)
+            if options.mode.usesManualProtect { clear &+= try slotBitmaps.clearAll(vm) }
             return slotBitmaps.merge(into: &harvested, outside: &outside)
         }
         guard let rings else { return 0 }
@@ -121,7 +121,7 @@ extension DirtyLogSession {
             get &+= result.nanos
         }
         let started = monotonicNanos()
-        try vm.vm.resetDirtyRings()
+        try vm.resetDirtyRings()
         clear &+= monotonicNanos() &- started
         return entries
     }

@@ -1,4 +1,3 @@
-import CKVM
 import Glibc
 import KVM
 import Synchronization
@@ -57,7 +56,7 @@ final class SlotBitmaps {
     deinit { for bitmap in bitmaps { bitmap.deallocate() } }
 
     /// KVM_GET_DIRTY_LOG on every slot; returns the nanoseconds of the ioctls alone.
-    func getAll(_ vm: borrowing VirtualMachine) throws(KVMError) -> UInt64 {
+    func getAll(_ vm: GuestVM) throws(KVMError) -> UInt64 {
         let started = monotonicNanos()
         for index in 0..<ids.count { try vm.getDirtyLog(slot: ids[index], into: UnsafeMutableRawPointer(bitmaps[index])) }
         return monotonicNanos() &- started
@@ -65,7 +64,7 @@ final class SlotBitmaps {
 
     /// KVM_CLEAR_DIRTY_LOG on every slot with the bitmap just read: the chunk is the whole slot,
     /// from page 0 (a multiple of 64, as KVM requires) to its end. Returns the nanoseconds of the ioctls.
-    func clearAll(_ vm: borrowing VirtualMachine) throws(KVMError) -> UInt64 {
+    func clearAll(_ vm: GuestVM) throws(KVMError) -> UInt64 {
         let started = monotonicNanos()
         for index in 0..<ids.count {
             try vm.clearDirtyLog(slot: ids[index], firstPage: 0, pageCount: UInt32(pageCounts[index]),
@@ -181,13 +180,13 @@ final class RingHarvestState: Sendable {
 final class RingHarvester: Sendable {
     let vcpus: [RingHarvestState]
     let map: SlotPageMap
-    /// The VM fd, for KVM_RESET_DIRTY_RINGS from vCPU threads (the VM outlives every vCPU thread).
-    let vmFD: Int32
+    /// KVM_RESET_DIRTY_RINGS from vCPU threads (the VM outlives every vCPU thread).
+    let resetter: DirtyRingResetter
 
-    init(rings: [DirtyRing], map: SlotPageMap, words: Int, vmFD: Int32) {
+    init(rings: [DirtyRing], map: SlotPageMap, words: Int, resetter: DirtyRingResetter) {
         vcpus = rings.map { RingHarvestState(ring: $0, words: words) }
         self.map = map
-        self.vmFD = vmFD
+        self.resetter = resetter
     }
 
     /// Runs on vCPU `index`'s thread when KVM_RUN returned KVM_EXIT_DIRTY_RING_FULL: harvests that
@@ -208,11 +207,8 @@ final class RingHarvester: Sendable {
 
     /// KVM_RESET_DIRTY_RINGS; returns 0 or the errno.
     func resetRings() -> Int32 {
-        while true {
-            if ckvm_ioctl_val(vmFD, CKVM_RESET_DIRTY_RINGS, 0) >= 0 { return 0 }
-            let error = Glibc.errno
-            if error != EINTR { return error }
-        }
+        do { try resetter.reset() } catch { return error.errno.rawValue }
+        return 0
     }
 
     /// Sums over vCPUs (read while parked or after a loop).

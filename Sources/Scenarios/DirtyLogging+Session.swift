@@ -1,5 +1,4 @@
 import Backings
-import CKVM
 import Foundation
 import GuestPrograms
 import KVM
@@ -24,7 +23,7 @@ final class DirtyLogSession {
     var sample = Sample()
     var phaseStats: [String: [String: Int64]] = [:]
 
-    init(guest: GuestConfiguration, options: DirtyLoggingOptions) throws {
+    init(guest: GuestConfiguration, options: DirtyLoggingOptions, context: CaseContext) throws {
         self.guest = guest
         self.options = options
         let mode = options.mode
@@ -32,7 +31,7 @@ final class DirtyLogSession {
         do {
             // Manual protect must be enabled before any slot carries KVM_MEM_LOG_DIRTY_PAGES, and the
             // ring before any vCPU exists: GuestVM enables the ring, prepareVM does the rest.
-            vm = try GuestVM(configuration: guest, maxPasses: 2, dirtyRingEntries: mode == .ring ? options.ringEntries : 0) { vm in
+            vm = try GuestVM(configuration: guest, context: context, maxPasses: 2, dirtyRingEntries: mode == .ring ? options.ringEntries : 0) { vm in
                 if mode.usesManualProtect { try vm.enableManualDirtyLogProtect(initiallySet: mode == .manualInitiallySet) }
             }
         } catch let error as KVMError where mode == .ring && error.operation == "KVM_ENABLE_CAP" {
@@ -55,7 +54,7 @@ final class DirtyLogSession {
                 copies.append(ring)
             }
             let harvester = RingHarvester(rings: copies, map: SlotPageMap(slots: slots, testBase: testBase), words: words,
-                                          vmFD: vm.vm.fd.rawValue)
+                                          resetter: vm.dirtyRingResetter)
             vm.onDirtyRingFull { index in harvester.handleFull(vcpu: index) }
             rings = harvester
             slotBitmaps = nil
@@ -98,13 +97,11 @@ final class DirtyLogSession {
     /// Sets or clears KVM_MEM_LOG_DIRTY_PAGES on every test slot; returns the nanoseconds of the
     /// KVM_SET_USER_MEMORY_REGION calls alone.
     func setLogging(_ enabled: Bool) throws -> UInt64 {
-        var changed = vm.slots
-        for index in changed.indices { changed[index].flags = enabled ? [.logDirtyPages] : [] }
+        let count = vm.slots.count
+        let flags: MemslotFlags = enabled ? [.logDirtyPages] : []
         let started = monotonicNanos()
-        for slot in changed { try vm.vm.setMemslot(slot) }
-        let nanos = monotonicNanos() &- started
-        for (index, slot) in changed.enumerated() { vm.updateSlot(index, slot) }
-        return nanos
+        for index in 0..<count { try vm.setTestSlotFlags(index, flags) }
+        return monotonicNanos() &- started
     }
 
     /// Waits (outside any timed region) until the continuously running vCPUs finished a pass, so
@@ -176,13 +173,13 @@ final class DirtyLogSession {
 
             var getNanos: UInt64 = 0, clearNanos: UInt64 = 0
             if let slotBitmaps {
-                getNanos = try slotBitmaps.getAll(vm.vm)
-                if mode.usesManualProtect { clearNanos = try slotBitmaps.clearAll(vm.vm) }
+                getNanos = try slotBitmaps.getAll(vm)
+                if mode.usesManualProtect { clearNanos = try slotBitmaps.clearAll(vm) }
             } else if let rings {
                 // The vCPUs are parked: harvest every ring, then one KVM_RESET_DIRTY_RINGS.
                 for state in rings.vcpus { getNanos &+= state.harvest(map: rings.map).nanos }
                 let started = monotonicNanos()
-                try vm.vm.resetDirtyRings()
+                try vm.resetDirtyRings()
                 clearNanos = monotonicNanos() &- started
             }
             get.append(Double(getNanos) / 1e9)

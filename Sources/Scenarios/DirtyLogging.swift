@@ -55,12 +55,10 @@ public struct DirtyLogLimits: Sendable, Equatable {
     /// Entries of one vCPU's dirty ring at most.
     public var ringMaxEntries: Int { ringMaxBytes / Self.ringEntryBytes }
 
-    /// Asks /dev/kvm; a host without it gets zeros (the CLI has already refused to run there).
-    public static func probe() -> DirtyLogLimits {
-        guard let kvm = try? KVMSystem() else { return DirtyLogLimits(ringMaxBytes: 0, manualProtectFlags: 0) }
-        return DirtyLogLimits(ringMaxBytes: max(kvm.check(.dirtyLogRingAcqRel), kvm.check(.dirtyLogRing)),
-                              manualProtectFlags: kvm.check(.manualDirtyLogProtect2),
-                              ringMinEntries: max(Int(getpagesize()) / ringEntryBytes, 2 * reservedRingEntries))
+    /// The limits of the host session's KVM device (probed once, with the other `HostLimits`).
+    public init(_ limits: HostLimits) {
+        self.init(ringMaxBytes: limits.dirtyRingMaxBytes, manualProtectFlags: limits.manualDirtyLogProtectFlags,
+                  ringMinEntries: max(Int(getpagesize()) / Self.ringEntryBytes, 2 * Self.reservedRingEntries))
     }
 }
 
@@ -176,7 +174,7 @@ public struct DirtyLoggingScenario: Scenario {
     }
 
     public init(parameters: ParameterSet, limits: HostLimits) throws(ParameterError) {
-        try self.init(parameters: parameters, limits: limits, dirtyLimits: .probe())
+        try self.init(parameters: parameters, limits: limits, dirtyLimits: DirtyLogLimits(limits))
     }
 
     /// Validates against given dirty-log limits (tests simulate hosts without a capability).
@@ -217,8 +215,8 @@ public struct DirtyLoggingScenario: Scenario {
         return out
     }
 
-    public func measure() throws -> Sample {
-        let session = try DirtyLogSession(guest: guest, options: options)
+    public func measure(in context: CaseContext) throws -> Sample {
+        let session = try DirtyLogSession(guest: guest, options: options, context: context)
         session.dropOneHarvestedPage = dropOneHarvestedPage
         return options.concurrent ? try session.measureConcurrent() : try session.measureIterations()
     }

@@ -26,11 +26,6 @@ public struct GuestConfiguration: Sendable, Equatable {
     public var reserveHugepages: Bool
     /// Touch the host backing before the guest runs, so guest faults find host pages present.
     public var hostPrefault: Bool
-    /// Seconds a vCPU may go without progress before the watchdog stops it and fails the case.
-    /// Not a parameter of the measurement, so not recorded with the results.
-    public var timeoutSeconds: Double = GuestConfiguration.defaultTimeoutSeconds
-    /// `--case-timeout`: set once by the command line before any case runs.
-    nonisolated(unsafe) public static var defaultTimeoutSeconds: Double = 120
     /// `--pin`: which CPUs the vCPU threads (and the main thread) run on.
     public var pin: PinPolicy = .none
     /// `--numa-node` / `--numa-interleave`: the memory policy of the test memory (nil: the default policy).

@@ -1,4 +1,3 @@
-import CKVM
 import KVM
 
 /// A guest that did something other than finish its pass: an unexpected exit, a shutdown (triple
@@ -20,20 +19,6 @@ public struct GuestFailure: Error, CustomStringConvertible, Sendable {
         "vCPU \(vcpu): unexpected \(exit.name)\(detail.isEmpty ? "" : " (\(detail))"); \(registers)"
     }
 
-    /// "rip=0x5012 rsp=... cr2=..." from the vCPU's current state.
-    static func describeRegisters(of vcpu: borrowing VCPU) -> String {
-        guard let regs = try? vcpu.registers() else { return "registers unavailable" }
-        let sregs = try? vcpu.specialRegisters()
-        var parts = [
-            "rip=\(hex(regs.rip))", "rsp=\(hex(regs.rsp))", "rflags=\(hex(regs.rflags))",
-            "rax=\(hex(regs.rax))", "rcx=\(hex(regs.rcx))", "rdi=\(hex(regs.rdi))", "r8=\(hex(regs.r8))",
-        ]
-        if let sregs {
-            parts += ["cs=\(hex(sregs.cs.selector))", "cr0=\(hex(sregs.cr0))", "cr2=\(hex(sregs.cr2))",
-                      "cr3=\(hex(sregs.cr3))", "efer=\(hex(sregs.efer))"]
-        }
-        return parts.joined(separator: " ")
-    }
 }
 
 /// A case the host cannot run, with the reason: reported as "unsupported", never as a failure.

@@ -2,7 +2,6 @@ import Backings
 import Foundation
 import Glibc
 import Host
-import Synchronization
 
 extension GuestConfiguration {
     /// Reads `pin`, `numa_node` and `numa_interleave`, checked against the host's CPUs and nodes.
@@ -148,36 +147,3 @@ public struct PlacementFailed: Error, CustomStringConvertible, Sendable {
     public var description: String { detail }
 }
 
-/// Placement reports of the guests built on each thread, handed from `GuestVM` (which writes one
-/// when it goes away, after its last pass) to `CaseRunner` (which adds it to the repetition's
-/// sample). Keyed by thread so tests running in parallel do not see each other's reports.
-public enum PlacementLog {
-    private static let reports = Mutex<[UInt: [PlacementReport]]>([:])
-
-    static func record(_ report: PlacementReport) {
-        let key = UInt(pthread_self())
-        reports.withLock { all in
-            all[key, default: []].append(report)
-            if all[key]!.count > 8 { all[key]!.removeFirst() }
-        }
-    }
-
-    /// Removes and returns the reports recorded on this thread.
-    public static func take() -> [PlacementReport] {
-        let key = UInt(pthread_self())
-        return reports.withLock { $0.removeValue(forKey: key) ?? [] }
-    }
-
-    /// Adds this thread's reports to `sample`: their notes, and the page census as
-    /// `phaseStats["numa_pages"]` (of the last guest).
-    public static func drain(into sample: inout Sample) {
-        for report in take() {
-            for note in report.notes where !sample.notes.contains(note) { sample.notes.append(note) }
-            if let pages = report.numaPages {
-                var phases = sample.phaseStats ?? [:]
-                phases["numa_pages"] = pages
-                sample.phaseStats = phases
-            }
-        }
-    }
-}

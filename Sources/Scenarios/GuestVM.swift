@@ -1,5 +1,4 @@
 import Backings
-import CKVM
 import Dispatch
 import Foundation
 import GuestPrograms
@@ -15,12 +14,20 @@ import KVM
 public final class GuestVM {
     public let configuration: GuestConfiguration
     public let layout: GuestLayout
-    let kvm: KVMSystem
-    public var vm: VirtualMachine
+    /// The host session and watchdog limit of the repetition that built this guest.
+    let context: CaseContext
+    /// The VM. Private: every memslot ioctl goes through this class, which keeps `slots` true.
+    private var vm: VirtualMachine
     let systemMemory: HostMemory
     public let testMemory: HostMemory
-    /// The test memslots, in guest-physical order.
+    /// The test memslots, in guest-physical order, as KVM has them (flags and addresses follow
+    /// every `setMemslot`/`moveMemslot` on them).
     public private(set) var slots: [Memslot]
+    /// Whether test slot `index` is in KVM (false after `deleteMemslot`, until it is set again).
+    private var testSlotInstalled: [Bool]
+    /// Slots beyond slot 0 and the test slots that a scenario added (kept small; no allocation
+    /// while it holds fewer than its reserved capacity).
+    public private(set) var otherSlots: [Memslot] = []
     let workers: [VCPUWorker]
     let done = DispatchSemaphore(value: 0)
     var vmStats: BinaryStats?
@@ -40,7 +47,7 @@ public final class GuestVM {
     /// With `deferTestSlots` the test memslots are computed but not given to KVM until
     /// `addTestSlots()`, so a scenario can time their creation; `userCode` replaces the CPL3
     /// workload (it must end each pass with `out` to `GuestLayout.syncPort`).
-    public init(configuration: GuestConfiguration, maxPasses: Int = 64, dirtyRingEntries: Int = 0,
+    public init(configuration: GuestConfiguration, context: CaseContext, maxPasses: Int = 64, dirtyRingEntries: Int = 0,
                 deferTestSlots: Bool = false, userCode: [UInt8] = WorkloadProgram.code,
                 prepareVM: (borrowing VirtualMachine) throws -> Void = { _ in }) throws {
         self.configuration = configuration
@@ -60,12 +67,12 @@ public final class GuestVM {
         let systemMemory = try HostMemory(kind: .anonymous4k, size: layout.systemSize)
         GuestImage.write(layout: layout, into: systemMemory.buffer, userCode: userCode)
 
-        let kvm = try KVMSystem()
-        var vm = try kvm.createVM()
+        let kvm = context.host
+        var vm = try kvm.kvm.createVM()
         try? vm.setTSSAddress(0xFFFB_D000) // Intel needs three pages below 4 GiB for real mode; harmless elsewhere.
         try prepareVM(vm)
         if dirtyRingEntries > 0 {
-            guard kvm.check(.dirtyLogRing) > 0 || kvm.check(.dirtyLogRingAcqRel) > 0 else {
+            guard kvm.kvm.check(.dirtyLogRing) > 0 || kvm.kvm.check(.dirtyLogRingAcqRel) > 0 else {
                 throw ScenarioUnsupported("this host has no dirty ring (KVM_CAP_DIRTY_LOG_RING and _ACQ_REL are 0)")
             }
             try vm.enableDirtyRing(entries: dirtyRingEntries)
@@ -74,13 +81,15 @@ public final class GuestVM {
 
         try vm.setMemslot(Memslot(id: 0, guestPhysicalAddress: 0, size: layout.systemSize, hostAddress: systemMemory.address))
         slots = Self.splitIntoSlots(configuration: configuration, layout: layout, hostAddress: testMemory.address)
+        testSlotInstalled = [Bool](repeating: !deferTestSlots, count: slots.count)
+        otherSlots.reserveCapacity(8)
         if !deferTestSlots {
             for slot in slots { try vm.setMemslot(slot) }
             testSlotsAdded = slots.count
         }
         if configuration.hostPrefault { testMemory.prefault() }
 
-        let cpuid = try kvm.supportedCPUID()
+        let cpuid = try kvm.kvm.supportedCPUID()
         var workers: [VCPUWorker] = []
         var boxes: [StatsBox] = []
         for index in 0..<configuration.vcpus {
@@ -95,7 +104,7 @@ public final class GuestVM {
         }
         vmStats = try? vm.openStats()
         for (index, worker) in workers.enumerated() { worker.pinCPU = placement.plan?.vcpuCPUs[index] }
-        self.kvm = kvm
+        self.context = context
         self.vm = vm
         self.systemMemory = systemMemory
         self.testMemory = testMemory
@@ -140,7 +149,7 @@ public final class GuestVM {
     }
 
     deinit {
-        if configuration.pin != .none || configuration.numa != nil { PlacementLog.record(placementReport()) }
+        if configuration.pin != .none || configuration.numa != nil { context.record(placementReport()) }
         for worker in workers {
             worker.command = .exit
             worker.go.signal()
@@ -171,33 +180,16 @@ public final class GuestVM {
     }
 
     static func load(_ state: VCPUEntryState, into vcpu: borrowing VCPU) throws {
-        var sregs = try vcpu.specialRegisters()
-        sregs.cr0 = state.cr0
-        sregs.cr3 = state.cr3
-        sregs.cr4 = state.cr4
-        sregs.efer = state.efer
-        sregs.gdt.base = state.gdtBase
-        sregs.gdt.limit = state.gdtLimit
-        sregs.idt.base = state.idtBase
-        sregs.idt.limit = state.idtLimit
-        sregs.cs = kvmSegment(state.code)
-        let data = kvmSegment(state.data)
-        sregs.ds = data; sregs.es = data; sregs.fs = data; sregs.gs = data; sregs.ss = data
-        sregs.tr = kvmSegment(state.taskRegister)
-        try vcpu.setSpecialRegisters(sregs)
-        var regs = kvm_regs()
-        regs.rip = state.rip
-        regs.rsp = state.rsp
-        regs.rflags = state.rflags
-        regs.r15 = state.parameterBlock
-        regs.r8 = state.seed
-        try vcpu.setRegisters(regs)
+        try vcpu.load(VCPUState(
+            cr0: state.cr0, cr3: state.cr3, cr4: state.cr4, efer: state.efer,
+            gdt: .init(base: state.gdtBase, limit: state.gdtLimit), idt: .init(base: state.idtBase, limit: state.idtLimit),
+            code: segment(state.code), data: segment(state.data), taskRegister: segment(state.taskRegister),
+            rip: state.rip, rsp: state.rsp, rflags: state.rflags, r15: state.parameterBlock, r8: state.seed))
     }
 
-    static func kvmSegment(_ s: SegmentState) -> kvm_segment {
-        kvm_segment(base: s.base, limit: s.limit, selector: s.selector, type: s.type, present: s.present ? 1 : 0,
-                    dpl: s.dpl, db: s.db ? 1 : 0, s: s.system ? 1 : 0, l: s.long ? 1 : 0, g: s.granularity ? 1 : 0,
-                    avl: 0, unusable: 0, padding: 0)
+    static func segment(_ s: SegmentState) -> VCPUState.Segment {
+        VCPUState.Segment(base: s.base, limit: s.limit, selector: s.selector, type: s.type, present: s.present,
+                          dpl: s.dpl, db: s.db, system: s.system, long: s.long, granularity: s.granularity)
     }
 
     public var vcpuCount: Int { workers.count }
@@ -252,7 +244,7 @@ public final class GuestVM {
     /// (immediate_exit plus a signal to its thread) and the run fails with what it was doing.
     private func waitForAll(activity: String) throws {
         var finished = 0
-        let limit = configuration.timeoutSeconds
+        let limit = context.timeoutSeconds
         var lastProgress = progressMarker()
         var idleSince = monotonicNanos()
         while finished < workers.count {
@@ -350,8 +342,72 @@ public final class GuestVM {
 
     // MARK: Memslots
 
-    /// Replaces the recorded slot `index` (after the scenario changed it in KVM).
-    public func updateSlot(_ index: Int, _ slot: Memslot) { slots[index] = slot }
+    /// KVM_SET_USER_MEMORY_REGION of `slot` (create, flags change or move), recorded in the slot
+    /// table: a test slot's entry in `slots`, any other in `otherSlots`.
+    public func setMemslot(_ slot: Memslot) throws(KVMError) {
+        try vm.setMemslot(slot)
+        if let index = testSlotIndex(slot.id) {
+            slots[index] = slot
+            testSlotInstalled[index] = true
+        } else if let index = otherSlots.firstIndex(where: { $0.id == slot.id }) {
+            otherSlots[index] = slot
+        } else {
+            otherSlots.append(slot)
+        }
+    }
+
+    /// Deletes slot `id` from KVM and from the slot table (a test slot keeps its entry in `slots`,
+    /// marked not installed, so it can be set again).
+    public func deleteMemslot(id: UInt32) throws(KVMError) {
+        try vm.deleteMemslot(id: id)
+        if let index = testSlotIndex(id) {
+            testSlotInstalled[index] = false
+        } else if let index = otherSlots.firstIndex(where: { $0.id == id }) {
+            otherSlots.remove(at: index)
+        }
+    }
+
+    /// Moves `slot` to `guestPhysicalAddress` in place (KVM_MR_MOVE; some hosts refuse with EINVAL).
+    public func moveMemslot(_ slot: Memslot, to guestPhysicalAddress: UInt64) throws(KVMError) {
+        var moved = slot
+        moved.guestPhysicalAddress = guestPhysicalAddress
+        try setMemslot(moved)
+    }
+
+    /// Changes the flags of test slot `index` (KVM_MR_FLAGS_ONLY), keeping its range.
+    public func setTestSlotFlags(_ index: Int, _ flags: MemslotFlags) throws(KVMError) {
+        var changed = slots[index]
+        changed.flags = flags
+        try setMemslot(changed)
+    }
+
+    /// Whether test slot `index` is in KVM.
+    public func isTestSlotInstalled(_ index: Int) -> Bool { testSlotInstalled[index] }
+
+    @inline(__always)
+    private func testSlotIndex(_ id: UInt32) -> Int? {
+        let index = Int(id) - 1
+        return index >= 0 && index < slots.count && slots[index].id == id ? index : nil
+    }
+
+    // MARK: Dirty logging
+
+    /// KVM_GET_DIRTY_LOG of slot `slot` into `bitmap` (see `VirtualMachine.getDirtyLog`).
+    public func getDirtyLog(slot: UInt32, into bitmap: UnsafeMutableRawPointer) throws(KVMError) {
+        try vm.getDirtyLog(slot: slot, into: bitmap)
+    }
+
+    /// KVM_CLEAR_DIRTY_LOG (see `VirtualMachine.clearDirtyLog`).
+    public func clearDirtyLog(slot: UInt32, firstPage: UInt64, pageCount: UInt32, bitmap: UnsafeMutableRawPointer) throws(KVMError) {
+        try vm.clearDirtyLog(slot: slot, firstPage: firstPage, pageCount: pageCount, bitmap: bitmap)
+    }
+
+    /// KVM_RESET_DIRTY_RINGS.
+    @discardableResult
+    public func resetDirtyRings() throws(KVMError) -> Int { try vm.resetDirtyRings() }
+
+    /// KVM_RESET_DIRTY_RINGS for vCPU threads' ring-full handlers; valid while this guest lives.
+    public var dirtyRingResetter: DirtyRingResetter { vm.dirtyRingResetter }
 
     /// Gives KVM the test memslots a `deferTestSlots` VM has not created yet, in guest-physical
     /// order. The slot array was built in `init`, so the loop is only the KVM_SET_USER_MEMORY_REGION
@@ -359,6 +415,7 @@ public final class GuestVM {
     public func addTestSlots() throws(KVMError) {
         while testSlotsAdded < slots.count {
             try vm.setMemslot(slots[testSlotsAdded])
+            testSlotInstalled[testSlotsAdded] = true
             testSlotsAdded += 1
         }
     }

@@ -44,9 +44,9 @@ public struct MemslotStressScenario: Scenario {
         return out
     }
 
-    public func measure() throws -> Sample {
+    public func measure(in context: CaseContext) throws -> Sample {
         let quirk = zapAllQuirk
-        let vm = try GuestVM(configuration: guest, maxPasses: 2) { vm in
+        let vm = try GuestVM(configuration: guest, context: context, maxPasses: 2) { vm in
             if !quirk { try MemslotsScenario.disableZapAllQuirk(vm) }
         }
         let churnMemory = try HostMemory(kind: .anonymous4k, size: 4096)
@@ -70,9 +70,9 @@ public struct MemslotStressScenario: Scenario {
             let started = monotonicNanos()
             for index in 0..<cycles {
                 let a = monotonicNanos()
-                try vm.vm.setMemslot(churned)
+                try vm.setMemslot(churned)
                 let b = monotonicNanos()
-                try vm.vm.deleteMemslot(id: churned.id)
+                try vm.deleteMemslot(id: churned.id)
                 let c = monotonicNanos()
                 addNanos[index] = b &- a
                 deleteNanos[index] = c &- b

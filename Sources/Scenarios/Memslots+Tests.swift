@@ -334,8 +334,8 @@ enum MemslotLoops {
         var refused = false
         if method == .inPlace {
             do throws(KVMError) {
-                try vm.vm.moveMemslot(last, to: destination)
-                try vm.vm.moveMemslot(moved, to: last.guestPhysicalAddress)
+                try vm.moveMemslot(last, to: destination)
+                try vm.moveMemslot(moved, to: last.guestPhysicalAddress)
             } catch {
                 guard error.errno == .invalidArgument else { throw error }
                 if requested == .inPlace {
@@ -355,15 +355,15 @@ enum MemslotLoops {
             switch method {
             case .inPlace:
                 timing = try LoopTiming.run(for: duration) {
-                    try vm.vm.moveMemslot(last, to: destination)
-                    try vm.vm.moveMemslot(moved, to: last.guestPhysicalAddress)
+                    try vm.moveMemslot(last, to: destination)
+                    try vm.moveMemslot(moved, to: last.guestPhysicalAddress)
                 }
             case .deleteCreate:
                 timing = try LoopTiming.run(for: duration) {
-                    try vm.vm.deleteMemslot(id: last.id)
-                    try vm.vm.setMemslot(moved)
-                    try vm.vm.deleteMemslot(id: moved.id)
-                    try vm.vm.setMemslot(last)
+                    try vm.deleteMemslot(id: last.id)
+                    try vm.setMemslot(moved)
+                    try vm.deleteMemslot(id: moved.id)
+                    try vm.setMemslot(last)
                 }
             }
         } catch {

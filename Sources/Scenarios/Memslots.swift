@@ -174,9 +174,9 @@ public struct MemslotsScenario: Scenario {
     }
 
     /// Builds a VM for `area` with the test slots deferred, then times their creation.
-    func makeVM(area: UInt64, userCode: [UInt8] = WorkloadProgram.code) throws -> (GuestVM, UInt64) {
+    func makeVM(area: UInt64, context: CaseContext, userCode: [UInt8] = WorkloadProgram.code) throws -> (GuestVM, UInt64) {
         let quirk = zapAllQuirk
-        let vm = try GuestVM(configuration: configuration(area: area), maxPasses: 2, deferTestSlots: true, userCode: userCode) { vm in
+        let vm = try GuestVM(configuration: configuration(area: area), context: context, maxPasses: 2, deferTestSlots: true, userCode: userCode) { vm in
             if !quirk { try Self.disableZapAllQuirk(vm) }
         }
         // Zero passes: returns once every vCPU thread has started and parked, so thread start-up
@@ -198,7 +198,7 @@ public struct MemslotsScenario: Scenario {
     }
 
     /// One repetition: one fresh VM per test, as the selftest does.
-    public func measure() throws -> Sample {
+    public func measure(in context: CaseContext) throws -> Sample {
         var sample = Sample()
         var wholeAreaSetups: [UInt64] = []
         var total: [String: Int64] = [:]
@@ -211,7 +211,7 @@ public struct MemslotsScenario: Scenario {
                 continue
             }
             let area = test.areaBytes(full: wholeArea)
-            let (vm, setup) = try makeVM(area: area, userCode: test == .rw ? MemslotRWProgram.code : WorkloadProgram.code)
+            let (vm, setup) = try makeVM(area: area, context: context, userCode: test == .rw ? MemslotRWProgram.code : WorkloadProgram.code)
             if test.usesWholeArea { wholeAreaSetups.append(setup) }
             // The selftest zeroes every slot's memory before the guest runs: host pages are present.
             vm.testMemory.prefault()
@@ -259,7 +259,7 @@ public struct MemslotsScenario: Scenario {
         }
         if wholeAreaSetups.isEmpty {
             // No selected test used the whole area: time its slot setup on a VM of its own.
-            let (_, setup) = try makeVM(area: wholeArea)
+            let (_, setup) = try makeVM(area: wholeArea, context: context)
             wholeAreaSetups.append(setup)
         }
         sample.add("slot_setup_time", Double(wholeAreaSetups.min()!) / 1e9, unit: "s", better: .lower)

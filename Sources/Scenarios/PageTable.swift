@@ -97,8 +97,8 @@ public struct PageTableScenario: Scenario {
     }
 
     /// One repetition on a fresh VM.
-    public func measure() throws -> Sample {
-        let vm = try GuestVM(configuration: guest, maxPasses: 1)
+    public func measure(in context: CaseContext) throws -> Sample {
+        let vm = try GuestVM(configuration: guest, context: context, maxPasses: 1)
         let vcpus = guest.vcpus
         var sample = Sample()
         var phaseStats: [String: [String: Int64]] = [:]
@@ -139,17 +139,10 @@ public struct PageTableScenario: Scenario {
 
         /// Sets or clears KVM_MEM_LOG_DIRTY_PAGES on every test slot; times the ioctls alone.
         func setDirtyLogging(_ enabled: Bool) throws -> UInt64 {
-            let slots = vm.slots
-            let flags = slots.map { enabled ? $0.flags.union(.logDirtyPages) : $0.flags.subtracting(.logDirtyPages) }
+            let flags = vm.slots.map { enabled ? $0.flags.union(.logDirtyPages) : $0.flags.subtracting(.logDirtyPages) }
             let started = monotonicNanos()
-            for (index, slot) in slots.enumerated() { try vm.vm.setMemslotFlags(slot, flags[index]) }
-            let nanos = monotonicNanos() &- started
-            for (index, slot) in slots.enumerated() {
-                var changed = slot
-                changed.flags = flags[index]
-                vm.updateSlot(index, changed)
-            }
-            return nanos
+            for index in flags.indices { try vm.setTestSlotFlags(index, flags[index]) }
+            return monotonicNanos() &- started
         }
 
         try run(.create, token: 1)

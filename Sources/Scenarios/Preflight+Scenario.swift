@@ -14,12 +14,14 @@ extension Scenario {
         let reserve = ["true", "yes", "1", "on"].contains(p["reserve_hugepages"]?.lowercased() ?? "")
         var extra = 0
         if let uffd = p["uffd"], uffd != "none" {
-            // One userfaultfd per vCPU region (or one for all), and the handlers' stop pipe.
-            extra = (p["uffd_shared"] == "true" || shared ? 1 : vcpus) + 2
+            // One userfaultfd per vCPU region (or one for all), an epoll fd per reader, and the
+            // readers' stop eventfd.
+            let readers = p["uffd_readers"].flatMap { Int($0) } ?? 1
+            extra = (p["uffd_shared"] == "true" || shared ? 1 : vcpus) * (1 + readers) + 1
         }
         let label = "case \(number) (\(Self.name) vcpus=\(vcpus) mem_per_vcpu=\(p["mem_per_vcpu"] ?? "?") backing=\(backing.rawValue))"
         return PreflightDemand(label: label, vcpus: vcpus, testSize: shared ? perVCPU : perVCPU * UInt64(vcpus),
-                               backing: backing, reserveHugepages: reserve, extraFiles: extra)
+                               backing: backing, reserveHugepages: reserve, extraFiles: extra, bufferBytes: hostBufferBytes)
     }
 
     /// Placement notices of this case (a NUMA option on a one-node host), from its parameters.

@@ -29,12 +29,16 @@ public protocol Scenario: Sendable {
     var parameters: [String: String] { get }
     /// Things the user should read before the case runs (e.g. "slots capped at the host maximum").
     var notices: [String] { get }
-    /// One repetition on a fresh VM.
-    func measure() throws -> Sample
+    /// Bytes of host memory kvmbench itself allocates for one repetition beyond the guest's memory
+    /// (handler histograms, dirty bitmaps, ...), counted by the preflight.
+    var hostBufferBytes: UInt64 { get }
+    /// One repetition on a fresh VM, built from `context`'s host session.
+    func measure(in context: CaseContext) throws -> Sample
 }
 
 extension Scenario {
     public var notices: [String] { [] }
+    public var hostBufferBytes: UInt64 { 0 }
 }
 
 /// Every scenario kvmbench has, in the order `kvmbench list` shows them.

@@ -1,10 +1,10 @@
 import Backings
-import CKVM
 import Dispatch
 import Foundation
 import Glibc
 import Histogram
 import KVM
+import SystemPackage
 
 /// How guest page faults on the test memory are served (`--uffd`).
 public enum UffdMode: String, CaseIterable, Sendable {
@@ -19,72 +19,43 @@ public enum UffdMode: String, CaseIterable, Sendable {
     case minor
 }
 
-/// userfaultfd uapi values linux/userfaultfd.h defines with casts, which Swift cannot import.
-enum UffdABI {
-    /// UFFD_API: the only API version there is.
-    static let api: UInt64 = 0xAA
-    /// UFFD_EVENT_PAGEFAULT.
-    static let eventPagefault: UInt8 = 0x12
-    /// UFFD_PAGEFAULT_FLAG_WRITE.
-    static let flagWrite: UInt64 = 1 << 0
-    /// Bits of uffdio_register.ioctls, 1 << _UFFDIO_*.
-    static let ioctlCopy: UInt64 = 1 << 0x03
-    static let ioctlContinue: UInt64 = 1 << 0x07
-}
-
 /// The userfaultfd features `mode` needs on memory of `backing`, for UFFDIO_API.
-func uffdFeatures(mode: UffdMode, backing: BackingKind) -> UInt64 {
+func uffdFeatures(mode: UffdMode, backing: BackingKind) -> UserfaultfdFeatures {
     switch (mode, backing.isShared, backing.hugetlbPool != nil) {
-    case (.minor, _, true): UInt64(UFFD_FEATURE_MINOR_HUGETLBFS)
-    case (.minor, _, false): UInt64(UFFD_FEATURE_MINOR_SHMEM)
-    case (.missing, _, true): UInt64(UFFD_FEATURE_MISSING_HUGETLBFS)
-    case (.missing, true, false): UInt64(UFFD_FEATURE_MISSING_SHMEM)
-    default: 0
+    case (.minor, _, true): .minorHugetlbfs
+    case (.minor, _, false): .minorShmem
+    case (.missing, _, true): .missingHugetlbfs
+    case (.missing, true, false): .missingShmem
+    default: []
     }
 }
 
-/// One userfaultfd: the fd from userfaultfd(2), after the UFFDIO_API handshake. Closing it (when
-/// the owner goes away) unregisters every range it had and wakes any thread still blocked in a
-/// fault on them, which then retries the fault without userfaultfd.
-///
-/// The fd is opened without UFFD_USER_MODE_ONLY: KVM resolves guest faults with get_user_pages()
-/// from the vCPU thread in kernel mode, and such faults must reach the handler too.
-public struct Userfaultfd: ~Copyable {
-    public let fd: Int32
-    /// Features the kernel granted (uffdio_api.features after UFFDIO_API).
-    public let features: UInt64
+extension UffdMode {
+    var registration: UserfaultfdRegistration { self == .minor ? .minor : .missing }
+}
 
-    /// Opens a userfaultfd (O_CLOEXEC | O_NONBLOCK, so several readers can share it) and asks for
-    /// `features`. A host without userfaultfd, or without those features, throws `ScenarioUnsupported`.
-    public init(features requested: UInt64) throws(ScenarioUnsupported) {
-        let fd = ckvm_userfaultfd(O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else {
-            throw ScenarioUnsupported("userfaultfd(2) failed: \(String(cString: strerror(errno))) (needs CONFIG_USERFAULTFD, and root or vm.unprivileged_userfaultfd=1)")
+extension Userfaultfd {
+    /// Opens a userfaultfd with `features`; a host without userfaultfd, or without those
+    /// features, makes the case unsupported.
+    static func forScenario(features: UserfaultfdFeatures) throws(ScenarioUnsupported) -> Userfaultfd {
+        do throws(KVMError) {
+            return try Userfaultfd(features: features)
+        } catch let error where error.operation == "userfaultfd" {
+            throw ScenarioUnsupported("\(error) (needs CONFIG_USERFAULTFD, and root or vm.unprivileged_userfaultfd=1)")
+        } catch {
+            throw ScenarioUnsupported("\(error): this kernel lacks a userfaultfd feature the run needs")
         }
-        var api = uffdio_api(api: UffdABI.api, features: requested, ioctls: 0)
-        guard ckvm_ioctl_ptr(fd, CUFFDIO_API, &api) == 0 else {
-            let error = String(cString: strerror(errno))
-            close(fd)
-            throw ScenarioUnsupported("UFFDIO_API with features \(hex(requested)) failed: \(error): this kernel lacks a userfaultfd feature the run needs")
-        }
-        self.fd = fd
-        features = api.features
     }
 
-    deinit { close(fd) }
-
-    /// UFFDIO_REGISTER of [start, start+length) in `mode`. Throws `ScenarioUnsupported` when the
-    /// kernel refuses the range or does not offer the resolving ioctl (COPY or CONTINUE) on it.
-    public func register(_ start: UnsafeMutableRawPointer, length: UInt64, mode: UffdMode) throws(ScenarioUnsupported) {
-        let modeBits = mode == .minor ? UInt64(CUFFDIO_REGISTER_MODE_MINOR) : UInt64(CUFFDIO_REGISTER_MODE_MISSING)
-        var request = uffdio_register(range: uffdio_range(start: UInt64(UInt(bitPattern: start)), len: length),
-                                      mode: modeBits, ioctls: 0)
-        guard ckvm_ioctl_ptr(fd, CUFFDIO_REGISTER, &request) == 0 else {
-            throw ScenarioUnsupported("UFFDIO_REGISTER (\(mode.rawValue)) of \(formatBytes(length)) failed: \(String(cString: strerror(errno)))")
+    /// Registers [start, start+length) in `mode`; a range the kernel refuses, or one without the
+    /// resolving ioctl, makes the case unsupported.
+    func registerForScenario(_ start: UnsafeMutableRawPointer, length: UInt64, mode: UffdMode) throws(ScenarioUnsupported) {
+        let offered: Bool
+        do { offered = try register(start, length: length, mode: mode.registration) } catch {
+            throw ScenarioUnsupported("\(error)")
         }
-        let needed = mode == .minor ? UffdABI.ioctlContinue : UffdABI.ioctlCopy
-        guard request.ioctls & needed != 0 else {
-            throw ScenarioUnsupported("the kernel registered the range but offers no \(mode == .minor ? "UFFDIO_CONTINUE" : "UFFDIO_COPY") on it (ioctls \(hex(request.ioctls)))")
+        guard offered else {
+            throw ScenarioUnsupported("the kernel registered the range but offers no \(mode.registration.resolvingIoctl) on it")
         }
     }
 }
@@ -98,12 +69,15 @@ public struct UffdReport: Sendable {
     /// Resolutions that found the page already there (EEXIST: two vCPUs faulted on one page and
     /// another reader won); answered with UFFDIO_WAKE.
     public var alreadyPresent: Int = 0
-    /// Samples that did not fit the preallocated buffers (0 unless the run faulted more than planned).
+    /// Latencies beyond the histograms' range (100 s), not recorded (0 unless a handler stalled).
     public var dropped: Int = 0
+    /// Wake-ups that found no message (another reader took it): with exclusive wake-ups, rare.
+    public var emptyWakeups: Int = 0
     /// Per handler (one per uffd): pages resolved.
     public var resolvedPerHandler: [Int] = []
-    /// Handler wake-up (poll return) to resolution done, excluding `--uffd-delay`, in ns.
-    public var latency: LatencySummary
+    /// Handler latency: the handler's wake-up (epoll_wait return) to resolution done, excluding
+    /// `--uffd-delay`, in ns. The time the faulting thread waited before the handler woke is not in it.
+    public var handlerLatency: LatencySummary
     /// Wake-up to the message read (the read(2) itself), in ns.
     public var readLatency: LatencySummary
     /// UFFDIO_COPY / UFFDIO_CONTINUE alone, in ns.
@@ -112,8 +86,38 @@ public struct UffdReport: Sendable {
     /// thread's wake-up, its run to the next fault, KVM's fault path up to handle_userfault, and
     /// the handler's wake-up. Meaningful only with one vCPU and one reader per uffd (else nil).
     public var faultToRead: LatencySummary?
-    /// Per handler: median latency in ns.
+    /// Per handler: median handler latency in ns.
     public var medianPerHandler: [Double] = []
+}
+
+/// A streaming latency histogram of bounded size: HdrHistogram over 1 ns ... 100 s with 3
+/// significant digits, 32-bit counts. Its memory is fixed when it is created (`bytes`), however
+/// many faults it records, and `record` allocates nothing.
+public struct LatencyHistogram: Sendable {
+    private(set) var histogram = Histogram<UInt32>(lowestDiscernibleValue: 1, highestTrackableValue: 100_000_000_000,
+                                                  numberOfSignificantValueDigits: .three)
+    /// Values out of range, not recorded.
+    public private(set) var dropped = 0
+
+    public init() {}
+
+    /// Records `nanos` (0 counts as 1 ns).
+    @inline(__always)
+    public mutating func record(_ nanos: UInt64) {
+        if !histogram.record(Swift.max(1, nanos)) { dropped += 1 }
+    }
+
+    public mutating func add(_ other: LatencyHistogram) {
+        histogram.add(other.histogram)
+        dropped += other.dropped
+    }
+
+    public var count: Int { Int(histogram.totalCount) }
+
+    public var summary: LatencySummary { LatencySummary(histogram) }
+
+    /// Bytes one histogram holds (its counts array), for the preflight's memory estimate.
+    public static let bytes: UInt64 = UInt64(LatencyHistogram().histogram.estimatedFootprintInBytes)
 }
 
 /// Percentiles of a set of nanosecond durations, from an HdrHistogram (3 significant digits).
@@ -128,9 +132,12 @@ public struct LatencySummary: Sendable, Equatable {
     /// Builds the histogram of `values` (nanoseconds) and reads its percentiles. Each percentile
     /// is the histogram's value at that percentile: exact to 3 significant digits.
     public init(values: some Sequence<UInt64>) {
-        var histogram = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 100_000_000_000,
-                                          numberOfSignificantValueDigits: .three)
-        for value in values { _ = histogram.record(Swift.max(1, value)) }
+        var histogram = LatencyHistogram()
+        for value in values { histogram.record(value) }
+        self = histogram.summary
+    }
+
+    init(_ histogram: Histogram<UInt32>) {
         count = Int(histogram.totalCount)
         if count == 0 {
             p50 = 0; p90 = 0; p99 = 0; max = 0; mean = 0
@@ -144,63 +151,54 @@ public struct LatencySummary: Sendable, Equatable {
     }
 }
 
-/// One reader thread of one uffd: polls the uffd and the stop pipe, reads page-fault messages
-/// and resolves them, recording timestamps into buffers allocated before the run.
+/// One reader thread of one uffd: waits on its own epoll instance (exclusive wake-ups on the
+/// uffd, shared on the stop event), reads page-fault messages and resolves them, recording each
+/// latency into streaming histograms created before the run.
 ///
 /// SAFETY (`@unchecked Sendable`): every mutable field is written only by the reader thread
 /// between `start()` and `finished.signal()`, and read by the owner only after `finished.wait()`;
-/// the semaphore orders those accesses. The buffers are allocated in `init` and freed in `deinit`.
+/// the semaphore orders those accesses.
 final class UffdReader: @unchecked Sendable {
-    let uffd: Int32
-    let stopFD: Int32
+    let uffd: UserfaultfdHandle
+    let waiter: UserfaultfdWaiter
     let mode: UffdMode
     /// Page granularity of the backing: faults are resolved one host page at a time.
     let unit: UInt64
-    let source: UnsafeMutableRawPointer?
+    let source: UnsafeRawPointer?
     let delayNanos: UInt64
     /// The registered range, unregistered on a handler failure so blocked vCPUs can go on.
     let rangeStart: UInt64
     let rangeLength: UInt64
     let trackGaps: Bool
-    let capacity: Int
-    /// Per fault: wake-up to read done, resolve alone, whole (wake-up to done minus the delay), gap.
-    let readNanos: UnsafeMutablePointer<UInt64>
-    let resolveNanos: UnsafeMutablePointer<UInt64>
-    let totalNanos: UnsafeMutablePointer<UInt64>
-    let gapNanos: UnsafeMutablePointer<UInt64>
-    var recorded = 0
-    var gaps = 0
+    /// Per fault: wake-up to read done, resolve alone, handler latency (wake-up to done minus the delay), gap.
+    var readNanos = LatencyHistogram()
+    var resolveNanos = LatencyHistogram()
+    var handlerNanos = LatencyHistogram()
+    var gapNanos = LatencyHistogram()
     var resolved = 0
     var messages = 0
     var alreadyPresent = 0
-    var dropped = 0
+    var emptyWakeups = 0
     var failure: String?
     /// Set by the owner before the thread starts; only started readers are waited for.
     private(set) var started = false
     let finished = DispatchSemaphore(value: 0)
 
-    init(uffd: Int32, stopFD: Int32, mode: UffdMode, unit: UInt64, source: UnsafeMutableRawPointer?,
-         delayNanos: UInt64, rangeStart: UInt64, rangeLength: UInt64, capacity: Int, trackGaps: Bool) {
+    /// Memory one reader allocates: its four histograms.
+    static let bytes: UInt64 = 4 * LatencyHistogram.bytes
+
+    init(uffd: UserfaultfdHandle, stop: StopEventHandle, exclusive: Bool, mode: UffdMode, unit: UInt64,
+         source: UnsafeRawPointer?, delayNanos: UInt64, rangeStart: UInt64, rangeLength: UInt64,
+         trackGaps: Bool) throws(KVMError) {
         self.uffd = uffd
-        self.stopFD = stopFD
+        waiter = try UserfaultfdWaiter(uffd: uffd, stop: stop, exclusive: exclusive)
         self.mode = mode
         self.unit = unit
         self.source = source
         self.delayNanos = delayNanos
         self.rangeStart = rangeStart
         self.rangeLength = rangeLength
-        self.capacity = capacity
         self.trackGaps = trackGaps
-        readNanos = .allocate(capacity: capacity)
-        resolveNanos = .allocate(capacity: capacity)
-        totalNanos = .allocate(capacity: capacity)
-        gapNanos = .allocate(capacity: capacity)
-        // Touch the buffers now so the first faults do not page them in.
-        for buffer in [readNanos, resolveNanos, totalNanos, gapNanos] { buffer.initialize(repeating: 0, count: capacity) }
-    }
-
-    deinit {
-        readNanos.deallocate(); resolveNanos.deallocate(); totalNanos.deallocate(); gapNanos.deallocate()
     }
 
     func start(name: String) {
@@ -216,91 +214,70 @@ final class UffdReader: @unchecked Sendable {
         thread.start()
     }
 
-    /// The handler loop, as the selftests' uffd_handler_thread_fn: poll(2) both fds, read one
-    /// message, resolve it. Nothing in it allocates.
+    /// The handler loop, as the selftests' uffd_handler_thread_fn: epoll_wait, read one message,
+    /// resolve it. Nothing in it allocates.
     private func loop() {
-        var fds = (pollfd(fd: uffd, events: Int16(POLLIN), revents: 0), pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0))
-        var message = uffd_msg()
-        let messageSize = MemoryLayout<uffd_msg>.size
         var lastDone: UInt64 = 0
         while true {
-            let ready = withUnsafeMutablePointer(to: &fds) { pointer in
-                pointer.withMemoryRebound(to: pollfd.self, capacity: 2) { poll($0, 2, -1) }
-            }
-            if ready < 0 {
-                if errno == EINTR { continue }
-                fail("poll: \(String(cString: strerror(errno)))")
+            switch waiter.wait() {
+            case .readable: break
+            case .stop: return
+            case .hangup(let events):
+                fail("epoll reported \(hex(events)) on the userfaultfd")
                 return
-            }
-            if fds.1.revents != 0 { return }
-            if fds.0.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 {
-                fail("poll reported \(hex(UInt16(bitPattern: fds.0.revents))) on the userfaultfd")
+            case .failed(let error):
+                fail("epoll_wait: \(error)")
                 return
             }
             let woke = monotonicNanos()
-            let count = read(uffd, &message, messageSize)
-            if count < 0 {
-                if errno == EAGAIN || errno == EINTR { continue } // another reader took it
-                fail("read of the userfaultfd: \(String(cString: strerror(errno)))")
+            let address: UInt64
+            switch uffd.read() {
+            case .pagefault(let faulting, _): address = faulting & ~(unit - 1)
+            case .empty:
+                emptyWakeups += 1 // another reader took it
+                continue
+            case .unexpected(let event, let bytes):
+                fail("unexpected userfaultfd message (event \(hex(event)), \(bytes) bytes)")
+                return
+            case .failed(let error):
+                fail("read of the userfaultfd: \(error)")
                 return
             }
             let readDone = monotonicNanos()
-            guard count == messageSize, message.event == UffdABI.eventPagefault else {
-                fail("unexpected userfaultfd message (event \(hex(message.event)), \(count) bytes)")
-                return
-            }
             messages += 1
             if delayNanos > 0 { sleepNanos(delayNanos) }
             let resolveStart = monotonicNanos()
-            let address = message.arg.pagefault.address & ~(unit - 1)
             let result = resolve(address)
             let done = monotonicNanos()
             switch result {
-            case 0: resolved += 1
-            case EEXIST: alreadyPresent += 1
-            default:
-                fail("\(mode == .minor ? "UFFDIO_CONTINUE" : "UFFDIO_COPY") at \(hex(address)): \(String(cString: strerror(result)))")
+            case nil: resolved += 1
+            case .fileExists?: alreadyPresent += 1
+            case let error?:
+                fail("\(mode.registration.resolvingIoctl) at \(hex(address)): \(error)")
                 return
             }
-            if recorded < capacity {
-                readNanos[recorded] = readDone &- woke
-                resolveNanos[recorded] = done &- resolveStart
-                totalNanos[recorded] = (readDone &- woke) &+ (done &- resolveStart)
-                recorded += 1
-            } else {
-                dropped += 1
-            }
-            if trackGaps && lastDone != 0 && gaps < capacity {
-                gapNanos[gaps] = readDone &- lastDone
-                gaps += 1
-            }
+            readNanos.record(readDone &- woke)
+            resolveNanos.record(done &- resolveStart)
+            handlerNanos.record((readDone &- woke) &+ (done &- resolveStart))
+            if trackGaps && lastDone != 0 { gapNanos.record(readDone &- lastDone) }
             lastDone = done
         }
     }
 
-    /// Resolves the fault on the host page at `address`: 0, EEXIST (already resolved, waiters woken)
-    /// or the errno of the failure.
+    /// Resolves the fault on the host page at `address`: nil, EEXIST (already resolved, waiters
+    /// woken) or the errno of the failure.
     @inline(__always)
-    private func resolve(_ address: UInt64) -> Int32 {
-        while true {
-            let status: Int32
-            if mode == .minor {
-                var request = uffdio_continue(range: uffdio_range(start: address, len: unit), mode: 0, mapped: 0)
-                status = ckvm_ioctl_ptr(uffd, CUFFDIO_CONTINUE, &request)
-            } else {
-                var request = uffdio_copy(dst: address, src: UInt64(UInt(bitPattern: source)), len: unit, mode: 0, copy: 0)
-                status = ckvm_ioctl_ptr(uffd, CUFFDIO_COPY, &request)
-            }
-            if status == 0 { return 0 }
-            let error = errno
-            if error == EAGAIN || error == EINTR { continue }
-            if error == EEXIST {
-                // Another reader resolved this page first; make sure every thread waiting on it runs.
-                var range = uffdio_range(start: address, len: unit)
-                _ = ckvm_ioctl_ptr(uffd, CUFFDIO_WAKE, &range)
-            }
-            return error
+    private func resolve(_ address: UInt64) -> Errno? {
+        let error: Errno?
+        if mode == .minor {
+            error = uffd.continueMapping(at: address, length: unit)
+        } else {
+            // SAFETY: `source` is the UffdService's page of `unit` bytes, mapped until it goes.
+            error = uffd.copy(to: address, from: source!, length: unit)
         }
+        // Another reader resolved this page first; make sure every thread waiting on it runs.
+        if error == .fileExists { uffd.wake(at: address, length: unit) }
+        return error
     }
 
     /// Records the failure and unregisters the range: the kernel then wakes every thread blocked
@@ -308,8 +285,7 @@ final class UffdReader: @unchecked Sendable {
     /// the case fails with this message instead of hanging.
     private func fail(_ text: String) {
         failure = text
-        var range = uffdio_range(start: rangeStart, len: rangeLength)
-        _ = ckvm_ioctl_ptr(uffd, CUFFDIO_UNREGISTER, &range)
+        uffd.unregister(start: rangeStart, length: rangeLength)
     }
 }
 
@@ -323,11 +299,10 @@ func sleepNanos(_ nanos: UInt64) {
 /// handler goes away the fd is closed, after `UffdService` has stopped the readers.
 final class UffdHandler {
     let uffd: Userfaultfd
-    let readers: [UffdReader]
+    var readers: [UffdReader] = []
 
-    init(uffd: consuming Userfaultfd, readers: [UffdReader]) {
+    init(uffd: consuming Userfaultfd) {
         self.uffd = uffd
-        self.readers = readers
     }
 }
 
@@ -348,11 +323,23 @@ public final class UffdService {
         public var readers: Int
         /// Artificial delay before each resolution, in ns (the selftest's -d).
         public var delayNanos: UInt64
-        public init(mode: UffdMode, shared: Bool = false, readers: Int = 1, delayNanos: UInt64 = 0) {
+        /// Readers of one uffd wake exclusively (EPOLLEXCLUSIVE): one per message, not all.
+        public var exclusiveWakeups: Bool
+        public init(mode: UffdMode, shared: Bool = false, readers: Int = 1, delayNanos: UInt64 = 0,
+                    exclusiveWakeups: Bool = true) {
             self.mode = mode
             self.shared = shared
             self.readers = readers
             self.delayNanos = delayNanos
+            self.exclusiveWakeups = exclusiveWakeups
+        }
+
+        /// Memory the service allocates besides the guest's: every reader's histograms and the
+        /// UFFDIO_COPY source page, for uffds on a guest of `vcpus` vCPU regions.
+        public func bufferBytes(vcpus: Int, unit: UInt64) -> UInt64 {
+            guard mode != .none else { return 0 }
+            let uffds = UInt64(shared ? 1 : max(1, vcpus))
+            return uffds * UInt64(max(1, readers)) * UffdReader.bytes + (mode == .missing ? unit : 0)
         }
     }
 
@@ -360,71 +347,58 @@ public final class UffdService {
     /// Host page size the faults are resolved at: 4 KiB, or 2 MiB on hugetlb backings.
     public let unit: UInt64
     private var handlers: [UffdHandler]
-    private let stopFD: Int32
-    private let stopWriteFD: Int32
-    private let source: UnsafeMutableRawPointer?
-    private let sourceSize: Int
+    private let stop: StopEvent
+    /// The page every UFFDIO_COPY copies from (the selftests' guest_data_prototype).
+    private let source: HostMemory?
     private var report: UffdReport?
 
     /// Registers `memory` (split into `regions` equal ranges, one uffd each; one range with
-    /// `options.shared`) and starts the readers. `faultsPerPage` is how many vCPUs may fault on one
-    /// page (more than 1 with a shared region); it sizes the per-reader sample buffers.
-    public init(options: Options, memory: borrowing HostMemory, regions: Int, faultsPerPage: Int = 1) throws {
+    /// `options.shared`) and starts the readers.
+    public init(options: Options, memory: borrowing HostMemory, regions: Int) throws {
         self.options = options
         let kind = memory.kind
         unit = kind.hugetlbPool != nil ? kind.pageSize : 4096
         guard options.mode != .none else { throw ScenarioUnsupported("UffdService needs a userfaultfd mode") }
-        // A pipe whose read end every reader polls: one byte written at stop wakes them all (it is
-        // never read, so it stays readable).
-        var ends: (Int32, Int32) = (-1, -1)
-        let piped = withUnsafeMutablePointer(to: &ends) { $0.withMemoryRebound(to: Int32.self, capacity: 2) { pipe($0) } }
-        guard piped == 0 else { throw ScenarioUnsupported("pipe failed: \(String(cString: strerror(errno)))") }
-        _ = fcntl(ends.0, F_SETFD, FD_CLOEXEC)
-        _ = fcntl(ends.1, F_SETFD, FD_CLOEXEC)
-        stopFD = ends.0
-        stopWriteFD = ends.1
+        do { stop = try StopEvent() } catch { throw ScenarioUnsupported("\(error)") }
+        var sourcePointer: UnsafeRawPointer? = nil
         if options.mode == .missing {
-            // The page every UFFDIO_COPY copies from (the selftests' guest_data_prototype).
-            sourceSize = Int(unit)
-            let page = mmap(nil, sourceSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-            guard let page, page != MAP_FAILED else {
-                close(stopFD)
-                close(stopWriteFD)
-                throw ScenarioUnsupported("mmap of the \(formatBytes(unit)) UFFDIO_COPY source failed")
+            let page: HostMemory
+            do { page = try HostMemory(kind: .anonymous4k, size: unit) } catch {
+                throw ScenarioUnsupported("the \(formatBytes(unit)) UFFDIO_COPY source: \(error.reason)")
             }
-            memset(page, Int32(UffdService.copyPattern), sourceSize)
-            source = page
+            _ = page.buffer.initializeMemory(as: UInt8.self, repeating: UffdService.copyPattern)
+            sourcePointer = UnsafeRawPointer(page.base)
+            source = .some(page)
         } else {
-            sourceSize = 0
             source = nil
         }
         handlers = []
         if options.mode == .minor {
-            do { try Self.populatePageCache(of: memory) } catch {
-                stopAndRelease()
-                throw error
+            do { try memory.populatePageCache(pattern: Self.minorPattern, offsetInPage: 4095) } catch {
+                throw ScenarioUnsupported(error.reason)
             }
         }
         let count = options.shared ? 1 : max(1, regions)
         let regionSize = memory.size / UInt64(count)
-        // Each reader of a uffd may get every message of its range.
-        let capacity = Int(regionSize / unit) * max(1, faultsPerPage) + 64
         do {
             for index in 0..<count {
                 let start = memory.base + Int(UInt64(index) * regionSize)
-                let uffd = try Userfaultfd(features: uffdFeatures(mode: options.mode, backing: kind))
-                try uffd.register(start, length: regionSize, mode: options.mode)
-                var readers: [UffdReader] = []
+                let uffd = try Userfaultfd.forScenario(features: uffdFeatures(mode: options.mode, backing: kind))
+                try uffd.registerForScenario(start, length: regionSize, mode: options.mode)
+                let handler = UffdHandler(uffd: uffd)
                 for _ in 0..<options.readers {
-                    readers.append(UffdReader(uffd: uffd.fd, stopFD: stopFD, mode: options.mode, unit: unit, source: source,
-                                              delayNanos: options.delayNanos, rangeStart: UInt64(UInt(bitPattern: start)),
-                                              rangeLength: regionSize, capacity: capacity,
-                                              trackGaps: options.readers == 1))
+                    do {
+                        handler.readers.append(try UffdReader(
+                            uffd: handler.uffd.handle, stop: stop.handle, exclusive: options.exclusiveWakeups,
+                            mode: options.mode, unit: unit, source: sourcePointer, delayNanos: options.delayNanos,
+                            rangeStart: UInt64(UInt(bitPattern: start)), rangeLength: regionSize,
+                            trackGaps: options.readers == 1))
+                    } catch { throw ScenarioUnsupported("\(error)") }
                 }
-                handlers.append(UffdHandler(uffd: uffd, readers: readers))
+                handlers.append(handler)
             }
         } catch {
-            stopAndRelease()
+            stopReaders()
             throw error
         }
         for (index, handler) in handlers.enumerated() {
@@ -432,57 +406,41 @@ public final class UffdService {
         }
     }
 
-    deinit { stopAndRelease() }
+    deinit { stopReaders() }
 
     /// Byte every missing-mode page is filled with (UFFDIO_COPY source).
     public static let copyPattern: UInt8 = 0xAB
     /// Byte every minor-mode page holds (written through the second mapping).
     public static let minorPattern: UInt8 = 0xCD
 
-    /// Minor faults need the page in the page cache but not in the registered mapping: populate
-    /// it through a second MAP_SHARED mapping of the memfd, then drop that mapping.
-    static func populatePageCache(of memory: borrowing HostMemory) throws(ScenarioUnsupported) {
-        guard let memfd = memory.memfd else {
-            throw ScenarioUnsupported("\(memory.kind.rawValue) has no memfd to populate the page cache through")
-        }
-        let size = Int(memory.size)
-        guard let alias = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0), alias != MAP_FAILED else {
-            throw ScenarioUnsupported("second mapping of the \(memory.kind.rawValue) memfd failed: \(String(cString: strerror(errno)))")
-        }
-        var offset = 0
-        while offset < size {
-            alias.storeBytes(of: minorPattern, toByteOffset: offset + 4095, as: UInt8.self)
-            offset += 4096
-        }
-        munmap(alias, size)
-    }
-
     /// Stops every reader, closes the uffds and returns what they did. Throws the first handler failure.
     public func finish() throws -> UffdReport {
         if let report { return report }
         stopReaders()
         let readers = handlers.flatMap(\.readers)
-        var report = UffdReport(latency: LatencySummary(values: []), readLatency: LatencySummary(values: []),
-                                resolveLatency: LatencySummary(values: []))
+        var handler = LatencyHistogram(), read = LatencyHistogram(), resolve = LatencyHistogram(), gap = LatencyHistogram()
+        var report = UffdReport(handlerLatency: handler.summary, readLatency: read.summary, resolveLatency: resolve.summary)
         for reader in readers {
             report.resolved += reader.resolved
             report.messages += reader.messages
             report.alreadyPresent += reader.alreadyPresent
-            report.dropped += reader.dropped
+            report.emptyWakeups += reader.emptyWakeups
+            report.dropped += reader.handlerNanos.dropped
+            handler.add(reader.handlerNanos)
+            read.add(reader.readNanos)
+            resolve.add(reader.resolveNanos)
+            gap.add(reader.gapNanos)
         }
         report.resolvedPerHandler = handlers.map { $0.readers.reduce(0) { $0 + $1.resolved } }
-        report.medianPerHandler = handlers.map { handler in
-            LatencySummary(values: handler.readers.lazy.flatMap { UnsafeBufferPointer(start: $0.totalNanos, count: $0.recorded) }).p50
+        report.medianPerHandler = handlers.map { owner in
+            var merged = LatencyHistogram()
+            for reader in owner.readers { merged.add(reader.handlerNanos) }
+            return merged.summary.p50
         }
-        func all(_ buffer: KeyPath<UffdReader, UnsafeMutablePointer<UInt64>>) -> LatencySummary {
-            LatencySummary(values: readers.lazy.flatMap { UnsafeBufferPointer(start: $0[keyPath: buffer], count: $0.recorded) })
-        }
-        report.latency = all(\.totalNanos)
-        report.readLatency = all(\.readNanos)
-        report.resolveLatency = all(\.resolveNanos)
-        if options.readers == 1 {
-            report.faultToRead = LatencySummary(values: readers.lazy.flatMap { UnsafeBufferPointer(start: $0.gapNanos, count: $0.gaps) })
-        }
+        report.handlerLatency = handler.summary
+        report.readLatency = read.summary
+        report.resolveLatency = resolve.summary
+        if options.readers == 1 { report.faultToRead = gap.summary }
         let failure = readers.lazy.compactMap(\.failure).first
         handlers.removeAll() // closes every uffd: the ranges are unregistered
         self.report = report
@@ -491,25 +449,13 @@ public final class UffdService {
     }
 
     private var stopped = false
-    private var released = false
 
+    /// Wakes every reader through the stop event and waits for the started ones. Idempotent.
     private func stopReaders() {
         guard !stopped else { return }
         stopped = true
-        var one: UInt8 = 1
-        _ = write(stopWriteFD, &one, 1)
+        stop.signal()
         for handler in handlers { for reader in handler.readers where reader.started { reader.finished.wait() } }
-    }
-
-    /// Stops the readers, closes the uffds, the stop pipe and the source page. Idempotent.
-    private func stopAndRelease() {
-        guard !released else { return }
-        released = true
-        stopReaders()
-        handlers.removeAll()
-        close(stopFD)
-        close(stopWriteFD)
-        if let source { munmap(source, sourceSize) }
     }
 }
 
@@ -518,13 +464,4 @@ public struct UffdFailure: Error, CustomStringConvertible, Sendable {
     public var detail: String
     public init(_ detail: String) { self.detail = detail }
     public var description: String { "userfaultfd handler: \(detail)" }
-}
-
-/// Counts the host pages of [start, start+length) that are resident (mincore(2)): present in the
-/// page tables or, for shared memory, in the page cache.
-public func residentPages(_ start: UnsafeMutableRawPointer, length: UInt64) -> Int {
-    let pages = Int((length + 4095) / 4096)
-    var vector = [UInt8](repeating: 0, count: pages)
-    guard mincore(start, Int(length), &vector) == 0 else { return -1 }
-    return vector.reduce(0) { $0 + Int($1 & 1) }
 }

@@ -1,4 +1,3 @@
-import CKVM
 import Dispatch
 import Foundation
 import Glibc
@@ -65,7 +64,7 @@ final class VCPUWorker: @unchecked Sendable {
         self.vcpu = vcpu
         self.done = done
         passNanos = [UInt64](repeating: 0, count: maxPasses)
-        runPageAddress = self.vcpu.runPageAddress
+        kicker = self.vcpu.kicker
         VCPUKick.install()
     }
 
@@ -83,12 +82,12 @@ final class VCPUWorker: @unchecked Sendable {
     /// Forces the vCPU out of KVM_RUN: sets immediate_exit (for the next entry) and signals the
     /// thread (for the current one); KVM_RUN then returns EINTR.
     func kick() {
-        // SAFETY: the run page stays mapped while the worker (and so its VCPU) exists.
-        if let page = UnsafeMutablePointer<kvm_run>(bitPattern: runPageAddress) { ckvm_run_set_immediate_exit(page, 1) }
+        // The kicker is only used while the worker, which owns the VCPU, exists (see VCPU.kicker).
+        kicker.requestImmediateExit()
         if let id = threadID.withLock({ $0 }) { pthread_kill(id, VCPUKick.signal) }
     }
 
-    private let runPageAddress: UInt
+    private let kicker: VCPUKicker
 
     private func loop() {
         threadID.withLock { $0 = pthread_self() }
@@ -144,15 +143,15 @@ final class VCPUWorker: @unchecked Sendable {
             case .dirtyRingFull:
                 dirtyRingFullExits += 1
                 guard let handler = onDirtyRingFull else {
-                    return GuestFailure(vcpu: index, exit: exit, registers: GuestFailure.describeRegisters(of: vcpu), detail: "dirty ring full and no harvester")
+                    return GuestFailure(vcpu: index, exit: exit, registers: vcpu.registerSummary(), detail: "dirty ring full and no harvester")
                 }
                 handler(index)
             case .interrupted:
                 if stopRequested.load(ordering: .acquiring) {
-                    return GuestFailure(vcpu: index, exit: exit, registers: GuestFailure.describeRegisters(of: vcpu), detail: "stopped by the watchdog")
+                    return GuestFailure(vcpu: index, exit: exit, registers: vcpu.registerSummary(), detail: "stopped by the watchdog")
                 }
             default:
-                return GuestFailure(vcpu: index, exit: exit, registers: GuestFailure.describeRegisters(of: vcpu))
+                return GuestFailure(vcpu: index, exit: exit, registers: vcpu.registerSummary())
             }
         }
     }

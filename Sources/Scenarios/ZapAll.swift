@@ -83,18 +83,18 @@ public struct ZapAllScenario: Scenario {
 
     /// One repetition: a VM with the quirk for every trigger but `unrelated-slot-no-quirk`, which
     /// gets a second VM built with the quirk disabled (the two never exist at the same time).
-    public func measure() throws -> Sample {
+    public func measure(in context: CaseContext) throws -> Sample {
         var sample = Sample()
         var phases: [String: [String: Int64]] = [:]
         var firstDeltas: [String: Int64]? = nil
         let withQuirk = triggers.filter { $0 != .unrelatedSlotNoQuirk }
         if !withQuirk.isEmpty {
-            let vm = try GuestVM(configuration: guest, maxPasses: 2)
+            let vm = try GuestVM(configuration: guest, context: context, maxPasses: 2)
             try measure(withQuirk, on: vm, into: &sample, phases: &phases, firstDeltas: &firstDeltas)
         }
         if triggers.contains(.unrelatedSlotNoQuirk) {
             do {
-                let vm = try GuestVM(configuration: guest, maxPasses: 2) { vm in try MemslotsScenario.disableZapAllQuirk(vm) }
+                let vm = try GuestVM(configuration: guest, context: context, maxPasses: 2) { vm in try MemslotsScenario.disableZapAllQuirk(vm) }
                 try measure([.unrelatedSlotNoQuirk], on: vm, into: &sample, phases: &phases, firstDeltas: &firstDeltas)
             } catch let unsupported as ScenarioUnsupported where !withQuirk.isEmpty {
                 sample.notes.append("\(ZapTrigger.unrelatedSlotNoQuirk.rawValue): not run: \(unsupported.reason)")
@@ -126,7 +126,7 @@ public struct ZapAllScenario: Scenario {
         let unrelatedBase = (vm.layout.testBase + vm.layout.testSize + (2 << 20) - 1) / (2 << 20) * (2 << 20)
         let unrelated = Memslot(id: UInt32(vm.slots.count + 1), guestPhysicalAddress: unrelatedBase, size: 64 << 10,
                                 hostAddress: unrelatedMemory.address)
-        try vm.vm.setMemslot(unrelated)
+        try vm.setMemslot(unrelated)
         let firstTouch = try vm.runPasses(1)
         if list.first != .unrelatedSlotNoQuirk {
             sample.add("populate_time", Double(firstTouch) / 1e9, unit: "s", better: .lower, gate: false)
@@ -190,18 +190,18 @@ public struct ZapAllScenario: Scenario {
     /// Times KVM_MR_DELETE of `slot`, then KVM_MR_CREATE of it again.
     func deleteAndCreate(_ slot: Memslot, on vm: GuestVM) throws -> (UInt64, UInt64) {
         let a = monotonicNanos()
-        try vm.vm.deleteMemslot(id: slot.id)
+        try vm.deleteMemslot(id: slot.id)
         let b = monotonicNanos()
-        try vm.vm.setMemslot(slot)
+        try vm.setMemslot(slot)
         let c = monotonicNanos()
         return (b &- a, c &- b)
     }
 
     /// Times setting `flags` on every test slot (KVM_MR_FLAGS_ONLY).
     func setFlags(_ flags: MemslotFlags, on vm: GuestVM) throws -> UInt64 {
-        let slots = vm.slots
+        let count = vm.slots.count
         let started = monotonicNanos()
-        for slot in slots { try vm.vm.setMemslotFlags(slot, flags) }
+        for index in 0..<count { try vm.setTestSlotFlags(index, flags) }
         return monotonicNanos() &- started
     }
 

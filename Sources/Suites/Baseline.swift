@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 import Results
 
 /// The small header that makes a result document a baseline. A baseline file is the result document

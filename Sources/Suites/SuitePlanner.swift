@@ -1,5 +1,6 @@
 import Foundation
 import Host
+import Pipeline
 import Results
 import Scenarios
 
@@ -32,17 +33,6 @@ public struct SuiteOverrides: Sendable, Equatable {
         guard !values.isEmpty else { throw .usage("--set \(text): give at least one value") }
         return (key, values)
     }
-}
-
-/// A case ready to run: its validated scenario and how often to repeat it.
-public struct PlannedCase: Sendable {
-    public var scenario: any Scenario
-    public var settings: RunSettings
-    public init(scenario: any Scenario, settings: RunSettings) {
-        self.scenario = scenario
-        self.settings = settings
-    }
-    public var name: String { type(of: scenario).name }
 }
 
 /// A suite after overrides, with every case validated: nothing runs until all of it is valid.

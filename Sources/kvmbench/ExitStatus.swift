@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
+import Host
 import KVM
 import Results
-import Scenarios
 
 /// kvmbench's documented exit statuses (see `kvmbench --help`).
 enum ExitStatus {
@@ -20,10 +20,11 @@ func fail(_ message: String, status: Int32) -> Never {
     Foundation.exit(status)
 }
 
-/// Opens /dev/kvm (or $KVMBENCH_DEVICE) or exits with its own status and a hint.
-func openKVM() -> KVMSystem {
+/// Opens this invocation's host session on $KVMBENCH_DEVICE (else /dev/kvm), or exits with its
+/// own status and a hint.
+func openHost() -> HostSession {
     do {
-        return try KVMSystem(path: ProcessInfo.processInfo.environment["KVMBENCH_DEVICE"] ?? "/dev/kvm")
+        return try HostSession(devicePath: HostSession.devicePath(environment: ProcessInfo.processInfo.environment))
     } catch {
         switch error {
         case .missing: fail("\(error)", status: ExitStatus.noKVM)

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Backings
 import Foundation
 import Host
 import KVM
@@ -16,18 +15,8 @@ struct HostCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let kvm = openKVM()
-        let fingerprint = HostProbe.fingerprint(kvm: kvm)
-        let backings = BackingKind.allCases.map { kind -> (String, String) in
-            do {
-                _ = try HostMemory(kind: kind, size: kind.pageSize, allowReservation: false)
-                return (kind.rawValue, "ok")
-            } catch let error as BackingUnsupported {
-                return (kind.rawValue, "unsupported: \(error.reason)")
-            } catch {
-                return (kind.rawValue, "unsupported: \(error)")
-            }
-        }
+        let fingerprint = openHost().fingerprint
+        let backings = HostProbe.backingSupport()
         if json {
             struct Output: Encodable { let host: HostFingerprint; let backings: [String: String] }
             let data = try ResultDocument.makeEncoder().encode(Output(host: fingerprint, backings: Dictionary(uniqueKeysWithValues: backings)))
@@ -46,7 +35,7 @@ struct HostCommand: ParsableCommand {
         general.append(["memory", UnitFormatting.bytes(fingerprint.memTotalBytes)].map { TextTable.Cell($0) })
         general.append(["THP", fingerprint.thpMode].map { TextTable.Cell($0) })
         for (size, pages) in fingerprint.hugepagePools.sorted(by: { $0.key < $1.key }) {
-            general.append(["hugepages \(size)", "\(pages) page(s) in the pool, \(HugepagePool.available(size == "2M" ? .size2m : .size1g) ?? 0) available"].map { TextTable.Cell($0) })
+            general.append(["hugepages \(size)", "\(pages) page(s) in the pool, \(HostProbe.hugepagesAvailable(size) ?? 0) available"].map { TextTable.Cell($0) })
         }
         general.append(["KVM module", fingerprint.kvmModule].map { TextTable.Cell($0) })
         general.append(["KVM API version", "\(fingerprint.kvmAPIVersion)"].map { TextTable.Cell($0) })

@@ -1,11 +1,10 @@
 import ArgumentParser
 import Foundation
 import Host
-import KVM
+import Pipeline
 import Reporting
 import Results
 import Scenarios
-import Suites
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -84,9 +83,6 @@ struct OutputOptions: ParsableArguments {
         guard caseTimeout.isFinite, caseTimeout >= 0.5, caseTimeout <= 86_400 else {
             throw ValidationError("--case-timeout must be within 0.5...86400 seconds (got \(caseTimeout))")
         }
-        // Every command with these options validates them before it runs, so this is set before
-        // any case (and its GuestConfiguration) is built.
-        GuestConfiguration.defaultTimeoutSeconds = caseTimeout
     }
 
     var settings: RunSettings { RunSettings(warmups: warmups, repetitions: repetitions) }
@@ -111,8 +107,8 @@ func cartesianProduct(_ lists: [String: [String]]) -> [[String: String]] {
 /// returns text printed after the result tables. Exits 64 on bad input, 3 when a case failed.
 func executeRun(scenario: any Scenario.Type, lists: [String: [String]], output: OutputOptions,
                 amend: ((inout ResultDocument) -> String)? = nil) throws {
-    let kvm = openKVM()
-    let limits = HostProbe.limits(kvm: kvm)
+    let host = openHost()
+    let limits = host.limits
     if let empty = lists.first(where: { $0.value.isEmpty }) {
         fail("--\(empty.key.replacingOccurrences(of: "_", with: "-")) needs at least one value", status: ExitStatus.usage)
     }
@@ -126,18 +122,15 @@ func executeRun(scenario: any Scenario.Type, lists: [String: [String]], output: 
         }
     }
     preflight(cases, given: combinations, output: output)
-    let fingerprint = HostProbe.fingerprint(kvm: kvm)
     let outputs = output.output.map { [URL(fileURLWithPath: $0)] } ?? []
-    let session = RunSession(host: fingerprint, tool: ToolVersion.current, outputs: outputs)
+    let session = RunSession(host: host, tool: ToolVersion.current, outputs: outputs, timeoutSeconds: output.caseTimeout)
     session.handleSignals()
     let progress = ConsoleProgress(label: scenario.name, quiet: output.quiet || output.json)
     var document = session.run(cases, settings: output.settings, progress: progress)
     var appendix = ""
     if let amend {
-        appendix = amend(&document)
-        if let data = try? document.encoded() {
-            for url in outputs { try? AtomicFile.write(data, to: url) }
-        }
+        // Through the session, so the amended document is written like every other (errors reported).
+        (document, appendix) = session.amend(amend)
     }
     if output.json {
         print(String(decoding: try document.encoded(), as: UTF8.self))

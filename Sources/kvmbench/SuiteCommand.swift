@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Host
-import KVM
+import Pipeline
 import Reporting
 import Results
 import Scenarios
@@ -127,8 +127,7 @@ enum SuiteCLI {
     static func runSuite(_ base: SuiteDefinition, overrides: SuiteOverrides, output: OutputOptions,
                          dryRun: Bool, printResults: Bool = true) throws -> (document: ResultDocument, url: URL)? {
         let suite = orExit { () throws(SuiteError) in try SuitePlanner.apply(overrides, to: base) }
-        let kvm = openKVM()
-        let host = SuiteHost(limits: HostProbe.limits(kvm: kvm), fingerprint: HostProbe.fingerprint(kvm: kvm))
+        let host = openHost()
         let plan = orExit { () throws(SuiteError) in try SuitePlanner.plan(suite, limits: host.limits) }
         if dryRun {
             print("suite \(plan.suite.name) (\(plan.suite.source)): \(plan.cases.count) case(s)")
@@ -142,7 +141,7 @@ enum SuiteCLI {
         let url = output.output.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.defaultReport(suite: plan.suite.name)
         let progress = ConsoleProgress(label: plan.suite.name, quiet: output.quiet || output.json)
         let document = SuiteRunner.run(plan, host: host, tool: ToolVersion.current, outputs: [url],
-                                       progress: progress, handleSignals: true)
+                                       timeoutSeconds: output.caseTimeout, progress: progress, handleSignals: true)
         if printResults {
             print(output.json ? String(decoding: try document.encoded(), as: UTF8.self) : renderResultText(document, colour: colour))
         }

@@ -1,6 +1,7 @@
 import GuestPrograms
 import KVM
 import Results
+import Pipeline
 import Scenarios
 import Testing
 
@@ -10,7 +11,7 @@ struct DemandPagingTests {
 
     @Test func firstTouchTakesOneShadowFaultPerPageAndTheSecondPassNone() throws {
         let guest = GuestConfiguration(vcpus: 2, memoryPerVCPU: 4 << 20)
-        let sample = try DemandPagingScenario(guest: guest).measure()
+        let sample = try DemandPagingScenario(guest: guest).measure(in: TestHost.context())
         let pages = Int64(guest.pagesPerVCPU) * 2
         #expect((sample.kvmStats["pf_taken"] ?? 0) >= pages)
         #expect((sample.kvmStats["pages_4k"] ?? 0) >= pages)
@@ -27,14 +28,14 @@ struct DemandPagingTests {
 
     @Test func sharedRegionAndRandomAccessStillTouchEveryPageOnce() throws {
         let guest = GuestConfiguration(vcpus: 2, memoryPerVCPU: 4 << 20, sharedRegion: true, access: .random, writePercent: 50)
-        let sample = try DemandPagingScenario(guest: guest).measure()
+        let sample = try DemandPagingScenario(guest: guest).measure(in: TestHost.context())
         // One shared region: at most one fault's worth of mappings per page, however many vCPUs.
         #expect((sample.kvmStats["pages_4k"] ?? 0) <= Int64(guest.pagesPerVCPU) + 16)
         #expect((sample.kvmStats["pf_taken"] ?? 0) > 0)
     }
 
     @Test func aGuestThatFaultsIsAFailureWithItsRegisters() throws {
-        let vm = try GuestVM(configuration: GuestConfiguration(vcpus: 1, memoryPerVCPU: 2 << 20))
+        let vm = try GuestVM(configuration: GuestConfiguration(vcpus: 1, memoryPerVCPU: 2 << 20), context: TestHost.context())
         var workload = vm.defaultWorkload(0)
         workload.base = 1 << 46 // not mapped by the guest page tables: #PF, no IDT, triple fault
         vm.setWorkload(0, workload)
@@ -46,8 +47,8 @@ struct DemandPagingTests {
 
     @Test func unsupportedBackingBecomesAnUnsupportedCaseWithItsReason() {
         let guest = GuestConfiguration(vcpus: 1, memoryPerVCPU: 1 << 30, backing: .hugetlb1g)
-        let result = CaseRunner.run(scenario: "demand-paging", parameters: guest.recorded, settings: RunSettings(warmups: 0, repetitions: 1)) { _ in
-            try DemandPagingScenario(guest: guest).measure()
+        let result = CaseRunner.run(scenario: "demand-paging", parameters: guest.recorded, settings: RunSettings(warmups: 0, repetitions: 1), host: TestHost.session) { context in
+            try DemandPagingScenario(guest: guest).measure(in: context)
         }
         if result.status == .unsupported {
             #expect(result.reason?.contains("hugetlb-1g") == true)
@@ -90,9 +91,8 @@ struct DemandPagingTests {
 @Suite("watchdog", .enabled(if: KVMSystem.isUsable(), "needs /dev/kvm (readable and writable): skipped"))
 struct WatchdogTests {
     @Test func aGuestThatSpinsForeverIsStoppedAndTheNextCaseRuns() throws {
-        var configuration = GuestConfiguration(vcpus: 2, memoryPerVCPU: 2 << 20)
-        configuration.timeoutSeconds = 1
-        let vm = try GuestVM(configuration: configuration)
+        let configuration = GuestConfiguration(vcpus: 2, memoryPerVCPU: 2 << 20)
+        let vm = try GuestVM(configuration: configuration, context: TestHost.context(timeoutSeconds: 1))
         var endless = vm.defaultWorkload(1)
         endless.random = true
         endless.targets = 1
@@ -103,7 +103,7 @@ struct WatchdogTests {
         #expect(error?.leftBehind == []) // the kick brought the spinning vCPU out of KVM_RUN
         #expect(error?.description.contains("no progress for 1.0 s") == true)
         // The next case runs normally.
-        let sample = try DemandPagingScenario(guest: GuestConfiguration(vcpus: 1, memoryPerVCPU: 2 << 20)).measure()
+        let sample = try DemandPagingScenario(guest: GuestConfiguration(vcpus: 1, memoryPerVCPU: 2 << 20)).measure(in: TestHost.context())
         #expect((sample.kvmStats["pf_taken"] ?? 0) >= 512)
     }
 }
@@ -118,10 +118,10 @@ struct ResourceLifetimeTests {
     /// or the kernel keeps each VM (and its memory) alive until the process exits.
     @Test func aVMClosesEveryFdWhenItGoesAway() throws {
         let guest = GuestConfiguration(vcpus: 3, memoryPerVCPU: 2 << 20)
-        _ = try DemandPagingScenario(guest: guest).measure() // first use opens process-wide fds
+        _ = try DemandPagingScenario(guest: guest).measure(in: TestHost.context()) // first use opens process-wide fds
         Thread.sleep(forTimeInterval: 0.2)
         let before = Self.openFileCount()
-        for _ in 0..<4 { _ = try DemandPagingScenario(guest: guest).measure() }
+        for _ in 0..<4 { _ = try DemandPagingScenario(guest: guest).measure(in: TestHost.context()) }
         Thread.sleep(forTimeInterval: 0.2) // worker threads leave after the VM signals them
         #expect(Self.openFileCount() == before)
     }

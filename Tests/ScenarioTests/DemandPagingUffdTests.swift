@@ -11,13 +11,13 @@ private func value(_ sample: Sample, _ name: String) -> Double? { sample.metrics
 struct DemandPagingUffdTests {
     @Test func missingModeWithOneHandlerPerVCPUCopiesEveryPageOnce() throws {
         let guest = GuestConfiguration(vcpus: 2, memoryPerVCPU: 4 << 20)
-        let sample = try DemandPagingScenario(guest: guest, uffd: .init(mode: .missing)).measure()
+        let sample = try DemandPagingScenario(guest: guest, uffd: .init(mode: .missing)).measure(in: TestHost.context())
         #expect(value(sample, "uffd_copies") == 2048)
         #expect(value(sample, "pages_touched") == 2048)
         #expect(value(sample, "uffd_messages") == 2048)
-        let p50 = try #require(value(sample, "uffd_latency_p50"))
-        let p99 = try #require(value(sample, "uffd_latency_p99"))
-        let max = try #require(value(sample, "uffd_latency_max"))
+        let p50 = try #require(value(sample, "uffd_handler_latency_p50"))
+        let p99 = try #require(value(sample, "uffd_handler_latency_p99"))
+        let max = try #require(value(sample, "uffd_handler_latency_max"))
         #expect(p50 > 0 && p50 <= p99 && p99 <= max)
         // One uffd per vCPU region: each handler served exactly its vCPU's pages.
         let perVCPU = try #require(sample.perVCPU)
@@ -30,7 +30,7 @@ struct DemandPagingUffdTests {
 
     @Test func missingModeWithOneSharedHandlerAndTwoReaders() throws {
         let guest = GuestConfiguration(vcpus: 2, memoryPerVCPU: 4 << 20)
-        let sample = try DemandPagingScenario(guest: guest, uffd: .init(mode: .missing, shared: true, readers: 2)).measure()
+        let sample = try DemandPagingScenario(guest: guest, uffd: .init(mode: .missing, shared: true, readers: 2)).measure(in: TestHost.context())
         #expect(value(sample, "uffd_copies") == 2048)
         #expect(value(sample, "pages_touched") == 2048)
         #expect(sample.perVCPU?.first?["uffd_resolved"] == nil) // no per-vCPU handlers to report
@@ -41,7 +41,7 @@ struct DemandPagingUffdTests {
         let guest = GuestConfiguration(vcpus: 2, memoryPerVCPU: 2 << 20, sharedRegion: true, access: .random, writePercent: 50, seed: 7)
         let touched = WorkloadReplay.touchedUnits(configuration: guest, unit: 4096)
         #expect(touched > 256 && touched < 512) // 1024 random picks of 512 pages
-        let sample = try DemandPagingScenario(guest: guest, uffd: .init(mode: .missing, shared: true, readers: 2)).measure()
+        let sample = try DemandPagingScenario(guest: guest, uffd: .init(mode: .missing, shared: true, readers: 2)).measure(in: TestHost.context())
         #expect(value(sample, "uffd_copies") == Double(touched))
         let messages = try #require(value(sample, "uffd_messages"))
         #expect(messages == Double(touched) + (value(sample, "uffd_eexist") ?? 0))
@@ -49,7 +49,7 @@ struct DemandPagingUffdTests {
 
     @Test func minorModeOnShmemContinuesEveryPage() throws {
         let guest = GuestConfiguration(vcpus: 2, memoryPerVCPU: 2 << 20, backing: .shmem)
-        let sample = try DemandPagingScenario(guest: guest, uffd: .init(mode: .minor)).measure()
+        let sample = try DemandPagingScenario(guest: guest, uffd: .init(mode: .minor)).measure(in: TestHost.context())
         #expect(value(sample, "uffd_continues") == 1024)
         #expect(value(sample, "uffd_copies") == nil)
         #expect(value(sample, "pages_touched") == 1024)
@@ -58,23 +58,23 @@ struct DemandPagingUffdTests {
     @Test func theHandlerDelayIsHonoured() throws {
         // 256 faults served one at a time, each after 200 us: the pass cannot be shorter than 51 ms.
         let guest = GuestConfiguration(vcpus: 1, memoryPerVCPU: 1 << 20)
-        let sample = try DemandPagingScenario(guest: guest, uffd: .init(mode: .missing, delayNanos: 200_000)).measure()
+        let sample = try DemandPagingScenario(guest: guest, uffd: .init(mode: .missing, delayNanos: 200_000)).measure(in: TestHost.context())
         #expect(value(sample, "uffd_copies") == 256)
         #expect(try #require(value(sample, "first_touch_time")) >= 256 * 200e-6)
     }
 
     @Test func hostPrefaultIsHonoured() throws {
         let pages = Double((2 << 20) / 4096)
-        let cold = try DemandPagingScenario(guest: GuestConfiguration(vcpus: 1, memoryPerVCPU: 2 << 20)).measure()
+        let cold = try DemandPagingScenario(guest: GuestConfiguration(vcpus: 1, memoryPerVCPU: 2 << 20)).measure(in: TestHost.context())
         #expect(value(cold, "host_pages_resident_before") == 0)
-        let warm = try DemandPagingScenario(guest: GuestConfiguration(vcpus: 1, memoryPerVCPU: 2 << 20, hostPrefault: true)).measure()
+        let warm = try DemandPagingScenario(guest: GuestConfiguration(vcpus: 1, memoryPerVCPU: 2 << 20, hostPrefault: true)).measure(in: TestHost.context())
         #expect(value(warm, "host_pages_resident_before") == pages)
     }
 
     @Test func aWrongPageCountFailsTheCase() throws {
         // The check behind "copies == pages touched": a result the handlers cannot explain fails.
         let guest = GuestConfiguration(vcpus: 1, memoryPerVCPU: 1 << 20)
-        let vm = try GuestVM(configuration: guest)
+        let vm = try GuestVM(configuration: guest, context: TestHost.context())
         let service = try UffdService(options: .init(mode: .missing), memory: vm.testMemory, regions: 1)
         var workload = vm.defaultWorkload(0)
         workload.accesses = 10 // touches only 10 of the 256 pages

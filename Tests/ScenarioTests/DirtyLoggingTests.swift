@@ -119,9 +119,9 @@ struct DirtyLoggingParameterTests {
 struct DirtyLoggingKVMTests {
     @Test(arguments: DirtyLogMode.allCases)
     func everyModeRunsAndItsHarvestsCoverEveryWrite(mode: DirtyLogMode) throws {
-        let limits = DirtyLogLimits.probe()
+        let limits = DirtyLogLimits(TestHost.session.limits)
         guard DirtyLoggingOptions(mode: mode).problem(limits: limits) == nil else { return }
-        let sample = try scenario(smallGuest(["dirty_mode": mode.rawValue, "iterations": "3"]), dirtyLimits: limits).measure()
+        let sample = try scenario(smallGuest(["dirty_mode": mode.rawValue, "iterations": "3"]), dirtyLimits: limits).measure(in: TestHost.context())
         // Every pass writes all 4096 pages; KVM must have reported at least those.
         for pass in 1...3 {
             #expect(metric(sample, "iteration.\(pass).written_pages") == 4096)
@@ -136,9 +136,9 @@ struct DirtyLoggingKVMTests {
     }
 
     @Test func aTinyRingTakesRingFullExitsAndStillCoversEveryWrite() throws {
-        let limits = DirtyLogLimits.probe()
+        let limits = DirtyLogLimits(TestHost.session.limits)
         guard limits.ringMinEntries <= 256 && limits.ringMaxEntries >= 256 else { return }
-        let sample = try scenario(smallGuest(["dirty_mode": "ring", "ring_size": "256"]), dirtyLimits: limits).measure()
+        let sample = try scenario(smallGuest(["dirty_mode": "ring", "ring_size": "256"]), dirtyLimits: limits).measure(in: TestHost.context())
         // 2048 pages per vCPU per pass and a soft limit of 256 - 64 entries: about 10 exits per vCPU per pass.
         #expect((metric(sample, "ring_full_exits") ?? 0) >= 2 * 2 * 8)
         #expect((metric(sample, "ring_full_handler_entries") ?? 0) > 0)
@@ -147,21 +147,21 @@ struct DirtyLoggingKVMTests {
 
     @Test(arguments: [DirtyLogMode.bitmap, .ring])
     func aDroppedHarvestedPageFailsTheCase(mode: DirtyLogMode) throws {
-        let limits = DirtyLogLimits.probe()
+        let limits = DirtyLogLimits(TestHost.session.limits)
         guard DirtyLoggingOptions(mode: mode).problem(limits: limits) == nil else { return }
         var corrupted = try scenario(smallGuest(["dirty_mode": mode.rawValue]), dirtyLimits: limits)
         corrupted.dropOneHarvestedPage = true
-        let error = #expect(throws: DirtyLogMissedPage.self) { _ = try corrupted.measure() }
+        let error = #expect(throws: DirtyLogMissedPage.self) { _ = try corrupted.measure(in: TestHost.context()) }
         // The first page of the test memory (4 GiB) is the one dropped.
         #expect(error?.description.hasPrefix("dirty log missed page at GPA 0x100000000, written in pass 1") == true)
     }
 
     @Test func randomPartialWritesAcrossSlotsWithVCPUsRunningOnDisable() throws {
-        let limits = DirtyLogLimits.probe()
+        let limits = DirtyLogLimits(TestHost.session.limits)
         for mode in [DirtyLogMode.manual, .ring] where DirtyLoggingOptions(mode: mode).problem(limits: limits) == nil {
             let sample = try scenario(smallGuest(["dirty_mode": mode.rawValue, "slots": "3", "access": "random",
                                                   "write_percent": "50", "keep_running_on_disable": "true",
-                                                  "ring_size": "512"]), dirtyLimits: limits).measure()
+                                                  "ring_size": "512"]), dirtyLimits: limits).measure(in: TestHost.context())
             let written = metric(sample, "iteration.2.written_pages") ?? 0
             #expect(written > 0 && written < 4096)
         }
@@ -169,10 +169,10 @@ struct DirtyLoggingKVMTests {
 
     @Test(arguments: DirtyLogMode.allCases)
     func concurrentHarvestingReportsRatesAndCoversTheRun(mode: DirtyLogMode) throws {
-        let limits = DirtyLogLimits.probe()
+        let limits = DirtyLogLimits(TestHost.session.limits)
         guard DirtyLoggingOptions(mode: mode).problem(limits: limits) == nil else { return }
         let sample = try scenario(smallGuest(["dirty_mode": mode.rawValue, "concurrent": "true", "duration": "0.3"]),
-                                  dirtyLimits: limits).measure()
+                                  dirtyLimits: limits).measure(in: TestHost.context())
         #expect((metric(sample, "dirty_rate") ?? 0) > 0)
         #expect((metric(sample, "harvest_iterations_rate") ?? 0) > 0)
         #expect((metric(sample, "written_pages") ?? 0) > 0)

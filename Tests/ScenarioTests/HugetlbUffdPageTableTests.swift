@@ -3,6 +3,7 @@ import Foundation
 import GuestPrograms
 import KVM
 import Results
+import Pipeline
 import Scenarios
 import Testing
 
@@ -29,8 +30,8 @@ struct HugetlbUffdPageTableTests {
         let poolBefore = HugepagePool.total(.size2m)
         let guest = GuestConfiguration(vcpus: 2, memoryPerVCPU: 4 << 20, backing: .sharedHugetlb, reserveHugepages: true)
         var samples: [Sample] = []
-        let result = CaseRunner.run(scenario: "demand-paging", parameters: [:], settings: RunSettings(warmups: 0, repetitions: 1)) { _ in
-            let sample = try DemandPagingScenario(guest: guest, uffd: .init(mode: .minor)).measure()
+        let result = CaseRunner.run(scenario: "demand-paging", parameters: [:], settings: RunSettings(warmups: 0, repetitions: 1), host: TestHost.session) { context in
+            let sample = try DemandPagingScenario(guest: guest, uffd: .init(mode: .minor)).measure(in: context)
             samples.append(sample)
             return sample
         }
@@ -46,8 +47,8 @@ struct HugetlbUffdPageTableTests {
         let poolBefore = HugepagePool.total(.size2m)
         let guest = GuestConfiguration(vcpus: 1, memoryPerVCPU: 4 << 20, backing: .hugetlb2m, reserveHugepages: true)
         var copies: Double?
-        let result = CaseRunner.run(scenario: "demand-paging", parameters: [:], settings: RunSettings(warmups: 0, repetitions: 1)) { _ in
-            let sample = try DemandPagingScenario(guest: guest, uffd: .init(mode: .missing)).measure()
+        let result = CaseRunner.run(scenario: "demand-paging", parameters: [:], settings: RunSettings(warmups: 0, repetitions: 1), host: TestHost.session) { context in
+            let sample = try DemandPagingScenario(guest: guest, uffd: .init(mode: .missing)).measure(in: context)
             copies = value(sample, "uffd_copies")
             return sample
         }
@@ -66,8 +67,8 @@ struct HugetlbUffdPageTableTests {
         let scenario = PageTableScenario(guest: guest)
         var samples: [Sample] = []
         let result = CaseRunner.run(scenario: PageTableScenario.name, parameters: scenario.parameters,
-                                    settings: RunSettings(warmups: 0, repetitions: 1)) { _ in
-            let sample = try scenario.measure()
+                                    settings: RunSettings(warmups: 0, repetitions: 1), host: TestHost.session) { context in
+            let sample = try scenario.measure(in: context)
             samples.append(sample)
             return sample
         }

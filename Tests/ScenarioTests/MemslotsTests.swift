@@ -3,6 +3,7 @@ import Glibc
 import GuestPrograms
 import KVM
 import Results
+import Pipeline
 @testable import Scenarios
 import Testing
 
@@ -143,7 +144,7 @@ struct MemslotsKVMTests {
     func run(_ test: MemslotTest, slots: Int = 10, vcpus: Int = 1, memory: String = "16M", extra: [String: String] = [:]) throws -> Sample {
         var values = ["tests": test.rawValue, "slots": "\(slots)", "vcpus": "\(vcpus)", "mem_per_vcpu": memory, "duration": "150ms"]
         values.merge(extra) { $1 }
-        return try memslots(values).measure()
+        return try memslots(values).measure(in: TestHost.context())
     }
 
     func expectTimed(_ sample: Sample, _ test: MemslotTest) throws {
@@ -207,13 +208,13 @@ struct MemslotsKVMTests {
         let small = HostLimits(maxVCPUs: 1024, memslots: 12, memAvailable: nil)
         let scenario = try memslots(["slots": "40", "tests": "rw", "mem_per_vcpu": "4M", "duration": "100ms"], limits: small)
         #expect(scenario.slotsEffective == 11 && !scenario.notices.isEmpty)
-        let sample = try scenario.measure()
+        let sample = try scenario.measure(in: TestHost.context())
         #expect(metric(sample, "rw.best") != nil)
     }
 
     @Test func theGuestSideOfRWCatchesAWrongHostWrite() throws {
         let guest = GuestConfiguration(vcpus: 1, memoryPerVCPU: 1 << 20, slots: 3, sharedRegion: true)
-        let vm = try GuestVM(configuration: guest, maxPasses: 2, userCode: MemslotRWProgram.code)
+        let vm = try GuestVM(configuration: guest, context: TestHost.context(), maxPasses: 2, userCode: MemslotRWProgram.code)
         let map = MemslotMap(slots: vm.slots)
         vm.setWorkload(0, WorkloadParameters(base: map.baseAddress, accesses: UInt64(map.pageCount), stride: 4096, writePercent: 100,
                                              random: false, targets: MemslotAccess.hostValue, token: MemslotAccess.guestValue))
@@ -235,8 +236,8 @@ struct MemslotsKVMTests {
         func run(quirk: Bool) throws -> CaseResult {
             let scenario = try memslots(["tests": "move-inactive", "slots": "4", "mem_per_vcpu": "4M", "duration": "150ms",
                                          "zap_all_quirk": "\(quirk)"])
-            return CaseRunner.run(scenario: "memslots", parameters: scenario.parameters, settings: RunSettings(warmups: 0, repetitions: 1)) { _ in
-                try scenario.measure()
+            return CaseRunner.run(scenario: "memslots", parameters: scenario.parameters, settings: RunSettings(warmups: 0, repetitions: 1), host: TestHost.session) { context in
+                try scenario.measure(in: context)
             }
         }
         let with = try run(quirk: true)

@@ -11,7 +11,7 @@ struct PageTableTests {
         let guest = GuestConfiguration(vcpus: 1, memoryPerVCPU: 4 << 20, backing: .anonymous4k, guestPageSize: .size2m)
         let scenario = PageTableScenario(guest: guest, writePercent: 100)
         #expect(scenario.notices.first?.hasPrefix("huge mappings impossible: --backing anonymous-4k") == true)
-        let sample = try scenario.measure()
+        let sample = try scenario.measure(in: TestHost.context())
         #expect(sample.notes.contains { $0.hasPrefix("huge mappings impossible:") })
         #expect(sample.phaseStats?["after.create"]?["pages_2m"] == 0)
         #expect((sample.phaseStats?["after.create"]?["pages_4k"] ?? 0) >= 1024)

@@ -2,6 +2,7 @@ import Backings
 import Foundation
 import KVM
 import Results
+import Pipeline
 import Scenarios
 import Testing
 
@@ -125,7 +126,7 @@ struct PlacementGuestTests {
     @Test(.enabled(if: Placement.allowedCPUs().count >= 2, "needs two CPUs"))
     func pinAutoPinsEveryVCPUThreadToItsOwnCPU() throws {
         let configuration = try guest(["vcpus": "2", "mem_per_vcpu": "4M", "pin": "auto"])
-        let vm = try GuestVM(configuration: configuration)
+        let vm = try GuestVM(configuration: configuration, context: TestHost.context())
         let plan = try #require(vm.pinPlan)
         #expect(Set(plan.vcpuCPUs).count == 2)
         try vm.runPasses(1)
@@ -143,7 +144,7 @@ struct PlacementGuestTests {
         let before = try #require(Placement.affinity())
         do {
             let configuration = try guest(["vcpus": "2", "mem_per_vcpu": "4M", "pin": "1,0"])
-            let vm = try GuestVM(configuration: configuration)
+            let vm = try GuestVM(configuration: configuration, context: TestHost.context())
             try vm.runPasses(1)
             #expect(vm.vcpuAffinities() == [[1], [0]])
             let tids = vm.vcpuThreadIDs()
@@ -154,7 +155,7 @@ struct PlacementGuestTests {
         do {
             // One vCPU, plus a CPU for the main thread.
             let configuration = try guest(["vcpus": "1", "mem_per_vcpu": "4M", "pin": "1,0"])
-            let vm = try GuestVM(configuration: configuration)
+            let vm = try GuestVM(configuration: configuration, context: TestHost.context())
             try vm.runPasses(1)
             #expect(vm.vcpuAffinities() == [[1]])
             #expect(Placement.affinity() == [0])
@@ -165,7 +166,7 @@ struct PlacementGuestTests {
 
     @Test func withoutPinTheThreadsKeepTheProcessAffinity() throws {
         let allowed = Placement.allowedCPUs()
-        let vm = try GuestVM(configuration: GuestConfiguration(vcpus: 2, memoryPerVCPU: 4 << 20))
+        let vm = try GuestVM(configuration: GuestConfiguration(vcpus: 2, memoryPerVCPU: 4 << 20), context: TestHost.context())
         #expect(vm.pinPlan == nil)
         #expect(vm.vcpuAffinities() == [allowed, allowed])
     }
@@ -173,7 +174,7 @@ struct PlacementGuestTests {
     @Test func numaNodeBindsTheTestMemoryBeforeFirstTouchAndReportsWhereItLanded() throws {
         let node = try #require(NUMAHost.nodes().first)
         let configuration = try guest(["vcpus": "2", "mem_per_vcpu": "8M", "numa_node": "\(node)"])
-        let vm = try GuestVM(configuration: configuration)
+        let vm = try GuestVM(configuration: configuration, context: TestHost.context())
         let held = vm.testMemory.memoryPolicy()
         #expect(held?.mode == "bind")
         #expect(held?.nodes == [node])
@@ -203,7 +204,7 @@ struct PlacementGuestTests {
         #expect(scenario.parameters["pin"] == "auto")
         #expect(scenario.parameters["numa_node"] == "\(node)")
         let result = CaseRunner.run(scenario: DemandPagingScenario.name, parameters: scenario.parameters,
-                                    settings: RunSettings(warmups: 0, repetitions: 1)) { _ in try scenario.measure() }
+                                    settings: RunSettings(warmups: 0, repetitions: 1), host: TestHost.session) { context in try scenario.measure(in: context) }
         #expect(result.status == .ok, "\(result.reason ?? "")")
         #expect(result.notes.contains { $0.hasPrefix("placement --pin auto: vCPU 0 -> CPU") })
         #expect(result.notes.contains { $0.contains("bound to node \(node)") })

@@ -91,7 +91,8 @@ struct PreflightTests {
         #expect(found.testSize == 8 << 20)
         #expect(found.backing == .hugetlb2m)
         #expect(found.reserveHugepages)
-        #expect(found.extraFiles == 4 + 2) // one userfaultfd per vCPU region and the handlers' pipe
+        // One userfaultfd per vCPU region, an epoll fd per reader, and the readers' stop eventfd.
+        #expect(found.extraFiles == 4 * (1 + 1) + 1)
         #expect(found.label == "case 3 (demand-paging vcpus=4 mem_per_vcpu=2M backing=hugetlb-2m)")
     }
 }

@@ -1,5 +1,6 @@
 import KVM
 import Results
+import Pipeline
 @testable import Scenarios
 import Testing
 
@@ -42,7 +43,7 @@ struct ZapAllKVMTests {
     func zap(_ trigger: ZapTrigger) throws -> (Sample, [String: Int64], [String: Int64]) {
         let scenario = try ZapAllScenario(parameters: ParameterSet(["vcpus": "2", "mem_per_vcpu": "8M", "runs": "2", "triggers": trigger.rawValue]),
                                           limits: hostLimits)
-        let sample = try scenario.measure()
+        let sample = try scenario.measure(in: TestHost.context())
         let phase = try #require(sample.phaseStats?[trigger.rawValue])
         let refault = try #require(sample.phaseStats?[trigger.rawValue + ".refault"])
         #expect((metric(sample, "\(trigger.rawValue).trigger_time") ?? 0) > 0)
@@ -66,8 +67,8 @@ struct ZapAllKVMTests {
     @Test func withoutTheQuirkAnUnrelatedDeleteLeavesTheGuestsMappings() throws {
         let scenario = try ZapAllScenario(parameters: ParameterSet(["vcpus": "2", "mem_per_vcpu": "8M", "runs": "2",
                                                                     "triggers": "unrelated-slot-no-quirk"]), limits: hostLimits)
-        let result = CaseRunner.run(scenario: "zap-all", parameters: scenario.parameters, settings: RunSettings(warmups: 0, repetitions: 1)) { _ in
-            try scenario.measure()
+        let result = CaseRunner.run(scenario: "zap-all", parameters: scenario.parameters, settings: RunSettings(warmups: 0, repetitions: 1), host: TestHost.session) { context in
+            try scenario.measure(in: context)
         }
         guard result.status == .ok else {
             #expect(result.status == .unsupported && result.reason?.contains("KVM_X86_QUIRK_SLOT_ZAP_ALL") == true)
@@ -106,7 +107,7 @@ struct ZapAllKVMTests {
 
     @Test func churnReportsLatencyPercentilesAndTheRateDrop() throws {
         let scenario = try MemslotStressScenario(parameters: ParameterSet(["vcpus": "1", "mem_per_vcpu": "4M", "cycles": "60"]), limits: hostLimits)
-        let sample = try scenario.measure()
+        let sample = try scenario.measure(in: TestHost.context())
         for name in ["add_latency", "delete_latency"] {
             let p50 = try #require(metric(sample, "\(name).p50"))
             let p99 = try #require(metric(sample, "\(name).p99"))

@@ -1,4 +1,6 @@
 import Foundation
+import Host
+import Pipeline
 import Results
 import Suites
 import Testing
@@ -30,7 +32,7 @@ enum RealRuns {
 
     /// Runs `text` as a suite, writing the document to `output` after every case.
     static func run(_ text: String, output: URL) throws -> ResultDocument {
-        let host = try SuiteHost.probe()
+        let host = try HostSession(devicePath: HostSession.devicePath(environment: ProcessInfo.processInfo.environment))
         let plan = try SuitePlanner.plan(try SuiteParser.parse(text, file: "tiny.yaml"), limits: host.limits)
         return SuiteRunner.run(plan, host: host, tool: ToolInfo(version: "test", gitCommit: nil), outputs: [output],
                                progress: SilentProgress())
@@ -68,7 +70,7 @@ struct HostActivity {
     var description: String { String(format: "other processes used %.0f%% of the CPUs during the runs", busyOthers * 100) }
 }
 
-@Suite("the gate on real runs", .serialized, .enabled(if: SuiteHost.kvmUsable, "needs /dev/kvm (readable and writable): skipped"))
+@Suite("the gate on real runs", .serialized, .enabled(if: HostSession.deviceUsable, "needs /dev/kvm (readable and writable): skipped"))
 struct GateRealRunTests {
     /// The same suite twice on the same host, one gated against the other, must pass; a baseline
     /// 20% faster than the measurement must fail it, one 20% slower must show improvements.

@@ -1,4 +1,5 @@
 import Foundation
+import Host
 import Results
 import Suites
 import Testing
@@ -176,7 +177,7 @@ struct SuiteCommandTests {
     }
 
     /// A run stopped with SIGINT keeps the cases it measured, says it was interrupted, exits 130.
-    @Test(.enabled(if: SuiteHost.kvmUsable, "needs /dev/kvm"))
+    @Test(.enabled(if: HostSession.deviceUsable, "needs /dev/kvm"))
     func anInterruptedRunKeepsWhatItMeasured() throws {
         let cli = try Self.cli()
         defer { try? FileManager.default.removeItem(at: cli.directory) }

@@ -1,5 +1,7 @@
 import Foundation
+import Host
 import Scenarios
+import Pipeline
 import Suites
 import Testing
 
@@ -208,9 +210,9 @@ struct SuiteFileTests {
         #expect(memslots.entries.first?.axis("slots")?.values == ["10", "30", "50", "100", "509", "max"])
     }
 
-    @Test(.enabled(if: SuiteHost.kvmUsable, "needs /dev/kvm: some scenarios read the host's capabilities to validate"))
+    @Test(.enabled(if: HostSession.deviceUsable, "needs /dev/kvm: some scenarios read the host's capabilities to validate"))
     func theShippedSuitesValidateOnThisHost() throws {
-        let host = try SuiteHost.probe()
+        let host = try HostSession(devicePath: HostSession.devicePath(environment: ProcessInfo.processInfo.environment))
         for name in Fixtures.suites.names {
             let plan = try SuitePlanner.plan(try Fixtures.suites.load(name), limits: host.limits)
             #expect(!plan.cases.isEmpty)

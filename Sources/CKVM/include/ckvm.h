@@ -14,6 +14,8 @@
 #include <linux/memfd.h>
 #include <linux/mman.h>
 #include <linux/mempolicy.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -150,17 +152,6 @@ static inline int ckvm_memfd_create(const char *name, unsigned int flags) {
     return (int)syscall(SYS_memfd_create, name, flags);
 }
 
-/* mbind(2) without linking libnuma's wrapper: binds [addr, addr+len) to the nodes in *nodemask. */
-static inline long ckvm_mbind(void *addr, unsigned long len, int mode, const unsigned long *nodemask,
-                              unsigned long maxnode, unsigned int flags) {
-    return syscall(SYS_mbind, addr, len, mode, nodemask, maxnode, flags);
-}
-
-/* move_pages(2) in query mode: where do these pages live? */
-static inline long ckvm_query_page_nodes(unsigned long count, void **pages, int *status) {
-    return syscall(SYS_move_pages, 0, count, pages, NULL, status, 0);
-}
-
 /* ---- kvm_run accessors ----------------------------------------------------------------------
  * kvm_run's exit payload is an anonymous union; these return pointers into the mmap'd run page
  * so the Swift side reads the payload of the exit it got without copying the page. */
@@ -168,7 +159,6 @@ static inline __typeof__(((struct kvm_run *)0)->io) *ckvm_run_io(struct kvm_run 
 static inline __typeof__(((struct kvm_run *)0)->mmio) *ckvm_run_mmio(struct kvm_run *run) { return &run->mmio; }
 static inline __typeof__(((struct kvm_run *)0)->fail_entry) *ckvm_run_fail_entry(struct kvm_run *run) { return &run->fail_entry; }
 static inline __typeof__(((struct kvm_run *)0)->internal) *ckvm_run_internal(struct kvm_run *run) { return &run->internal; }
-static inline __u64 ckvm_run_hw_exit_reason(struct kvm_run *run) { return run->hw.hardware_exit_reason; }
 
 /* ---- dirty ring entries ----------------------------------------------------------------------
  * The kernel publishes an entry by setting KVM_DIRTY_GFN_F_DIRTY; userspace hands it back by

@@ -21,9 +21,10 @@ import Synchronization
 enum InterruptGuard {
     /// Signals received so far.
     static let received = Atomic<Int>(0)
-    /// Write ends of the two pipes (first signal, later signals); -1 until installed.
-    nonisolated(unsafe) static var firstWrite: Int32 = -1
-    nonisolated(unsafe) static var laterWrite: Int32 = -1
+    /// Write ends of the two pipes (first signal, later signals); -1 until installed. Atomics
+    /// (lock-free, so async-signal-safe to load) because the signal handler reads them.
+    static let firstWrite = Atomic<Int32>(-1)
+    static let laterWrite = Atomic<Int32>(-1)
     private static let onFirst = Mutex<(@Sendable (Int32) -> Void)?>(nil)
 
     /// Installs the handlers (once per process); `handler` runs on the first signal and replaces
@@ -40,8 +41,8 @@ enum InterruptGuard {
     private static let installed: Void = {
         _ = received.load(ordering: .relaxed) // initialise before a signal handler can touch it
         let first = makePipe(), later = makePipe()
-        firstWrite = first.write
-        laterWrite = later.write
+        firstWrite.store(first.write, ordering: .sequentiallyConsistent)
+        laterWrite.store(later.write, ordering: .sequentiallyConsistent)
         startThread(name: "kvmbench-interrupt") {
             changeInterruptMask(SIG_UNBLOCK)
             let signalNumber = readSignal(from: first.read)
@@ -116,5 +117,7 @@ enum InterruptGuard {
 private func interruptSignalHandler(_ signalNumber: Int32) {
     let count = InterruptGuard.received.add(1, ordering: .sequentiallyConsistent).newValue
     var value = signalNumber
-    _ = write(count == 1 ? InterruptGuard.firstWrite : InterruptGuard.laterWrite, &value, MemoryLayout<Int32>.size)
+    let fd = count == 1 ? InterruptGuard.firstWrite.load(ordering: .sequentiallyConsistent)
+                        : InterruptGuard.laterWrite.load(ordering: .sequentiallyConsistent)
+    _ = write(fd, &value, MemoryLayout<Int32>.size)
 }

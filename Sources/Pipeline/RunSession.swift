@@ -2,6 +2,7 @@ import Backings
 import Dispatch
 import Foundation
 import Glibc
+import Host
 import Results
 import Scenarios
 import Synchronization
@@ -14,8 +15,10 @@ public protocol ProgressReporter: Sendable {
     func notice(_ text: String)
 }
 
-/// One kvmbench invocation's run of cases: measures them in order, and rewrites the result
-/// document atomically after every case, so an interrupted run keeps what it measured.
+/// One kvmbench invocation's run of cases: measures them in order on one host session, and
+/// rewrites the result document atomically after every case, so an interrupted run keeps what it
+/// measured. Every write of the document goes through this session (`append`, `amend`, `finish`,
+/// the interrupt); a failed write is reported on stderr and kept in `writeFailures`.
 ///
 /// SIGINT and SIGTERM are caught: the document written so far is marked interrupted and written
 /// once more, hugepage pools are restored, and the process exits with 128 + the signal number.
@@ -24,11 +27,19 @@ public final class RunSession: Sendable {
     private struct State {
         var document: ResultDocument
         var outputs: [URL]
+        var writeFailures: [String] = []
     }
     private let state: Mutex<State>
+    /// The host every case's VMs are created on.
+    public let host: HostSession
+    /// `--case-timeout`: the watchdog limit handed to every repetition.
+    public let timeoutSeconds: Double
 
-    public init(host: HostFingerprint, tool: ToolInfo, suite: SuiteRecord? = nil, outputs: [URL]) {
-        state = Mutex(State(document: ResultDocument(kvmbench: tool, host: host, suite: suite), outputs: outputs))
+    public init(host: HostSession, tool: ToolInfo, suite: SuiteRecord? = nil, outputs: [URL],
+                timeoutSeconds: Double = CaseContext.defaultTimeoutSeconds) {
+        self.host = host
+        self.timeoutSeconds = timeoutSeconds
+        state = Mutex(State(document: ResultDocument(kvmbench: tool, host: host.fingerprint, suite: suite), outputs: outputs))
     }
 
     /// Installs the SIGINT/SIGTERM handlers for the lifetime of the session.
@@ -46,7 +57,7 @@ public final class RunSession: Sendable {
         state.withLock { state in
             state.document.interrupted = true
             state.document.finishedAt = Date()
-            Self.write(state.document, to: state.outputs)
+            Self.write(&state)
         }
         HugepagePool.restoreAll()
         exit(128 + signalNumber)
@@ -70,10 +81,10 @@ public final class RunSession: Sendable {
             for notice in scenario.notices { progress.notice(notice) }
             let started = monotonicNanos()
             var result = CaseRunner.run(scenario: name, parameters: scenario.parameters, settings: planned.settings,
-                                        progress: progress.step) { _ in
+                                        host: host, timeoutSeconds: timeoutSeconds, progress: progress.step) { context in
                 // How busy the rest of the host was during this repetition (outside every timed region).
                 let load = HostLoad.snapshot()
-                var sample = try scenario.measure()
+                var sample = try scenario.measure(in: context)
                 if let busy = load.othersPercent() {
                     sample.add(HostLoad.metricName, busy, unit: "%", better: .lower, gate: false)
                 }
@@ -91,7 +102,7 @@ public final class RunSession: Sendable {
     public func append(_ result: CaseResult) {
         state.withLock { state in
             state.document.cases.append(result)
-            Self.write(state.document, to: state.outputs)
+            Self.write(&state)
         }
     }
 
@@ -99,21 +110,55 @@ public final class RunSession: Sendable {
     public func finish() -> ResultDocument {
         state.withLock { state in
             state.document.finishedAt = Date()
-            Self.write(state.document, to: state.outputs)
+            Self.write(&state)
             return state.document
+        }
+    }
+
+    /// Lets `change` add to the finished document (e.g. scaling figures over the cases), rewrites
+    /// the outputs and returns the document and what `change` returned.
+    public func amend<R>(_ change: (inout ResultDocument) -> R) -> (ResultDocument, R) {
+        state.withLock { state in
+            let value = change(&state.document)
+            Self.write(&state)
+            return (state.document, value)
         }
     }
 
     public var document: ResultDocument { state.withLock { $0.document } }
 
-    static func write(_ document: ResultDocument, to outputs: [URL]) {
-        guard !outputs.isEmpty, let data = try? document.encoded() else { return }
-        for url in outputs {
+    /// Every write that failed so far, one line each ("cannot write PATH: reason").
+    public var writeFailures: [String] { state.withLock { $0.writeFailures } }
+
+    /// The one write path of the result document: encode, then write every output atomically.
+    /// Failures are printed on stderr and recorded.
+    private static func write(_ state: inout State) {
+        guard !state.outputs.isEmpty else { return }
+        let data: Data
+        do { data = try state.document.encoded() } catch {
+            report("cannot encode the result document: \(error)", into: &state)
+            return
+        }
+        for url in state.outputs {
             do { try AtomicFile.write(data, to: url) } catch {
-                FileHandle.standardError.write(Data("kvmbench: cannot write \(url.path): \(error)\n".utf8))
+                report("cannot write \(url.path): \(error)", into: &state)
             }
         }
     }
+
+    private static func report(_ failure: String, into state: inout State) {
+        state.writeFailures.append(failure)
+        FileHandle.standardError.write(Data("kvmbench: \(failure)\n".utf8))
+    }
+}
+
+/// A progress reporter that says nothing (tests, --json).
+public struct SilentProgress: ProgressReporter {
+    public init() {}
+    public func caseStarted(index: Int, total: Int, scenario: String, parameters: [String: String]) {}
+    public func step(_ text: String) {}
+    public func caseFinished(_ result: CaseResult, seconds: Double) {}
+    public func notice(_ text: String) {}
 }
 
 /// Writes files the way results must be written: to a temporary file beside the target, then

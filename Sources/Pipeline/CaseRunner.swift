@@ -1,0 +1,78 @@
+import Backings
+import Host
+import Results
+import Scenarios
+
+/// Warm-ups and repetitions of a case.
+public struct RunSettings: Sendable, Equatable {
+    public var warmups: Int
+    public var repetitions: Int
+    public init(warmups: Int = 1, repetitions: Int = 3) {
+        self.warmups = warmups
+        self.repetitions = repetitions
+    }
+}
+
+/// Runs a case: warm-ups (discarded), then repetitions, each on a fresh VM, keeping every sample.
+/// A host that cannot run it makes the case "unsupported"; a guest or KVM failure makes it
+/// "failed" with the reason. Neither stops the caller's other cases.
+public enum CaseRunner {
+    /// Every repetition gets a `CaseContext` of its own on `host` with the watchdog limit
+    /// `timeoutSeconds`; the placement reports of the guests it built are added to its sample.
+    public static func run(scenario: String, parameters: [String: String], settings: RunSettings,
+                           host: HostSession, timeoutSeconds: Double = CaseContext.defaultTimeoutSeconds,
+                           progress: (String) -> Void = { _ in },
+                           repetition body: (_ context: CaseContext) throws -> Sample) -> CaseResult {
+        var result = CaseResult(scenario: scenario, parameters: parameters)
+        let total = settings.warmups + settings.repetitions
+        defer { HugepagePool.restoreAll() }
+        do {
+            for index in 0..<total {
+                let warmup = index < settings.warmups
+                progress(warmup ? "warm-up \(index + 1)/\(settings.warmups)" : "repetition \(index - settings.warmups + 1)/\(settings.repetitions)")
+                let context = CaseContext(host: host, timeoutSeconds: timeoutSeconds)
+                var sample = try body(context)
+                context.drainPlacementReports(into: &sample)
+                if warmup { continue }
+                merge(sample, into: &result)
+            }
+        } catch let error as ScenarioUnsupported {
+            result.status = .unsupported
+            result.reason = error.reason
+        } catch let error as BackingUnsupported {
+            result.status = .unsupported
+            result.reason = error.reason
+        } catch {
+            result.status = .failed
+            result.reason = "\(error)"
+        }
+        return result
+    }
+
+    static func merge(_ sample: Sample, into result: inout CaseResult) {
+        for metric in sample.metrics {
+            if let at = result.metrics.firstIndex(where: { $0.name == metric.name }) {
+                result.metrics[at].append(metric.value)
+            } else {
+                result.metrics.append(Metric(name: metric.name, unit: metric.unit, better: metric.better,
+                                             samples: [metric.value], gate: metric.gate))
+            }
+        }
+        result.kvmStats = sample.kvmStats
+        result.phaseStats = sample.phaseStats
+        result.perVCPU = sample.perVCPU
+        for note in sample.notes where !result.notes.contains(note) { result.notes.append(note) }
+        for (key, value) in sample.extraParameters { result.parameters[key] = value }
+    }
+}
+
+/// A case ready to run: its validated scenario and how often to repeat it.
+public struct PlannedCase: Sendable {
+    public var scenario: any Scenario
+    public var settings: RunSettings
+    public init(scenario: any Scenario, settings: RunSettings) {
+        self.scenario = scenario
+        self.settings = settings
+    }
+    public var name: String { type(of: scenario).name }
+}

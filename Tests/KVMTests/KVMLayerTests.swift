@@ -187,3 +187,36 @@ struct BackingTests {
 }
 
 import Glibc
+
+@Suite("userfaultfd in the KVM layer")
+struct UserfaultfdLayerTests {
+    @Test func aStopEventWakesEveryExclusiveWaiter() throws {
+        guard let uffd = try? Userfaultfd(features: []) else {
+            print("userfaultfd(2) is unavailable here: skipped")
+            return
+        }
+        let stop = try StopEvent()
+        let first = try UserfaultfdWaiter(uffd: uffd.handle, stop: stop.handle, exclusive: true)
+        let second = try UserfaultfdWaiter(uffd: uffd.handle, stop: stop.handle, exclusive: true)
+        stop.signal()
+        let woke = (first.wait(), second.wait())
+        #expect(woke.0 == .stop)
+        #expect(woke.1 == .stop)
+        let read = uffd.handle.read()
+        #expect(read == .empty) // no fault pending: EAGAIN, not an error
+    }
+
+    @Test func registeringAMissingRangeOffersUFFDIOCOPY() throws {
+        guard let uffd = try? Userfaultfd(features: []) else {
+            print("userfaultfd(2) is unavailable here: skipped")
+            return
+        }
+        let memory = try HostMemory(kind: .anonymous4k, size: 64 << 10)
+        let offered = try uffd.register(memory.base, length: memory.size, mode: .missing)
+        #expect(offered)
+        var failure: KVMError?
+        do { _ = try uffd.register(memory.base + 1, length: 4096, mode: .missing) } catch { failure = error }
+        #expect(failure?.operation == "UFFDIO_REGISTER")
+        #expect(failure?.errno == .invalidArgument)
+    }
+}

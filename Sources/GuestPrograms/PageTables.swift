@@ -12,6 +12,16 @@ public enum PTE {
     static let table = present | writable | user
 }
 
+/// Whether the guest's page tables are built with the Accessed bit set at every level (and Dirty
+/// on the writable leaf entries), as Linux guests create them (`--guest-ad-bits`). Under shadow
+/// paging KVM prefetches neighbouring PTEs on a fault only if their Accessed bit is set, and with
+/// the bits clear it must write them into the guest's tables on every fault: `clear` measures
+/// that A/D-update path. With two-dimensional paging the hardware sets them and KVM's faults do
+/// not change.
+public enum GuestADBits: String, CaseIterable, Sendable {
+    case preset, clear
+}
+
 /// How many tables of each level an identity map of the test memory needs.
 struct PageTablePlan {
     let testBase: UInt64
@@ -40,12 +50,17 @@ public struct PageTableBuilder {
     let layout: GuestLayout
     /// Host view of guest-physical [0, systemSize).
     let system: UnsafeMutableRawBufferPointer
+    /// Bits added to every table entry (Accessed) and to every leaf entry (Accessed | Dirty).
+    let tableBits: UInt64
+    let leafBits: UInt64
     private var nextTable: UInt64
 
-    public init(layout: GuestLayout, system: UnsafeMutableRawBufferPointer) {
+    public init(layout: GuestLayout, system: UnsafeMutableRawBufferPointer, adBits: GuestADBits = .preset) {
         precondition(UInt64(system.count) >= layout.systemSize, "system region smaller than the layout")
         self.layout = layout
         self.system = system
+        tableBits = adBits == .preset ? PTE.accessed : 0
+        leafBits = adBits == .preset ? PTE.accessed | PTE.dirty : 0
         nextTable = GuestLayout.pageTablesAddress + 4096 // the PML4 is the first table
     }
 
@@ -71,7 +86,7 @@ public struct PageTableBuilder {
         let existing = entry(table, index)
         if existing & PTE.present != 0 { return existing & PTE.addressMask }
         let fresh = allocateTable()
-        setEntry(table, index, fresh | PTE.table)
+        setEntry(table, index, fresh | PTE.table | tableBits)
         return fresh
     }
 
@@ -80,10 +95,10 @@ public struct PageTableBuilder {
         let pdpt = child(pml4, (address >> 39) & 511)
         let pd = child(pdpt, (address >> 30) & 511)
         if size == .size2m {
-            setEntry(pd, (address >> 21) & 511, address | PTE.table | PTE.pageSize)
+            setEntry(pd, (address >> 21) & 511, address | PTE.table | PTE.pageSize | leafBits)
         } else {
             let pt = child(pd, (address >> 21) & 511)
-            setEntry(pt, (address >> 12) & 511, address | PTE.table)
+            setEntry(pt, (address >> 12) & 511, address | PTE.table | leafBits)
         }
     }
 
@@ -115,6 +130,23 @@ public struct PageTableWalker {
     public init(system: UnsafeRawBufferPointer, cr3: UInt64) {
         self.system = system
         self.cr3 = cr3
+    }
+
+    /// The entries the MMU reads to translate `virtualAddress`, top level first (the last one is
+    /// the leaf); nil when not present.
+    public func entries(_ virtualAddress: UInt64) -> [UInt64]? {
+        var table = cr3
+        var out: [UInt64] = []
+        for (level, shift) in [(4, 39), (3, 30), (2, 21), (1, 12)] as [(Int, UInt64)] {
+            let offset = Int(table + ((virtualAddress >> shift) & 511) * 8)
+            guard offset + 8 <= system.count else { return nil }
+            let entry = system.load(fromByteOffset: offset, as: UInt64.self)
+            guard entry & PTE.present != 0 else { return nil }
+            out.append(entry)
+            if level == 1 || (level == 2 && entry & PTE.pageSize != 0) { return out }
+            table = entry & PTE.addressMask
+        }
+        return nil
     }
 
     /// The translation of `virtualAddress`: physical address, page size, and whether every level

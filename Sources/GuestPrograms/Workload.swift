@@ -32,9 +32,16 @@ public struct WorkloadParameters: Sendable, Equatable {
     /// Writes happen when the low 32 bits of the generator are below this value (2^32 = always).
     public var writeThreshold: UInt64 { UInt64(max(0, min(100, writePercent))) * (1 << 32) / 100 }
 
-    /// Stores the block in the layout `WorkloadProgram` reads (eight little-endian u64 fields).
+    /// Byte offset of the guest's progress counter in the block: the workload increments it every
+    /// `progressInterval` accesses, so the host's watchdog sees a long pass advance without exits.
+    public static let progressOffset = 56
+    /// Accesses between two increments of the progress counter (a power of two).
+    public static let progressInterval: UInt32 = 512
+
+    /// Stores the block in the layout `WorkloadProgram` reads (seven little-endian u64 fields; the
+    /// eighth, the guest's progress counter, is left as it is).
     public func store(into block: UnsafeMutableRawPointer) {
-        let fields: [UInt64] = [base, accesses, stride, writeThreshold, random ? 1 : 0, token, targets, 0]
+        let fields: [UInt64] = [base, accesses, stride, writeThreshold, random ? 1 : 0, token, targets]
         for (index, value) in fields.enumerated() { block.storeBytes(of: value, toByteOffset: index * 8, as: UInt64.self) }
     }
 
@@ -51,7 +58,8 @@ public struct WorkloadParameters: Sendable, Equatable {
 ///   r8   xorshift64 state, seeded per vCPU by the host (never 0)
 /// Per pass the workload loads its parameters, then for each access: steps the generator, picks a
 /// target (the next stride, or a random slot), and writes the token or reads, by comparing the
-/// generator's low 32 bits with the write threshold. After the last access it executes
+/// generator's low 32 bits with the write threshold. Every `progressInterval` accesses it
+/// increments the block's progress counter (one store to a cached line, no exit). After the last access it executes
 /// `out dx, al` on `GuestLayout.syncPort`: one exit to the host per pass.
 public enum WorkloadProgram {
     public static var code: [UInt8] {
@@ -95,6 +103,11 @@ public enum WorkloadProgram {
         asm.bind(write)
         asm.mov(store: .rdi, .r14)                   // write the token
         asm.bind(done)
+        let counted = asm.makeLabel()
+        asm.test(.rcx, imm32: WorkloadParameters.progressInterval - 1)
+        asm.jnz(counted)
+        asm.inc(load: .r15, displacement: Int8(WorkloadParameters.progressOffset)) // progress counter
+        asm.bind(counted)
         asm.dec(.rcx)
         asm.jnz(next)
 
@@ -152,11 +165,12 @@ public struct VCPUEntryState: Sendable {
 
 /// Lays the whole guest image into the system region: tables, code and page tables.
 public enum GuestImage {
-    public static func write(layout: GuestLayout, into system: UnsafeMutableRawBufferPointer, userCode: [UInt8] = WorkloadProgram.code) {
+    public static func write(layout: GuestLayout, into system: UnsafeMutableRawBufferPointer, userCode: [UInt8] = WorkloadProgram.code,
+                             adBits: GuestADBits = .preset) {
         precondition(UInt64(system.count) >= layout.systemSize)
         DescriptorTables.write(into: system)
         copy(userCode, to: GuestLayout.userCodeAddress, in: system)
-        var builder = PageTableBuilder(layout: layout, system: system)
+        var builder = PageTableBuilder(layout: layout, system: system, adBits: adBits)
         builder.build()
     }
 

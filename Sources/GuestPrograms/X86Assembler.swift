@@ -133,6 +133,11 @@ public struct X86Assembler: Sendable {
         withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
     }
 
+    /// inc qword [base + disp]
+    public mutating func inc(load base: Register, displacement: Int8 = 0) {
+        rex(w: true, rm: base); bytes.append(0xFF); memory(reg: 0, base: base, displacement: displacement)
+    }
+
     public mutating func dec(_ reg: Register) {
         rex(w: true, rm: reg); bytes.append(0xFF); modrm(mod: 3, reg: 1, rm: reg.low3)
     }

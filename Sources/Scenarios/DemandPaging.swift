@@ -155,6 +155,12 @@ public struct DemandPagingScenario: Scenario {
         }
 
         sample.kvmStats = vm.statsDeltas(from: before, to: afterFirst)
+        // Below 1 when KVM maps several pages per fault: shadow paging prefetches the neighbours
+        // whose guest PTEs have the Accessed bit (`--guest-ad-bits preset`) and whose host pages exist.
+        let touched = Double(WorkloadReplay.touchedUnits(configuration: guest, unit: 4096))
+        if let faults = sample.kvmStats["pf_taken"], touched > 0 {
+            sample.add("faults_per_page", Double(faults) / touched, unit: "count", better: .lower, gate: false)
+        }
         sample.phaseStats = [
             "first_touch": sample.kvmStats,
             "second_pass": vm.statsDeltas(from: afterFirst, to: afterSecond),

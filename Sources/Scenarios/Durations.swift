@@ -13,7 +13,7 @@ public func parseDuration(_ text: String, plainUnit: Double = 1_000) -> UInt64? 
         break
     }
     guard let value = Double(number), value >= 0, value.isFinite else { return nil }
-    return UInt64((value * scale).rounded())
+    return exactUInt64((value * scale).rounded())
 }
 
 /// "10us", "2ms", "1s", "0": the inverse of `parseDuration` for whole units.

@@ -26,6 +26,8 @@ public struct GuestConfiguration: Sendable, Equatable {
     public var reserveHugepages: Bool
     /// Touch the host backing before the guest runs, so guest faults find host pages present.
     public var hostPrefault: Bool
+    /// `--guest-ad-bits`: Accessed/Dirty preset in the guest's page tables (as Linux guests have them) or clear.
+    public var guestADBits: GuestADBits = .preset
     /// `--pin`: which CPUs the vCPU threads (and the main thread) run on.
     public var pin: PinPolicy = .none
     /// `--numa-node` / `--numa-interleave`: the memory policy of the test memory (nil: the default policy).
@@ -60,7 +62,7 @@ public struct GuestConfiguration: Sendable, Equatable {
             "vcpus": "\(vcpus)", "mem_per_vcpu": formatSize(memoryPerVCPU), "backing": backing.rawValue,
             "guest_page_size": guestPageSize.rawValue, "slots": "\(slots)", "access": access.rawValue,
             "write_percent": "\(writePercent)", "shared_region": "\(sharedRegion)",
-            "host_prefault": "\(hostPrefault)", "seed": "\(seed)",
+            "host_prefault": "\(hostPrefault)", "seed": "\(seed)", "guest_ad_bits": guestADBits.rawValue,
         ].merging(recordedPlacement) { $1 }
     }
 
@@ -72,6 +74,11 @@ public struct GuestConfiguration: Sendable, Equatable {
             return "--vcpus \(vcpus) is above this host's limit of \(min(limits.maxVCPUs, GuestLayout.maxVCPUs)) (KVM_CAP_MAX_VCPUS = \(limits.maxVCPUs))"
         }
         if memoryPerVCPU == 0 { return "--mem-per-vcpu must be larger than 0" }
+        // The guest identity-maps its test memory from 4 GiB up to the 47-bit canonical limit.
+        let mappable = (UInt64(1) << 47) - GuestLayout.defaultTestBase
+        let (total, overflow) = memoryPerVCPU.multipliedReportingOverflow(by: sharedRegion ? 1 : UInt64(vcpus))
+        let tooLarge = "--mem-per-vcpu \(formatSize(memoryPerVCPU)) x --vcpus \(vcpus) is more guest memory than kvmbench's guest can map (at most \(formatBytes(mappable)) in all)"
+        if overflow || total > 1 << 60 { return tooLarge }
         if memoryPerVCPU % backing.pageSize != 0 {
             return "--mem-per-vcpu \(formatSize(memoryPerVCPU)) is not a multiple of the \(backing.rawValue) page size (\(formatBytes(backing.pageSize)))"
         }
@@ -84,6 +91,7 @@ public struct GuestConfiguration: Sendable, Equatable {
         if let available = limits.memAvailable, needed > available {
             return "this run needs about \(formatBytes(needed)) of memory (guest \(formatBytes(testSize)) plus page tables and kvmbench), and the host has \(formatBytes(available)) available (MemAvailable); lower --vcpus or --mem-per-vcpu"
         }
+        if total > mappable { return tooLarge }
         return nil
     }
 }
@@ -112,7 +120,14 @@ public func parseSize(_ text: String) -> UInt64? {
         number = String(trimmed.dropLast(3))
     }
     guard let value = Double(number), value >= 0 else { return nil }
-    return UInt64(value * multiplier)
+    return exactUInt64(value * multiplier)
+}
+
+/// `value` as a UInt64 when it is finite and fits (2^64 and above, NaN and infinity give nil
+/// instead of trapping), rounded towards zero.
+public func exactUInt64(_ value: Double) -> UInt64? {
+    guard value.isFinite, value >= 0, value < 18_446_744_073_709_551_616.0 else { return nil }
+    return UInt64(value)
 }
 
 import Foundation

@@ -65,7 +65,7 @@ public final class GuestVM {
         } catch { throw ScenarioUnsupported("\(configuration.backing.rawValue): \(error.reason)") }
         try placement.bind(testMemory)
         let systemMemory = try HostMemory(kind: .anonymous4k, size: layout.systemSize)
-        GuestImage.write(layout: layout, into: systemMemory.buffer, userCode: userCode)
+        GuestImage.write(layout: layout, into: systemMemory.buffer, userCode: userCode, adBits: configuration.guestADBits)
 
         let kvm = context.host
         var vm = try kvm.kvm.createVM()
@@ -111,8 +111,10 @@ public final class GuestVM {
         self.workers = workers
         self.vcpuStats = boxes
         for worker in workers { worker.start() }
+        // The start barrier: every vCPU thread exists, has applied its placement and is parked on
+        // its semaphore before init returns, so thread start-up never overlaps a timed pass.
+        awaitWorkersStarted()
         if placement.plan != nil {
-            awaitWorkersStarted()
             if let failed = workers.first(where: { $0.startup.pinError != 0 }) {
                 throw PlacementFailed("pinning vCPU \(failed.index) to CPU \(failed.pinCPU ?? -1) failed: \(String(cString: strerror(failed.startup.pinError)))")
             }
@@ -239,27 +241,38 @@ public final class GuestVM {
         return elapsed
     }
 
+    /// True when every vCPU thread has started, applied its placement and parked (the start
+    /// barrier `init` waits for); reads without waiting.
+    public var vcpuThreadsParked: Bool { workers.allSatisfy { $0.startup.threadID != 0 && $0.isParked } }
+
     /// The watchdog: waits for every released worker, but no longer than the configuration's
-    /// timeout without progress. A vCPU that made no progress is kicked out of KVM_RUN
-    /// (immediate_exit plus a signal to its thread) and the run fails with what it was doing.
+    /// timeout without progress of some vCPU. A vCPU makes progress when its guest bumps the
+    /// progress counter in its parameter block (the workload does every few hundred accesses)
+    /// or when it takes an exit; one that does neither for the timeout is stuck: every vCPU is
+    /// kicked out of KVM_RUN (immediate_exit plus a signal to its thread) and the run fails with
+    /// what it was doing.
     private func waitForAll(activity: String) throws {
         var finished = 0
         let limit = context.timeoutSeconds
-        var lastProgress = progressMarker()
-        var idleSince = monotonicNanos()
+        var lastProgress = workers.map { progressMarker($0) }
+        var idleSince = [UInt64](repeating: monotonicNanos(), count: workers.count)
         while finished < workers.count {
             if done.wait(timeout: .now() + .milliseconds(250)) == .success {
                 finished += 1
                 continue
             }
-            let marker = progressMarker()
-            if marker != lastProgress {
-                lastProgress = marker
-                idleSince = monotonicNanos()
-                continue
+            let now = monotonicNanos()
+            var stuck: [Int] = []
+            for (index, worker) in workers.enumerated() {
+                let marker = progressMarker(worker)
+                if marker != lastProgress[index] || worker.isParked {
+                    lastProgress[index] = marker
+                    idleSince[index] = now
+                } else if Double(now &- idleSince[index]) / 1e9 >= limit {
+                    stuck.append(index)
+                }
             }
-            guard Double(monotonicNanos() &- idleSince) / 1e9 >= limit else { continue }
-            let stuck = workers.filter { !$0.isParked }.map(\.index)
+            guard !stuck.isEmpty else { continue }
             for worker in workers {
                 worker.stopRequested.store(true, ordering: .releasing)
                 worker.kick()
@@ -273,8 +286,18 @@ public final class GuestVM {
         }
     }
 
-    /// Changes whenever any vCPU finishes a pass or takes an exit.
-    private func progressMarker() -> Int { workers.reduce(0) { $0 &+ $1.progress.load(ordering: .relaxed) } }
+    /// Changes whenever the vCPU takes an exit or its guest bumps its progress counter.
+    private func progressMarker(_ worker: VCPUWorker) -> UInt64 {
+        UInt64(bitPattern: Int64(worker.progress.load(ordering: .relaxed))) &+ guestProgress(vcpu: worker.index)
+    }
+
+    /// vCPU `index`'s guest progress counter (the workload's, bumped every
+    /// `WorkloadParameters.progressInterval` accesses), read while the guest may write it.
+    public func guestProgress(vcpu index: Int) -> UInt64 {
+        // The block lies in the system region, mapped for the VM's lifetime; an aligned 8-byte
+        // load sees either the old or the new count, and the call keeps it from being hoisted.
+        UnsafeRawPointer(parameterBlock(index)).load(fromByteOffset: WorkloadParameters.progressOffset, as: UInt64.self)
+    }
 
     /// Releases every vCPU for `count` passes and returns at once, so the host can work while the
     /// guest runs; `finishPasses()` waits for them.
@@ -287,7 +310,7 @@ public final class GuestVM {
     /// Waits for the passes `beginPasses` released; returns the nanoseconds since the release.
     @discardableResult
     public func finishPasses() throws -> UInt64 {
-        for _ in workers { done.wait() }
+        try waitForAll(activity: "passes")
         let elapsed = monotonicNanos() &- passesStarted
         try throwFirstFailure()
         return elapsed

@@ -7,33 +7,52 @@ import Results
 /// KVM's page-table life cycle under dirty logging (the kernel selftests' kvm_page_table_test),
 /// in three timed phases on one VM:
 ///
-/// 1. **create mappings**: every vCPU touches its memory for the first time; KVM builds its
-///    mappings, huge ones (2 MiB) where the host backing and the guest's own page size allow.
+/// 1. **create mappings**: every vCPU touches the first 8 bytes of every large page (the backing's
+///    page size; 4 KiB pages on a 4 KiB backing) for the first time; KVM builds its mappings,
+///    huge ones (2 MiB) where the host backing and the guest's own page size allow. Even-numbered
+///    vCPUs write, odd ones read.
 /// 2. **update mappings**: dirty logging is enabled on every test memslot (KVM write-protects the
-///    slot, and x86 stops creating huge mappings in it so each 4 KiB write can be logged); then the
-///    vCPUs write again: every write takes a write-protection fault, and each huge mapping is
-///    dropped and rebuilt as 4 KiB ones (the "split").
+///    slot, and x86 stops creating huge mappings in it so each 4 KiB write can be logged); then
+///    every vCPU writes the first host page of each large page and reads the host pages of its
+///    second half (on a 4 KiB backing: writes every page): write-protection faults, and each huge
+///    mapping is dropped and rebuilt as 4 KiB ones (the "split").
 /// 3. **rebuild blocks**: dirty logging is disabled (x86 zaps the 4 KiB mappings that could be
-///    huge again, kvm_mmu_zap_collapsible_sptes), then the vCPUs touch the memory again and the
+///    huge again, kvm_mmu_zap_collapsible_sptes), then every vCPU reads every 4 KiB page and the
 ///    faults rebuild huge mappings.
 ///
-/// As in the selftest, even-numbered vCPUs write and odd ones read while creating mappings; every
-/// vCPU writes during the update and reads during the rebuild. `--write-percent` replaces that
-/// with one percentage for every vCPU and phase. The VM-wide `pages_4k`/`pages_2m`/`pages_1g`
-/// stats are read at each phase boundary (`phaseStats["after.create"]`, ...).
+/// As in the selftest, by default every vCPU walks one region shared by all of them and
+/// `--mem-per-vcpu` is the region's (the whole test memory's) size, the selftest's `-b`;
+/// `--region private` gives each vCPU a region of its own of that size instead. The host
+/// backing is populated before the first phase, so no phase pays for host page allocation
+/// (`host_minor_faults` in each phase's stats counts what the phase did allocate).
+/// `--write-percent` replaces the selftest's read/write choice of each first access with one
+/// percentage for every vCPU and phase. The VM-wide `pages_4k`/`pages_2m`/`pages_1g` stats are
+/// read at each phase boundary (`phaseStats["after.create"]`, ...).
 public struct PageTableScenario: Scenario {
     public static let name = "page-table"
     public static let summary = "create, update (dirty logging splits huge mappings) and rebuild KVM's mappings (kvm_page_table_test)"
-    public static let parameterKeys: [String: String] = [:]
+    public static let parameterKeys: [String: String] = [
+        "region": "shared (default: one region of --mem-per-vcpu bytes for all vCPUs, as kvm_page_table_test) or private (one region each)",
+    ]
 
     /// The recorded `write_percent` when the selftest's per-phase access types are used.
     public static let selftestWrites = "selftest"
+
+    /// How the vCPUs share the test memory.
+    public enum RegionShape: String, CaseIterable, Sendable {
+        /// One region, walked by every vCPU (kvm_page_table_test).
+        case shared
+        /// One region per vCPU.
+        case `private`
+    }
 
     public var guest: GuestConfiguration
     /// One write percentage for every vCPU and phase; nil: the selftest's access types.
     public var writePercent: Int?
 
     public init(guest: GuestConfiguration, writePercent: Int? = nil) {
+        var guest = guest
+        guest.hostPrefault = true
         self.guest = guest
         self.writePercent = writePercent
     }
@@ -42,15 +61,23 @@ public struct PageTableScenario: Scenario {
         var values = parameters.values
         let selftest = values["write_percent"] == nil || values["write_percent"]?.lowercased() == Self.selftestWrites
         if selftest { values["write_percent"] = nil }
+        let region: RegionShape = try parameters.choice("region", default: .shared)
+        values["region"] = nil
+        values["shared_region"] = region == .shared ? "true" : "false"
+        values["host_prefault"] = "true"
         guest = try GuestConfiguration(parameters: ParameterSet(values), limits: limits,
                                        defaults: GuestConfiguration(vcpus: 1, memoryPerVCPU: 256 << 20, backing: .thp,
                                                                     guestPageSize: .size2m))
         writePercent = selftest ? nil : guest.writePercent
     }
 
+    /// The region shape this case runs.
+    public var region: RegionShape { guest.sharedRegion ? .shared : .private }
+
     public var parameters: [String: String] {
         var out = guest.recorded
         out["write_percent"] = writePercent.map { "\($0)" } ?? Self.selftestWrites
+        out["region"] = region.rawValue
         return out
     }
 
@@ -75,13 +102,33 @@ public struct PageTableScenario: Scenario {
         return nil
     }
 
-    /// The write percentage of vCPU `index` in `phase`.
+    /// The write percentage of vCPU `index`'s first access to each block in `phase`.
     func writes(_ phase: Phase, vcpu index: Int) -> Int {
         if let writePercent { return writePercent }
         switch phase {
         case .create: return index % 2 == 0 ? 100 : 0
         case .update: return 100
         case .rebuild: return 0
+        }
+    }
+
+    /// The selftest's `large_page_size`: the backing's page size (4 KiB for 4 KiB backings).
+    var largePageSize: UInt64 { max(guest.backing.pageSize, 4096) }
+
+    /// What vCPU `index` touches in `phase`, as kvm_page_table_test's guest does.
+    func phaseParameters(_ phase: Phase, vcpu index: Int, layout: GuestLayout, token: UInt64) -> PageTablePhaseParameters {
+        let size = guest.memoryPerVCPU
+        let base = layout.testBase + (guest.sharedRegion ? 0 : UInt64(index) * size)
+        let large = largePageSize
+        let write = writes(phase, vcpu: index)
+        switch phase {
+        case .create:
+            return PageTablePhaseParameters(base: base, blocks: size / large, blockSize: large, writePercent: write, token: token)
+        case .update where large > 4096:
+            return PageTablePhaseParameters(base: base, blocks: size / large, blockSize: large, writePercent: write,
+                                            readsPerBlock: large / 4096 / 2, readOffset: large / 2, token: token)
+        case .update, .rebuild:
+            return PageTablePhaseParameters(base: base, blocks: size / 4096, blockSize: 4096, writePercent: write, token: token)
         }
     }
 
@@ -98,7 +145,7 @@ public struct PageTableScenario: Scenario {
 
     /// One repetition on a fresh VM.
     public func measure(in context: CaseContext) throws -> Sample {
-        let vm = try GuestVM(configuration: guest, context: context, maxPasses: 1)
+        let vm = try GuestVM(configuration: guest, context: context, maxPasses: 1, userCode: PageTableProgram.code)
         let vcpus = guest.vcpus
         var sample = Sample()
         var phaseStats: [String: [String: Int64]] = [:]
@@ -117,12 +164,12 @@ public struct PageTableScenario: Scenario {
 
         func run(_ phase: Phase, token: UInt64) throws {
             for index in 0..<vcpus {
-                var workload = vm.defaultWorkload(index, token: token)
-                workload.writePercent = writes(phase, vcpu: index)
-                vm.setWorkload(index, workload)
+                phaseParameters(phase, vcpu: index, layout: vm.layout, token: token).store(into: vm.parameterBlock(index))
             }
             let before = vm.readStats()
+            let faultsBefore = hostMinorFaults()
             let nanos = try vm.runPasses(1)
+            let faultsAfter = hostMinorFaults()
             let after = vm.readStats()
             sample.add(phase.metric, Double(nanos) / 1e9, unit: "s", better: .lower)
             var slowest: UInt64 = 0
@@ -134,6 +181,9 @@ public struct PageTableScenario: Scenario {
             }
             sample.add("\(phase.rawValue)_vcpu_time_max", Double(slowest) / 1e9, unit: "s", better: .lower, gate: false)
             phaseStats[phase.rawValue] = vm.statsDeltas(from: before, to: after)
+            // Host page faults of the whole process during the phase: the backing was populated
+            // before the first phase, so these are allocations (or copy-on-write) the phase paid for.
+            phaseStats[phase.rawValue]?["host_minor_faults"] = Int64(faultsAfter &- faultsBefore)
             readMappings(phase.rawValue)
         }
 
@@ -164,6 +214,13 @@ public struct PageTableScenario: Scenario {
             sample.notes.append("\(vcpus) vCPUs on \(ProcessInfo.processInfo.activeProcessorCount) host CPUs: vCPUs time-share, expect up to 2x variation")
         }
         return sample
+    }
+
+    /// Minor page faults of this process so far (getrusage: KVM's get_user_pages counts too).
+    func hostMinorFaults() -> UInt64 {
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        return UInt64(usage.ru_minflt)
     }
 
     /// The phase boundaries in order, as recorded in `phaseStats` ("after." + name).

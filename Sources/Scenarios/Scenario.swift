@@ -80,7 +80,7 @@ public struct ParameterSet: Sendable {
     public func size(_ key: String, default fallback: UInt64) throws(ParameterError) -> UInt64 {
         guard let text = values[key] else { return fallback }
         guard let value = parseSize(text) else {
-            throw ParameterError("\(Self.flag(key)) \(text): not a size (examples: 4096, 64M, 2G)")
+            throw ParameterError("\(Self.flag(key)) \(text): not a size of less than 16 EiB (examples: 4096, 64M, 2G)")
         }
         return value
     }
@@ -119,6 +119,7 @@ extension GuestConfiguration {
         "seed": "seed of the per-vCPU random generators",
         "shared_region": "all vCPUs access one shared region (true/false)",
         "host_prefault": "populate the host backing before the guest runs (true/false)",
+        "guest_ad_bits": "Accessed/Dirty bits in the guest's page tables: preset (as Linux guests have them) or clear (KVM's A/D-update path)",
         "reserve_hugepages": "let kvmbench grow hugetlb pools, restored afterwards (true/false)",
         "pin": "vCPU thread placement: none, auto, or CPUs like 0,1 or 0-3 (one per vCPU, optionally one more for the main thread)",
         "numa_node": "bind the test memory to this NUMA node (mbind MPOL_BIND)",
@@ -138,6 +139,7 @@ extension GuestConfiguration {
         seed = UInt64(try p.int("seed", default: Int(defaults.seed), range: 0...Int.max))
         sharedRegion = try p.bool("shared_region", default: defaults.sharedRegion)
         hostPrefault = try p.bool("host_prefault", default: defaults.hostPrefault)
+        guestADBits = try p.choice("guest_ad_bits", default: defaults.guestADBits)
         reserveHugepages = try p.bool("reserve_hugepages", default: defaults.reserveHugepages)
         try readPlacement(p, limits: limits, defaults: defaults)
         if let problem = problem(limits: limits) { throw ParameterError(problem) }

@@ -36,6 +36,8 @@ struct GuestOptions: ParsableArguments {
     var sharedRegion = false
     @Flag(name: .customLong("host-prefault"), help: "Populate the host backing before the guest runs: isolates KVM's fault cost from host page allocation.")
     var hostPrefault = false
+    @Option(name: .customLong("guest-ad-bits"), help: "Accessed/Dirty bits in the guest's page tables: preset (default, as Linux guests have them) or clear (measures KVM's A/D-update path).")
+    var guestADBits: String?
     @Flag(name: .customLong("reserve-hugepages"), help: "Let kvmbench grow hugetlb pools as needed; they are restored afterwards.")
     var reserveHugepages = false
     @Option(help: ArgumentHelp("vCPU thread placement: none (default), auto (one CPU per vCPU, cores before SMT siblings; main thread and fault handlers on the cores left over), or CPUs like 0,1 or 0-3 (one per vCPU, optionally one more for the main thread). Several placements: none,auto or 'auto;0,1'.", valueName: "none|auto|cpus"))
@@ -51,7 +53,7 @@ struct GuestOptions: ParsableArguments {
         func put(_ key: String, _ value: String?) { if let value { out[key] = splitList(value) } }
         put("vcpus", vcpus); put("mem_per_vcpu", memPerVCPU); put("backing", backing)
         put("guest_page_size", guestPageSize); put("slots", slots); put("access", access)
-        put("write_percent", writePercent); put("seed", seed)
+        put("write_percent", writePercent); put("seed", seed); put("guest_ad_bits", guestADBits)
         if sharedRegion { out["shared_region"] = ["true"] }
         if hostPrefault { out["host_prefault"] = ["true"] }
         if reserveHugepages { out["reserve_hugepages"] = ["true"] }

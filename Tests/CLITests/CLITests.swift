@@ -48,6 +48,14 @@ struct CLIBadInputTests {
         (["run", "demand-paging", "--backing", "hugetlb-1g", "--mem-per-vcpu", "1536M"], "not a multiple of the hugetlb-1g page size (1 GiB)"),
         (["run", "demand-paging", "--guest-page-size", "2m", "--mem-per-vcpu", "5M"], "multiple of 2 MiB"),
         (["run", "demand-paging", "--vcpus", "1,0"], "--vcpus must be at least 1"),
+        // Sizes, counts and durations past 64 bits: one line, never a trap.
+        (["run", "demand-paging", "--mem-per-vcpu", "99999999999999999999"], "--mem-per-vcpu 99999999999999999999: not a size"),
+        (["run", "demand-paging", "--mem-per-vcpu", "16777216T"], "--mem-per-vcpu 16777216T: not a size"),
+        (["run", "demand-paging", "--vcpus", "1024", "--mem-per-vcpu", "8191T"], "more guest memory than kvmbench's guest can map"),
+        (["run", "demand-paging", "--vcpus", "99999999999999999999"], "--vcpus 99999999999999999999: not a whole number"),
+        (["run", "demand-paging", "--uffd", "missing", "--uffd-delay", "1e300s"], "--uffd-delay 1e300s: not a duration"),
+        (["run", "memslots", "--duration", "1e300"], "--duration 1e300"),
+        (["run", "dirty-logging", "--concurrent", "--duration", "99999999999999999999s"], "--duration 99999999999999999999s: not a duration"),
     ]
 
     @Test(.enabled(if: CLI.kvmUsable, "needs /dev/kvm to read the host's limits"), arguments: 0..<cases.count)

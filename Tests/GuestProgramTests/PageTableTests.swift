@@ -4,11 +4,11 @@ import Testing
 @Suite("guest page tables")
 struct PageTableTests {
     /// Builds the image for a layout into a zeroed buffer and returns a walker over it.
-    func withImage(_ layout: GuestLayout, _ body: (PageTableWalker, UnsafeMutableRawBufferPointer) -> Void) {
+    func withImage(_ layout: GuestLayout, adBits: GuestADBits = .preset, _ body: (PageTableWalker, UnsafeMutableRawBufferPointer) -> Void) {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(layout.systemSize), alignment: 4096)
         defer { buffer.deallocate() }
         buffer.initializeMemory(as: UInt8.self, repeating: 0)
-        GuestImage.write(layout: layout, into: buffer)
+        GuestImage.write(layout: layout, into: buffer, adBits: adBits)
         body(PageTableWalker(system: UnsafeRawBufferPointer(buffer), cr3: layout.pml4Address), buffer)
     }
 
@@ -26,6 +26,26 @@ struct PageTableTests {
             }
             let last = layout.testBase + layout.testSize - 8
             #expect(walker.translate(last)?.physical == last)
+        }
+    }
+
+    /// Linux guests create PTEs with Accessed set; kvmbench's default tables must too, or shadow
+    /// paging takes one fault per page (no prefetch) and writes the bits back on each.
+    @Test(arguments: [GuestPageSize.size4k, .size2m])
+    func accessedAndDirtyArePresetByDefaultAndClearOnRequest(pageSize: GuestPageSize) {
+        let layout = GuestLayout(vcpuCount: 2, testSize: 8 << 20, guestPageSize: pageSize)
+        for address in [layout.testBase, layout.testBase + layout.testSize - 4096, layout.parameterBlockAddress(vcpu: 1)] {
+            withImage(layout) { walker, _ in
+                let entries = walker.entries(address) ?? []
+                #expect(entries.count == (pageSize == .size4k && address >= layout.testBase ? 4 : 3))
+                #expect(entries.allSatisfy { $0 & PTE.accessed != 0 })
+                #expect(entries.last.map { $0 & PTE.dirty != 0 } == true)
+            }
+            withImage(layout, adBits: .clear) { walker, _ in
+                let entries = walker.entries(address) ?? []
+                #expect(!entries.isEmpty)
+                #expect(entries.allSatisfy { $0 & (PTE.accessed | PTE.dirty) == 0 })
+            }
         }
     }
 

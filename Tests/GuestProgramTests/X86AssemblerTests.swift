@@ -31,6 +31,7 @@ struct X86AssemblerTests {
         #expect(bytes { $0.add(.rdi, .rax) } == [0x48, 0x01, 0xC7])
         #expect(bytes { $0.cmp(.rax, .r9) } == [0x4C, 0x39, 0xC8])
         #expect(bytes { $0.dec(.rcx) } == [0x48, 0xFF, 0xC9])
+        #expect(bytes { $0.inc(load: .r15, displacement: 56) } == [0x49, 0xFF, 0x47, 0x38]) // inc qword [r15+56]
         #expect(bytes { $0.movDX(0x1000) } == [0x66, 0xBA, 0x00, 0x10])
         #expect(bytes { $0.outDXAL() } == [0xEE])
     }

@@ -26,6 +26,27 @@ struct DemandPagingTests {
         }
     }
 
+    /// Guest PTEs with the Accessed bit let shadow paging prefetch the neighbours of a faulting
+    /// page when their host pages exist: at most a quarter of a fault per page. With the bits
+    /// clear KVM takes one fault per page and writes the bits back.
+    @Test func presetAccessedBitsLetKVMPrefetchPrefaultedPages() throws {
+        func faultsPerPage(_ bits: GuestADBits) throws -> Double {
+            var guest = GuestConfiguration(vcpus: 1, memoryPerVCPU: 16 << 20, hostPrefault: true)
+            guest.guestADBits = bits
+            #expect(guest.recorded["guest_ad_bits"] == bits.rawValue)
+            let sample = try DemandPagingScenario(guest: guest).measure(in: TestHost.context())
+            return try #require(sample.metrics.first { $0.name == "faults_per_page" }).value
+        }
+        let preset = try faultsPerPage(.preset), clear = try faultsPerPage(.clear)
+        #expect(clear >= 0.9)
+        if HostPaging.current.isShadow {
+            #expect(preset <= 0.25, "faults per page with A/D preset: \(preset)")
+        }
+        let limits = HostLimits(maxVCPUs: 1024, memslots: 32764, memAvailable: nil)
+        #expect(try DemandPagingScenario(parameters: ParameterSet([:]), limits: limits).parameters["guest_ad_bits"] == "preset")
+        #expect(throws: ParameterError.self) { try DemandPagingScenario(parameters: ParameterSet(["guest_ad_bits": "set"]), limits: limits) }
+    }
+
     @Test func sharedRegionAndRandomAccessStillTouchEveryPageOnce() throws {
         let guest = GuestConfiguration(vcpus: 2, memoryPerVCPU: 4 << 20, sharedRegion: true, access: .random, writePercent: 50)
         let sample = try DemandPagingScenario(guest: guest).measure(in: TestHost.context())
@@ -84,6 +105,12 @@ struct DemandPagingTests {
         #expect(parseSize("4096") == 4096)
         #expect(parseSize("64MiB") == 64 << 20)
         #expect(parseSize("lots") == nil)
+        // 2^64 bytes and more do not fit: nil, not a trap.
+        #expect(parseSize("99999999999999999999") == nil)
+        #expect(parseSize("16777216T") == nil)
+        #expect(parseSize("16777215T") == 16_777_215 << 40)
+        #expect(parseDuration("1e300s") == nil)
+        #expect(parseDuration("18446744073.8s") == nil)
         #expect(formatSize(256 << 20) == "256M")
     }
 }
@@ -92,19 +119,57 @@ struct DemandPagingTests {
 struct WatchdogTests {
     @Test func aGuestThatSpinsForeverIsStoppedAndTheNextCaseRuns() throws {
         let configuration = GuestConfiguration(vcpus: 2, memoryPerVCPU: 2 << 20)
-        let vm = try GuestVM(configuration: configuration, context: TestHost.context(timeoutSeconds: 1))
-        var endless = vm.defaultWorkload(1)
-        endless.random = true
-        endless.targets = 1
-        endless.accesses = UInt64.max >> 1 // one page, forever: no exit ever reaches the host
-        vm.setWorkload(1, endless)
+        // `jmp $`: no exit ever reaches the host and the guest's progress counter never moves.
+        let vm = try GuestVM(configuration: configuration, context: TestHost.context(timeoutSeconds: 1),
+                             userCode: WorkloadProgram.spinForever)
         let error = #expect(throws: WatchdogTimeout.self) { try vm.runPasses(1) }
-        #expect(error?.stuckVCPUs == [1])
+        #expect(error?.stuckVCPUs == [0, 1])
         #expect(error?.leftBehind == []) // the kick brought the spinning vCPU out of KVM_RUN
         #expect(error?.description.contains("no progress for 1.0 s") == true)
         // The next case runs normally.
         let sample = try DemandPagingScenario(guest: GuestConfiguration(vcpus: 1, memoryPerVCPU: 2 << 20)).measure(in: TestHost.context())
         #expect((sample.kvmStats["pf_taken"] ?? 0) >= 512)
+    }
+}
+
+extension WatchdogTests {
+    /// A pass longer than the timeout that never exits is healthy: the guest's progress counter
+    /// moves (seed 002's phases take minutes; the watchdog used to kill them as stuck).
+    @Test func aLongPassWithoutExitsIsNotStuck() throws {
+        let configuration = GuestConfiguration(vcpus: 1, memoryPerVCPU: 16 << 20)
+        let context = TestHost.context(timeoutSeconds: 0.5)
+        let vm = try GuestVM(configuration: configuration, context: context)
+        try vm.runPasses(1) // maps every page: the long pass below takes no fault and no exit
+        var long = vm.defaultWorkload(0)
+        long.random = true
+        long.accesses = 600_000_000
+        vm.setWorkload(0, long)
+        let started = monotonicNanos()
+        try vm.runPasses(1)
+        let seconds = Double(monotonicNanos() - started) / 1e9
+        #expect(seconds > 2 * context.timeoutSeconds, "the pass took only \(seconds) s: it must outlast the timeout")
+        #expect(vm.guestProgress(vcpu: 0) >= 600_000_000 / UInt64(WorkloadParameters.progressInterval))
+    }
+
+    /// The memslot loops wait with beginPasses / finishPasses: a stuck vCPU there fails too, instead of hanging.
+    @Test(.timeLimit(.minutes(1))) func finishPassesIsWatched() throws {
+        let configuration = GuestConfiguration(vcpus: 1, memoryPerVCPU: 2 << 20)
+        let vm = try GuestVM(configuration: configuration, context: TestHost.context(timeoutSeconds: 1),
+                             userCode: WorkloadProgram.spinForever)
+        vm.beginPasses(1)
+        let error = #expect(throws: WatchdogTimeout.self) { try vm.finishPasses() }
+        #expect(error?.stuckVCPUs == [0])
+    }
+}
+
+@Suite("start barrier", .enabled(if: KVMSystem.isUsable(), "needs /dev/kvm (readable and writable): skipped"))
+struct StartBarrierTests {
+    /// Without --pin too, every vCPU thread exists and is parked before the first timed pass.
+    @Test func everyVCPUThreadIsParkedWhenTheVMIsBuilt() throws {
+        for _ in 0..<3 {
+            let vm = try GuestVM(configuration: GuestConfiguration(vcpus: 8, memoryPerVCPU: 2 << 20), context: TestHost.context())
+            #expect(vm.vcpuThreadsParked)
+        }
     }
 }
 

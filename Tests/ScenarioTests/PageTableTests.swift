@@ -18,6 +18,36 @@ struct PageTableTests {
         #expect(sample.perVCPU?.first?["rebuild_write_percent"] == 100) // --write-percent applies to every phase
     }
 
+    /// kvm_page_table_test's shape: one region for all vCPUs, and no phase pays for host page
+    /// allocation (odd vCPUs reading untouched memory used to map the zero page, so the update
+    /// phase paid copy-on-write for it).
+    @Test(arguments: [PageTableScenario.RegionShape.shared, .private])
+    func noPhaseAllocatesHostPages(region: PageTableScenario.RegionShape) throws {
+        let limits = HostLimits(maxVCPUs: 1024, memslots: 32764, memAvailable: nil)
+        let scenario = try PageTableScenario(parameters: ParameterSet([
+            "vcpus": "2", "mem_per_vcpu": "8M", "backing": "anonymous-4k", "guest_page_size": "4k", "region": region.rawValue,
+        ]), limits: limits)
+        #expect(scenario.parameters["region"] == region.rawValue)
+        let sample = try scenario.measure(in: TestHost.context())
+        let pages = Int64(8 << 20) / 4096 * (region == .shared ? 1 : 2)
+        for phase in ["create", "update", "rebuild"] {
+            let faults = try #require(sample.phaseStats?[phase]?["host_minor_faults"])
+            #expect(faults <= 16 + pages / 100, "\(phase) took \(faults) host page faults for \(pages) guest pages")
+        }
+        // Shared: both vCPUs map the same pages, so KVM holds one region's worth of mappings.
+        let mapped = try #require(sample.phaseStats?["after.create"]?["pages_4k"])
+        #expect(mapped >= pages && mapped < pages + pages / 2 + 64)
+    }
+
+    @Test func theSharedRegionIsTheDefaultShape() throws {
+        let limits = HostLimits(maxVCPUs: 1024, memslots: 32764, memAvailable: nil)
+        let scenario = try PageTableScenario(parameters: ParameterSet(["vcpus": "4", "mem_per_vcpu": "64M"]), limits: limits)
+        #expect(scenario.region == .shared)
+        #expect(scenario.guest.testSize == 64 << 20)
+        #expect(scenario.guest.hostPrefault)
+        #expect(throws: ParameterError.self) { try PageTableScenario(parameters: ParameterSet(["region": "both"]), limits: limits) }
+    }
+
     @Test func writePercentIsRecordedAndRepeatable() throws {
         let limits = HostLimits(maxVCPUs: 1024, memslots: 32764, memAvailable: nil)
         let selftest = try PageTableScenario(parameters: ParameterSet([:]), limits: limits)

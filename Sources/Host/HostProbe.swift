@@ -16,20 +16,29 @@ public enum HostProbe {
 
     static func fingerprint(apiVersion: Int, capabilities: [String: Int]) -> HostFingerprint {
         let topology = Topology.probe()
+        let module = kvmModule(), parameters = kvmParameters(), model = cpuModel()
         return HostFingerprint(
             hostname: ProcessInfo.processInfo.hostName,
             kernelRelease: read("/proc/sys/kernel/osrelease") ?? "unknown",
-            cpuModel: cpuModel(),
+            cpuModel: model,
             onlineCPUs: ProcessInfo.processInfo.activeProcessorCount,
             memTotalBytes: meminfo("MemTotal") ?? 0,
             numaNodes: topology?.numaNodes ?? 1,
-            kvmModule: kvmModule(),
-            kvmParameters: kvmParameters(),
+            kvmModule: module,
+            kvmParameters: parameters,
             kvmAPIVersion: apiVersion,
             capabilities: capabilities,
             thpMode: selected(read("/sys/kernel/mm/transparent_hugepage/enabled") ?? "unknown"),
             hugepagePools: HugepagePool.snapshot(),
-            topology: topology)
+            topology: topology,
+            mmu: MMUKind.classify(kvmModule: module, parameters: parameters),
+            emulated: isEmulated(hypervisorVendor: HostCPU.hypervisorVendor, cpuModel: model))
+    }
+
+    /// Whether the CPU is an emulator's: QEMU's software emulation (TCG) signs CPUID leaf
+    /// 0x40000000 "TCGTCGTCGTCG" and, with `-cpu max` or `qemu64`, names its model "QEMU TCG CPU".
+    static func isEmulated(hypervisorVendor: String?, cpuModel: String) -> Bool {
+        hypervisorVendor == "TCGTCGTCGTCG" || cpuModel.contains("QEMU TCG")
     }
 
     /// The limits scenarios validate against.

@@ -19,7 +19,7 @@ struct HostSection {
                 Markup.element("span", ["class": "hostname"]) { host.hostname }
             }
             Markup.element("p", ["class": "muted"]) {
-                "Linux \(host.kernelRelease) · \(host.cpuModel) · \(host.onlineCPUs) CPUs · \(host.kvmModule)"
+                "Linux \(host.kernelRelease) · \(host.cpuModel) · \(host.onlineCPUs) CPUs · \(host.kvmModule) · \(host.mmuDescription)"
             }
             runs
             FingerprintTable(host: host).markup
@@ -59,6 +59,8 @@ struct FingerprintTable {
             ("Hostname", host.hostname), ("Kernel", host.kernelRelease), ("CPU", host.cpuModel),
             ("Online CPUs", String(host.onlineCPUs)), ("Memory", UnitFormatting.bytes(host.memTotalBytes)),
             ("NUMA nodes", String(host.numaNodes)), ("KVM module", host.kvmModule),
+            ("MMU", host.mmu?.rawValue ?? "unknown"),
+            ("Emulated CPU", host.emulated.map { $0 ? "yes: timings are behaviour, not performance" : "no" } ?? "unknown"),
             ("KVM API version", String(host.kvmAPIVersion)), ("Transparent hugepages", host.thpMode),
             ("Hugepage pools", hugepagePools), ("Topology", topology),
         ]

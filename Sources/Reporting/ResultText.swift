@@ -25,7 +25,7 @@ struct ResultTextHeader {
         var lines = [
             tool.styled(.bold, colour: colour),
             "host \(host.hostname) · Linux \(host.kernelRelease) · \(host.cpuModel) · "
-                + "\(host.onlineCPUs) CPUs · \(host.kvmModule)",
+                + "\(host.onlineCPUs) CPUs · \(host.kvmModule) · \(host.mmuDescription)",
             "started \(document.startedAt.formatted(.iso8601))" + RunTiming(document).tookClause,
         ]
         if document.interrupted {

@@ -20,11 +20,17 @@ public struct HostFingerprint: Codable, Sendable, Equatable {
     public var hugepagePools: [String: Int]
     /// Topology from hwloc: packages, cores, processing units, caches.
     public var topology: Topology?
+    /// Which MMU serves the guests (see `MMUKind`); nil in documents written before it was recorded.
+    public var mmu: MMUKind?
+    /// True when the host's CPU is an emulator's (QEMU's software emulation, TCG): its timings are
+    /// behaviour, not performance. nil in documents written before it was recorded.
+    public var emulated: Bool?
 
     public init(hostname: String, kernelRelease: String, cpuModel: String, onlineCPUs: Int,
                 memTotalBytes: UInt64, numaNodes: Int, kvmModule: String,
                 kvmParameters: [String: String], kvmAPIVersion: Int, capabilities: [String: Int],
-                thpMode: String, hugepagePools: [String: Int], topology: Topology?) {
+                thpMode: String, hugepagePools: [String: Int], topology: Topology?,
+                mmu: MMUKind? = nil, emulated: Bool? = nil) {
         self.hostname = hostname
         self.kernelRelease = kernelRelease
         self.cpuModel = cpuModel
@@ -38,6 +44,8 @@ public struct HostFingerprint: Codable, Sendable, Equatable {
         self.thpMode = thpMode
         self.hugepagePools = hugepagePools
         self.topology = topology
+        self.mmu = mmu
+        self.emulated = emulated
     }
 
     enum CodingKeys: String, CodingKey {
@@ -45,6 +53,12 @@ public struct HostFingerprint: Codable, Sendable, Equatable {
         case onlineCPUs = "online_cpus", memTotalBytes = "mem_total_bytes", numaNodes = "numa_nodes"
         case kvmModule = "kvm_module", kvmParameters = "kvm_parameters", kvmAPIVersion = "kvm_api_version"
         case capabilities, thpMode = "thp_mode", hugepagePools = "hugepage_pools", topology
+        case mmu, emulated
+    }
+
+    /// "tdp-mmu", "pvm-shadow, emulated CPU", or "MMU unknown" for documents from before it was recorded.
+    public var mmuDescription: String {
+        (mmu?.rawValue ?? "MMU unknown") + (emulated == true ? ", emulated CPU" : "")
     }
 
     /// The fields whose difference changes MMU behaviour, each as (field, this value, other value).
@@ -56,10 +70,44 @@ public struct HostFingerprint: Codable, Sendable, Equatable {
         check("cpu_model", cpuModel, other.cpuModel)
         check("kvm_module", kvmModule, other.kvmModule)
         check("thp_mode", thpMode, other.thpMode)
+        // A different MMU, or an emulator on one side, is a different host. Documents written
+        // before these were recorded (nil) say nothing, so they differ from nothing.
+        if let mine = mmu, let theirs = other.mmu { check("mmu", mine.rawValue, theirs.rawValue) }
+        if let mine = emulated, let theirs = other.emulated { check("emulated", String(mine), String(theirs)) }
         for key in Set(kvmParameters.keys).union(other.kvmParameters.keys).sorted() {
             check("kvm_parameters.\(key)", kvmParameters[key] ?? "-", other.kvmParameters[key] ?? "-")
         }
         return out
+    }
+}
+
+/// The MMU that maps guest memory, as the KVM module and its parameters say.
+public enum MMUKind: String, Codable, Sendable, Equatable, CaseIterable {
+    /// EPT or NPT with KVM's TDP MMU (`kvm.tdp_mmu=Y`): what current bare-metal hosts run.
+    case tdpMMU = "tdp-mmu"
+    /// EPT or NPT with the older, shadow-page-based TDP code (`tdp_mmu=N`, or a kernel without it).
+    case legacyTDP = "legacy-tdp"
+    /// Shadow paging on a hardware-virtualizing KVM (`kvm_intel.ept=N` or `kvm_amd.npt=N`).
+    case shadow
+    /// PVM (`kvm_pvm`): a KVM without VMX/SVM that runs its guests under shadow paging.
+    case pvmShadow = "pvm-shadow"
+
+    /// The kind for a KVM vendor module and the parameters of the kvm and kvm_* modules
+    /// ("module.parameter" -> value, as `HostFingerprint.kvmParameters`); nil without KVM.
+    public static func classify(kvmModule: String, parameters: [String: String]) -> MMUKind? {
+        func on(_ key: String) -> Bool? {
+            parameters[key].map { ["Y", "y", "1"].contains($0) }
+        }
+        let twoDimensional: Bool?
+        switch kvmModule {
+        case "kvm_pvm": return .pvmShadow
+        case "kvm_intel": twoDimensional = on("kvm_intel.ept")
+        case "kvm_amd": twoDimensional = on("kvm_amd.npt")
+        default: return nil
+        }
+        guard let twoDimensional else { return nil }
+        guard twoDimensional else { return .shadow }
+        return on("kvm.tdp_mmu") == true ? .tdpMMU : .legacyTDP
     }
 }
 

@@ -127,12 +127,14 @@ public struct BaselineStore: Sendable {
         return loaded
     }
 
-    /// Saves `document` as baseline `name`. Refuses reference names, interrupted runs and (unless
-    /// `replace`) an existing baseline; writes atomically, so a failure leaves the old file as it was.
+    /// Saves `document` as baseline `name`. Refuses reference names, interrupted runs, runs on an
+    /// emulated CPU (unless `force`) and (unless `replace`) an existing baseline; writes atomically,
+    /// so a failure leaves the old file as it was.
     @discardableResult
     public func save(_ document: ResultDocument, as name: String, source: String, replace: Bool = false,
-                     created: Date = Date()) throws(SuiteError) -> URL {
+                     force: Bool = false, created: Date = Date()) throws(SuiteError) -> URL {
         try checkSavable(name, replace: replace)
+        try Self.checkHost(document.host, force: force, source: source)
         guard !document.interrupted else {
             throw .usage("\(source): the run was interrupted before every case had run; a baseline needs a complete run")
         }
@@ -146,6 +148,13 @@ public struct BaselineStore: Sendable {
             throw .other("cannot write baseline \(url(of: name).path): \(error)")
         }
         return url(of: name)
+    }
+
+    /// Refuses a baseline from an emulated CPU unless `force`: its timings (QEMU's software
+    /// emulation runs guests ~100x slower than hardware) prove behaviour, not performance.
+    public static func checkHost(_ host: HostFingerprint, force: Bool, source: String) throws(SuiteError) {
+        guard host.emulated == true, !force else { return }
+        throw .usage("\(source): measured on an emulated CPU (\(host.cpuModel), \(host.mmuDescription)): its timings prove behaviour, not performance, so it makes no baseline; use --force to save it anyway")
     }
 
     /// Whether `name` may be saved: valid, not a reference name, and not existing unless `replace`.

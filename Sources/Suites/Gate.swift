@@ -6,8 +6,9 @@ import Results
 ///
 /// The status, most serious first:
 /// 1. **incomparable** (exit 4): the baseline is a reference (published figures cannot gate), the two
-///    share no cases, the result is from an interrupted run, or no shared case was measured on both
-///    sides and none failed.
+///    share no cases, the result is from an interrupted run, the two hosts have different MMU kinds
+///    or one of them is emulated (`HostFingerprint.mmu`, `emulated`), or no shared case was
+///    measured on both sides and none failed.
 /// 2. **caseFailed** (exit 3): a case of the result failed (guest crash, KVM error, failed check).
 /// 3. **regression** (exit 2): a gated metric's verdict is "regressed" (see `ChangeDecision`).
 /// 4. **incomparable** (exit 4) again when, without such a regression, some case was measured while
@@ -67,6 +68,9 @@ public enum Gate {
         if result.interrupted {
             outcome.status = .incomparable
             outcome.problem = "the result is from an interrupted run (\(result.cases.count) case(s) measured): cases it did not reach could hide a regression"
+        } else if let difference = comparison.hostDifferences.first(where: { ["mmu", "emulated"].contains($0.field) }) {
+            outcome.status = .incomparable
+            outcome.problem = "the hosts differ in \(difference.field) (\(difference.before) in \(comparison.before.label), \(difference.after) in \(comparison.after.label)): a different MMU or an emulated CPU is a different host"
         } else if !failed.isEmpty {
             outcome.status = .caseFailed
         } else if !regressions.isEmpty {

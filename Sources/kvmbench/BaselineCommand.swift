@@ -20,7 +20,7 @@ struct BaselineCommand: ParsableCommand {
 struct BaselineSave: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "save", abstract: "Save a result document as baseline NAME.",
-        discussion: "Exit status: 0 saved, 4 the result file is missing or unreadable, 64 bad name or the baseline exists (use --replace).")
+        discussion: "Exit status: 0 saved, 4 the result file is missing or unreadable, 64 bad name, the baseline exists (use --replace) or the run was on an emulated CPU (use --force).")
 
     @Argument(help: "Baseline name.")
     var name: String
@@ -31,12 +31,15 @@ struct BaselineSave: ParsableCommand {
     @Flag(name: .customLong("replace"), help: "Overwrite an existing baseline of that name.")
     var replace = false
 
+    @Flag(name: .customLong("force"), help: "Save a run from an emulated CPU (QEMU TCG) too; its timings are not performance.")
+    var force = false
+
     func run() throws {
         let store = BaselineStore()
         SuiteCLI.orExit { () throws(SuiteError) in try store.checkSavable(name, replace: replace) }
         let loaded = SuiteCLI.orExit { () throws(SuiteError) in try DocumentLoader.load(URL(fileURLWithPath: from), label: from) }
         let url = SuiteCLI.orExit { () throws(SuiteError) in
-            try store.save(loaded.document, as: name, source: from, replace: replace)
+            try store.save(loaded.document, as: name, source: from, replace: replace, force: force)
         }
         print("saved baseline \(name): \(url.path) (\(loaded.document.cases.count) cases, host \(loaded.document.host.hostname), kvmbench \(loaded.document.kvmbench.version))")
     }

@@ -38,6 +38,8 @@ struct HostCommand: ParsableCommand {
             general.append(["hugepages \(size)", "\(pages) page(s) in the pool, \(HostProbe.hugepagesAvailable(size) ?? 0) available"].map { TextTable.Cell($0) })
         }
         general.append(["KVM module", fingerprint.kvmModule].map { TextTable.Cell($0) })
+        general.append(["MMU", fingerprint.mmu?.rawValue ?? "unknown (no KVM module recognised)"].map { TextTable.Cell($0) })
+        general.append(["emulated CPU", fingerprint.emulated == true ? "yes (QEMU TCG): timings are behaviour, not performance" : "no"].map { TextTable.Cell($0) })
         general.append(["KVM API version", "\(fingerprint.kvmAPIVersion)"].map { TextTable.Cell($0) })
         print(general.render(colour: colour))
 

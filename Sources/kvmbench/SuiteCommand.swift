@@ -43,6 +43,9 @@ struct SuiteCommand: ParsableCommand {
     @Flag(name: .customLong("replace"), help: "Let --save-baseline overwrite an existing baseline.")
     var replace = false
 
+    @Flag(name: .customLong("force"), help: "Let --save-baseline save a run from an emulated CPU (QEMU TCG); its timings are not performance.")
+    var force = false
+
     @Flag(name: .customLong("dry-run"), help: "Validate the suite and list its cases without running them.")
     var dryRun = false
 
@@ -61,11 +64,14 @@ struct SuiteCommand: ParsableCommand {
         let store = BaselineStore()
         if let saveBaseline {
             SuiteCLI.orExit { () throws(SuiteError) in try store.checkSavable(saveBaseline, replace: replace) }
+            SuiteCLI.orExit { () throws(SuiteError) in
+                try BaselineStore.checkHost(HostProbe.fingerprint(), force: force, source: "--save-baseline \(saveBaseline)")
+            }
         }
         guard let (document, written) = try SuiteCLI.runSuite(suite, overrides: overrides, output: output, dryRun: dryRun) else { return }
         if let saveBaseline {
             let url = SuiteCLI.orExit { () throws(SuiteError) in
-                try store.save(document, as: saveBaseline, source: written.path, replace: replace)
+                try store.save(document, as: saveBaseline, source: written.path, replace: replace, force: force)
             }
             SuiteCLI.note("saved baseline \(saveBaseline) (\(url.path))")
         }

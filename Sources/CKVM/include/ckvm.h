@@ -175,3 +175,15 @@ static inline void ckvm_run_set_immediate_exit(struct kvm_run *run, __u8 value) 
     __atomic_store_n(&run->immediate_exit, value, __ATOMIC_RELEASE);
 }
 static const __u32 CKVM_DIRTY_GFN_F_DIRTY = KVM_DIRTY_GFN_F_DIRTY;
+
+/* ---- the host's own CPU ----------------------------------------------------------------------
+ * CPUID as this process sees it: on a virtual or emulated host, leaf 0x40000000 names the
+ * hypervisor or emulator ("KVMKVMKVM", "TCGTCGTCGTCG" for QEMU's software emulation). */
+typedef struct { __u32 eax, ebx, ecx, edx; } ckvm_cpuid_regs;
+static inline ckvm_cpuid_regs ckvm_cpuid(__u32 leaf, __u32 subleaf) {
+    ckvm_cpuid_regs regs = {0, 0, 0, 0};
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ volatile("cpuid" : "=a"(regs.eax), "=b"(regs.ebx), "=c"(regs.ecx), "=d"(regs.edx) : "a"(leaf), "c"(subleaf));
+#endif
+    return regs;
+}

@@ -65,7 +65,7 @@ struct SuiteCommand: ParsableCommand {
         if let saveBaseline {
             SuiteCLI.orExit { () throws(SuiteError) in try store.checkSavable(saveBaseline, replace: replace) }
             SuiteCLI.orExit { () throws(SuiteError) in
-                try BaselineStore.checkHost(HostProbe.fingerprint(), force: force, source: "--save-baseline \(saveBaseline)")
+                try BaselineStore.checkHost(openHost().fingerprint, force: force, source: "--save-baseline \(saveBaseline)")
             }
         }
         guard let (document, written) = try SuiteCLI.runSuite(suite, overrides: overrides, output: output, dryRun: dryRun) else { return }

@@ -23,8 +23,9 @@ struct HostMMUTests {
         #expect(MMUKind.classify(kvmModule: "none", parameters: [:]) == nil)
     }
 
-    @Test func thisHostsFingerprintRecordsItsMMU() throws {
-        let host = HostProbe.fingerprint()
+    @Test(.enabled(if: HostSession.deviceUsable, "needs /dev/kvm (readable and writable): skipped"))
+    func thisHostsFingerprintRecordsItsMMU() throws {
+        let host = try HostSession(devicePath: HostSession.devicePath(environment: ProcessInfo.processInfo.environment)).fingerprint
         #expect(host.mmu == MMUKind.classify(kvmModule: host.kvmModule, parameters: host.kvmParameters))
         #expect(host.emulated == host.cpuModel.contains("QEMU TCG") || HostCPU.hypervisorVendor == "TCGTCGTCGTCG")
         if host.kvmModule == "kvm_pvm" { #expect(host.mmu == .pvmShadow) }

@@ -91,6 +91,16 @@ public struct HostMemory: ~Copyable {
         madvise(base + Int(offset), Int(length), MADV_DONTNEED)
     }
 
+    /// MADV_DONTNEED on [address, address+length) of some backing's mapping (callers that hold
+    /// host addresses per memslot rather than the owner, e.g. the memslots scenario's slot map).
+    /// Returns 0 or the errno. The range must lie inside a live `HostMemory` mapping.
+    public static func discard(address: UInt, length: Int) -> Int32 {
+        // SAFETY: madvise only checks the range against the process's mappings; an address outside
+        // every mapping fails with ENOMEM instead of touching memory.
+        guard let start = UnsafeMutableRawPointer(bitPattern: address) else { return EINVAL }
+        return madvise(start, length, MADV_DONTNEED) == 0 ? 0 : Glibc.errno
+    }
+
     /// Touches every host page once (write), so the guest's faults find host pages present.
     public func prefault() {
         let step = 4096

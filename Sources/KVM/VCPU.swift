@@ -219,6 +219,39 @@ public struct VCPUKicker: @unchecked Sendable {
     /// immediate_exit = 1: the vCPU's next KVM_RUN returns EINTR at once; a signal to its thread
     /// ends the current one.
     public func requestImmediateExit() { ckvm_run_set_immediate_exit(runPage, 1) }
+
+    /// Forces the vCPU out of KVM_RUN: immediate_exit (for the next entry) and `signal` to the
+    /// vCPU's `thread` (for the current one); KVM_RUN then returns EINTR.
+    public func kick(thread: pthread_t) {
+        requestImmediateExit()
+        pthread_kill(thread, Self.signal)
+    }
+
+    /// The signal a kick sends. Its handler does nothing: installed without SA_RESTART, its only
+    /// effect is that the KVM_RUN in progress returns EINTR.
+    public static let signal = SIGUSR1
+
+    private static let installed: Void = {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        sigaction(VCPUKicker.signal, &action, nil)
+    }()
+
+    /// Installs the do-nothing handler of `signal` (once per process).
+    public static func installSignalHandler() { _ = installed }
+
+    /// Unblocks `signal` on the calling vCPU thread and returns the thread to kick. Threads
+    /// inherit their creator's signal mask, and the creator may block everything (a Swift
+    /// concurrency or Dispatch thread); the vCPU thread must receive the kick.
+    public static func acceptKicksOnThisThread() -> pthread_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, signal)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        return pthread_self()
+    }
 }
 
 /// The register state a vCPU starts from: what `VCPU.load` gives KVM.

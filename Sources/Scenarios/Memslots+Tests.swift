@@ -1,3 +1,4 @@
+import Backings
 import Glibc
 import GuestPrograms
 import KVM
@@ -95,10 +96,9 @@ public enum MemslotAccess {
             let chunkEnd = Swift.min(page + chunk, pages.upperBound)
             while page < chunkEnd {
                 let count = Swift.min(map.pagesToSlotEnd(page: page), chunkEnd - page)
-                // SAFETY: as in `fill`; the range stays inside one slot's host memory.
-                if madvise(UnsafeMutableRawPointer(bitPattern: map.hostAddress(page: page))!, count * 4096, MADV_DONTNEED) != 0 {
-                    return errno
-                }
+                // The range stays inside one slot's host memory.
+                let error = HostMemory.discard(address: map.hostAddress(page: page), length: count * 4096)
+                if error != 0 { return error }
                 page += count
             }
         }

@@ -65,7 +65,7 @@ final class VCPUWorker: @unchecked Sendable {
         self.done = done
         passNanos = [UInt64](repeating: 0, count: maxPasses)
         kicker = self.vcpu.kicker
-        VCPUKick.install()
+        VCPUKicker.installSignalHandler()
     }
 
     func start() {
@@ -83,15 +83,14 @@ final class VCPUWorker: @unchecked Sendable {
     /// thread (for the current one); KVM_RUN then returns EINTR.
     func kick() {
         // The kicker is only used while the worker, which owns the VCPU, exists (see VCPU.kicker).
-        kicker.requestImmediateExit()
-        if let id = threadID.withLock({ $0 }) { pthread_kill(id, VCPUKick.signal) }
+        if let id = threadID.withLock({ $0 }) { kicker.kick(thread: id) } else { kicker.requestImmediateExit() }
     }
 
     private let kicker: VCPUKicker
 
     private func loop() {
-        threadID.withLock { $0 = pthread_self() }
-        VCPUKick.unblockOnThisThread()
+        let thread = VCPUKicker.acceptKicksOnThisThread()
+        threadID.withLock { $0 = thread }
         // Placement before the first park: outside every timed region.
         let pinError = pinCPU.map { Placement.setAffinity(to: [$0]) } ?? 0
         startup = (Placement.currentThreadID(), Placement.affinity(), pinError)
@@ -154,29 +153,6 @@ final class VCPUWorker: @unchecked Sendable {
                 return GuestFailure(vcpu: index, exit: exit, registers: vcpu.registerSummary())
             }
         }
-    }
-}
-
-/// The signal the watchdog sends a vCPU thread to interrupt KVM_RUN. Its handler does nothing:
-/// installed without SA_RESTART, its only effect is that the ioctl returns EINTR.
-enum VCPUKick {
-    static let signal = SIGUSR1
-    private static let installed: Void = {
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = { _ in }
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = 0
-        sigaction(VCPUKick.signal, &action, nil)
-    }()
-    static func install() { _ = installed }
-
-    /// Threads inherit their creator's signal mask, and the creator may block everything (a
-    /// Swift concurrency or Dispatch thread); the vCPU thread must receive the kick.
-    static func unblockOnThisThread() {
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, signal)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 }
 

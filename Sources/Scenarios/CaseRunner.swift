@@ -23,12 +23,27 @@ public struct MetricSample: Sendable {
 public struct Sample: Sendable {
     public var metrics: [MetricSample] = []
     public var kvmStats: [String: Int64] = [:]
+    /// How to read each of `kvmStats` (set with `setKVMStats`), instant values at both ends, histogram buckets.
+    public var kvmStatTypes: [String: String]? = nil
+    public var kvmStatsInstant: [String: InstantStat]? = nil
+    public var kvmStatsHistograms: [String: [Int64]]? = nil
     public var phaseStats: [String: [String: Int64]]? = nil
     public var perVCPU: [[String: Double]]? = nil
     public var notes: [String] = []
+    /// Metrics of the whole case derived from every repetition: name -> the metric whose best
+    /// sample (lowest or highest, as it is better) it takes (memslots' `<test>.best`).
+    public var bestOfRepetitions: [String: String] = [:]
     /// Parameters the scenario decided while running (e.g. the effective slot count).
     public var extraParameters: [String: String] = [:]
     public init() {}
+
+    /// Sets `kvmStats` and how to read each of them from a typed report.
+    public mutating func setKVMStats(_ report: KVMStatsReport) {
+        kvmStats = report.values
+        kvmStatTypes = report.types
+        kvmStatsInstant = report.instant.mapValues { InstantStat(before: $0.before, after: $0.after) }
+        kvmStatsHistograms = report.histograms.isEmpty ? nil : report.histograms
+    }
 
     public mutating func add(_ name: String, _ value: Double, unit: String, better: Polarity, gate: Bool = true) {
         metrics.append(MetricSample(name, value, unit: unit, better: better, gate: gate))
@@ -56,6 +71,7 @@ public enum CaseRunner {
         let total = settings.warmups + settings.repetitions
         defer { HugepagePool.restoreAll() }
         _ = PlacementLog.take() // reports of guests built outside a case (e.g. a failed one) are not this case's
+        var derived: [String: String] = [:]
         do {
             for index in 0..<total {
                 let warmup = index < settings.warmups
@@ -64,6 +80,12 @@ public enum CaseRunner {
                 PlacementLog.drain(into: &sample)
                 if warmup { continue }
                 merge(sample, into: &result)
+                derived.merge(sample.bestOfRepetitions) { $1 }
+            }
+            for (name, source) in derived.sorted(by: { $0.key < $1.key }) {
+                guard let metric = result.metric(named: source), !metric.samples.isEmpty else { continue }
+                let best = metric.better == .lower ? metric.samples.min()! : metric.samples.max()!
+                result.metrics.append(Metric(name: name, unit: metric.unit, better: metric.better, samples: [best], gate: false))
             }
         } catch let error as ScenarioUnsupported {
             result.status = .unsupported
@@ -88,6 +110,9 @@ public enum CaseRunner {
             }
         }
         result.kvmStats = sample.kvmStats
+        result.kvmStatTypes = sample.kvmStatTypes
+        result.kvmStatsInstant = sample.kvmStatsInstant
+        result.kvmStatsHistograms = sample.kvmStatsHistograms
         result.phaseStats = sample.phaseStats
         result.perVCPU = sample.perVCPU
         for note in sample.notes where !result.notes.contains(note) { result.notes.append(note) }

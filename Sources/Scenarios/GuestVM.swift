@@ -354,6 +354,8 @@ public final class GuestVM {
     }
 
     public func passNanos(vcpu: Int, pass: Int = 0) -> UInt64 { workers[vcpu].passNanos[pass] }
+    /// Exits to userspace vCPU `index` has taken so far (every kind, sync exits included).
+    public func exits(vcpu index: Int) -> Int { workers[index].progress.load(ordering: .relaxed) }
     public func passesRun(vcpu: Int) -> Int { workers[vcpu].passesRun }
 
     /// Lets vCPUs take MMIO exits (accesses to guest-physical holes) without failing.

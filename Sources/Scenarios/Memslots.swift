@@ -211,7 +211,9 @@ public struct MemslotsScenario: Scenario {
                 continue
             }
             let area = test.areaBytes(full: wholeArea)
-            let (vm, setup) = try makeVM(area: area, userCode: test == .rw ? MemslotRWProgram.code : WorkloadProgram.code)
+            let program = test == .rw ? MemslotRWProgram.code
+                : (test == .moveActive || test == .moveInactive ? MemslotMoveProgram.code : WorkloadProgram.code)
+            let (vm, setup) = try makeVM(area: area, userCode: program)
             if test.usesWholeArea { wholeAreaSetups.append(setup) }
             // The selftest zeroes every slot's memory before the guest runs: host pages are present.
             vm.testMemory.prefault()
@@ -224,8 +226,10 @@ public struct MemslotsScenario: Scenario {
             case .unmap: timing = try MemslotLoops.unmap(vm, map, chunk: 1, duration: duration, token: token)
             case .unmap2m: timing = try MemslotLoops.unmap(vm, map, chunk: 512, duration: duration, token: token)
             case .moveActive, .moveInactive:
-                let (loop, method, refused, mmio) = try MemslotLoops.move(vm, active: test == .moveActive, method: moveMethod,
-                                                                 duration: duration, token: token)
+                let (loop, method, refused, mmio, exits) = try MemslotLoops.move(vm, active: test == .moveActive, method: moveMethod,
+                                                                        duration: duration, token: token)
+                // The guest synchronises through memory: besides MMIO into the hole, only the final sync exit per vCPU.
+                testMetrics.append(MetricSample("\(test.rawValue).vcpu_exits", Double(exits), unit: "count", better: .lower, gate: false))
                 timing = loop
                 sample.extraParameters["move_method"] = method.rawValue
                 // Each iteration moves the slot away and back: 2 ioctls in place, 4 as delete + create.

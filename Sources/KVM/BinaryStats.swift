@@ -25,6 +25,18 @@ public struct StatDescriptor: Sendable, Equatable {
     public var isHistogram: Bool { kind == .linearHistogram || kind == .logHistogram }
 }
 
+/// One statistic over an interval, as its type says to read it.
+public enum TypedStat: Sendable, Equatable {
+    /// after - before of a counter.
+    case cumulative(Int64)
+    /// A level (pages_4k, ...) at both ends.
+    case instant(before: UInt64, after: UInt64)
+    /// The highest value reached (max_mmu_rmap_size, ...): not a difference, not a sum.
+    case peak(UInt64)
+    /// after - before of every bucket.
+    case histogram(kind: StatDescriptor.Kind, buckets: [Int64])
+}
+
 /// The values of every statistic at one moment, in the order of `BinaryStats.descriptors`' data block.
 public struct StatsSnapshot: Sendable {
     /// The raw data block, one u64 per value.
@@ -146,6 +158,28 @@ public struct BinaryStats: ~Copyable {
                 out[descriptor.name] = Int64(bitPattern: a &- b)
             } else {
                 out[descriptor.name] = Int64(bitPattern: after.value(descriptor) &- before.value(descriptor))
+            }
+        }
+        return out
+    }
+
+    /// Every statistic read by its type (`kvm_stats_desc.flags`): a cumulative counter as its
+    /// change, an instant value as its value before and after, a peak as its value after (the
+    /// highest it reached since the fd's VM or vCPU was created), a histogram as the change of
+    /// each bucket.
+    public func typed(from before: StatsSnapshot, to after: StatsSnapshot) -> [String: TypedStat] {
+        var out: [String: TypedStat] = [:]
+        for descriptor in descriptors {
+            switch descriptor.kind {
+            case .instant:
+                out[descriptor.name] = .instant(before: before.value(descriptor), after: after.value(descriptor))
+            case .peak:
+                out[descriptor.name] = .peak(after.value(descriptor))
+            case .linearHistogram, .logHistogram:
+                let buckets = zip(after.histogram(descriptor), before.histogram(descriptor)).map { Int64(bitPattern: $0 &- $1) }
+                out[descriptor.name] = .histogram(kind: descriptor.kind, buckets: buckets)
+            case .cumulative, .unknown:
+                out[descriptor.name] = .cumulative(Int64(bitPattern: after.value(descriptor) &- before.value(descriptor)))
             }
         }
         return out

@@ -26,6 +26,7 @@ public enum CaseRunner {
         var result = CaseResult(scenario: scenario, parameters: parameters)
         let total = settings.warmups + settings.repetitions
         defer { HugepagePool.restoreAll() }
+        var derived: [String: String] = [:]
         do {
             for index in 0..<total {
                 let warmup = index < settings.warmups
@@ -35,6 +36,12 @@ public enum CaseRunner {
                 context.drainPlacementReports(into: &sample)
                 if warmup { continue }
                 merge(sample, into: &result)
+                derived.merge(sample.bestOfRepetitions) { $1 }
+            }
+            for (name, source) in derived.sorted(by: { $0.key < $1.key }) {
+                guard let metric = result.metric(named: source), !metric.samples.isEmpty else { continue }
+                let best = metric.better == .lower ? metric.samples.min()! : metric.samples.max()!
+                result.metrics.append(Metric(name: name, unit: metric.unit, better: metric.better, samples: [best], gate: false))
             }
         } catch let error as ScenarioUnsupported {
             result.status = .unsupported
@@ -59,6 +66,9 @@ public enum CaseRunner {
             }
         }
         result.kvmStats = sample.kvmStats
+        result.kvmStatTypes = sample.kvmStatTypes
+        result.kvmStatsInstant = sample.kvmStatsInstant
+        result.kvmStatsHistograms = sample.kvmStatsHistograms
         result.phaseStats = sample.phaseStats
         result.perVCPU = sample.perVCPU
         for note in sample.notes where !result.notes.contains(note) { result.notes.append(note) }

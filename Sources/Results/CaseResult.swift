@@ -22,6 +22,14 @@ public struct CaseResult: Codable, Sendable, Equatable {
     public var metrics: [Metric]
     /// KVM binary-stats deltas over the measured part of the case (name -> delta), from the last repetition.
     public var kvmStats: [String: Int64]
+    /// Each stat's KVM type ("cumulative", "instant", "peak", "linear-hist", "log-hist"), which
+    /// says how to read its `kvmStats` number: a delta, after - before, the peak over the case
+    /// (the highest of any vCPU), or the events a histogram counted. Nil in older documents.
+    public var kvmStatTypes: [String: String]?
+    /// Instant stats (pages_4k, ...) at the start and end of the measured part.
+    public var kvmStatsInstant: [String: InstantStat]?
+    /// Histogram stats as the change of each bucket.
+    public var kvmStatsHistograms: [String: [Int64]]?
     /// Named groups of KVM stats deltas (for example one per phase), from the last repetition.
     public var phaseStats: [String: [String: Int64]]?
     /// Per-vCPU figures, one entry per vCPU, from the last repetition (metric name -> value).
@@ -55,6 +63,17 @@ public struct CaseResult: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case scenario, parameters, status, reason, metrics
         case kvmStats = "kvm_stats", phaseStats = "phase_stats", perVCPU = "per_vcpu", notes
+        case kvmStatTypes = "kvm_stat_types", kvmStatsInstant = "kvm_stats_instant", kvmStatsHistograms = "kvm_stats_histograms"
+    }
+}
+
+/// An instant KVM stat at both ends of a case's measured part.
+public struct InstantStat: Codable, Sendable, Equatable {
+    public var before: Int64
+    public var after: Int64
+    public init(before: Int64, after: Int64) {
+        self.before = before
+        self.after = after
     }
 }
 

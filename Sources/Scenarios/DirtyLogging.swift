@@ -167,6 +167,8 @@ public struct DirtyLoggingScenario: Scenario {
     public var options: DirtyLoggingOptions
     /// Test hook: drop one harvested page before the check, which must then fail.
     var dropOneHarvestedPage = false
+    /// Test hook: the last pass's harvest gains one page the guest did not write.
+    var addOneHarvestedPage = false
 
     public init(guest: GuestConfiguration, options: DirtyLoggingOptions) {
         self.guest = guest
@@ -218,6 +220,7 @@ public struct DirtyLoggingScenario: Scenario {
     public func measure(in context: CaseContext) throws -> Sample {
         let session = try DirtyLogSession(guest: guest, options: options, context: context)
         session.dropOneHarvestedPage = dropOneHarvestedPage
+        session.addOneHarvestedPage = addOneHarvestedPage
         return options.concurrent ? try session.measureConcurrent() : try session.measureIterations()
     }
 }
@@ -237,8 +240,49 @@ public struct DirtyLogMissedPage: Error, CustomStringConvertible, Sendable, Equa
     }
 }
 
+/// A dirty-log check that found a page KVM reported although the guest did not write it since
+/// the previous clear (or, for manual-initially-set, a first harvest that was not all ones).
+public struct DirtyLogExtraPage: Error, CustomStringConvertible, Sendable, Equatable {
+    public var guestPhysicalAddress: UInt64
+    public var pass: Int
+    public var mode: DirtyLogMode
+    public init(guestPhysicalAddress: UInt64, pass: Int, mode: DirtyLogMode) {
+        self.guestPhysicalAddress = guestPhysicalAddress
+        self.pass = pass
+        self.mode = mode
+    }
+    public var description: String {
+        "dirty log reported page at GPA \(hex(guestPhysicalAddress)) in pass \(pass), which the guest did not write since the previous clear (dirty mode \(mode.rawValue))"
+    }
+}
+
 /// The check every harvest goes through, kept pure so tests can feed it corrupted sets.
 public enum DirtyLogVerification {
+    /// The first page harvested but not written, or nil when `written` covers `harvested`.
+    public static func firstExtraPage(written: [UInt64], harvested: [UInt64]) -> Int? {
+        firstMissingPage(written: harvested, harvested: written)
+    }
+
+    /// A bitmap with the first `pages` bits set: what KVM reports before the first clear under
+    /// KVM_DIRTY_LOG_INITIALLY_SET.
+    public static func allPages(_ pages: Int, words: Int) -> [UInt64] {
+        (0..<words).map { word in
+            let remaining = pages - word * 64
+            return remaining >= 64 ? UInt64.max : (remaining <= 0 ? 0 : (1 << UInt64(remaining)) - 1)
+        }
+    }
+
+    /// The exact check: `harvested` must be `expected`, the pages written since the previous
+    /// clear. Throws `DirtyLogMissedPage` for the first page missing, `DirtyLogExtraPage` for the
+    /// first page reported in excess.
+    public static func checkExact(expected: [UInt64], harvested: [UInt64], testBase: UInt64, pass: Int,
+                                  mode: DirtyLogMode) throws {
+        try check(written: expected, harvested: harvested, testBase: testBase, pass: pass, mode: mode)
+        if let page = firstExtraPage(written: expected, harvested: harvested) {
+            throw DirtyLogExtraPage(guestPhysicalAddress: testBase + UInt64(page) * 4096, pass: pass, mode: mode)
+        }
+    }
+
     /// Both sets are bitmaps over the test memory's 4 KiB pages (bit i = page i). Returns the
     /// first page written but not harvested, or nil when `harvested` covers `written`.
     public static func firstMissingPage(written: [UInt64], harvested: [UInt64]) -> Int? {

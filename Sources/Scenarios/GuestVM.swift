@@ -346,6 +346,8 @@ public final class GuestVM {
     }
 
     public func passNanos(vcpu: Int, pass: Int = 0) -> UInt64 { workers[vcpu].passNanos[pass] }
+    /// Exits to userspace vCPU `index` has taken so far (every kind, sync exits included).
+    public func exits(vcpu index: Int) -> Int { workers[index].progress.load(ordering: .relaxed) }
     public func passesRun(vcpu: Int) -> Int { workers[vcpu].passesRun }
 
     /// Lets vCPUs take MMIO exits (accesses to guest-physical holes) without failing.
@@ -455,16 +457,37 @@ public final class GuestVM {
         StatsReading(vm: try? vmStats?.read(), vcpus: vcpuStats.map { try? $0.stats?.read() })
     }
 
-    /// Deltas of the VM stats plus the sum over vCPUs of the vCPU stats.
-    public func statsDeltas(from before: StatsReading, to after: StatsReading) -> [String: Int64] {
-        var out: [String: Int64] = [:]
+    /// The VM's and every vCPU's stats over an interval, each read by its type: cumulative
+    /// counters and histogram buckets summed over vCPUs, instant values summed at both ends,
+    /// peaks as the highest of any vCPU (KVM_STATS_TYPE_PEAK values are maxima, never deltas).
+    public func statsReport(from before: StatsReading, to after: StatsReading) -> KVMStatsReport {
+        var report = KVMStatsReport()
+        func add(_ typed: [String: TypedStat]) {
+            for (name, stat) in typed { report.add(name, stat) }
+        }
         for (index, box) in vcpuStats.enumerated() {
-            guard let b = before.vcpus[index], let a = after.vcpus[index], let deltas = box.stats?.deltas(from: b, to: a) else { continue }
-            for (name, value) in deltas { out[name, default: 0] += value }
+            guard let b = before.vcpus[index], let a = after.vcpus[index], let typed = box.stats?.typed(from: b, to: a) else { continue }
+            add(typed)
         }
-        if let b = before.vm, let a = after.vm, let deltas = vmStats?.deltas(from: b, to: a) {
-            for (name, value) in deltas { out[name] = value }
+        if let b = before.vm, let a = after.vm, let typed = vmStats?.typed(from: b, to: a) {
+            // A VM stat of the same name as a vCPU stat replaces it (as before).
+            for name in typed.keys { report.remove(name) }
+            add(typed)
         }
+        return report
+    }
+
+    /// One number per stat (see `KVMStatsReport.values`): cumulative and histogram totals as
+    /// deltas summed over vCPUs, instant values as after - before, peaks as the maximum over vCPUs.
+    public func statsDeltas(from before: StatsReading, to after: StatsReading) -> [String: Int64] {
+        statsReport(from: before, to: after).values
+    }
+
+    /// Every stat's type as `statsReport` names it ("cumulative", "instant", "peak", ...).
+    public var statTypes: [String: String] {
+        var out: [String: String] = [:]
+        for box in vcpuStats { for descriptor in box.stats?.descriptors ?? [] { out[descriptor.name] = descriptor.kind.rawValue } }
+        for descriptor in vmStats?.descriptors ?? [] { out[descriptor.name] = descriptor.kind.rawValue }
         return out
     }
 
@@ -493,4 +516,54 @@ public struct WatchdogTimeout: Error, CustomStringConvertible, Sendable {
 final class StatsBox {
     var stats: BinaryStats?
     init(stats: consuming BinaryStats?) { self.stats = stats }
+}
+
+/// KVM's binary stats over an interval, summed over vCPUs by type (see `GuestVM.statsReport`).
+public struct KVMStatsReport: Sendable, Equatable {
+    /// Name -> "cumulative", "instant", "peak", "linear-hist" or "log-hist".
+    public var types: [String: String] = [:]
+    public var cumulative: [String: Int64] = [:]
+    public var instant: [String: (before: Int64, after: Int64)] = [:]
+    public var peaks: [String: Int64] = [:]
+    public var histograms: [String: [Int64]] = [:]
+
+    public init() {}
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.types == rhs.types && lhs.cumulative == rhs.cumulative && lhs.peaks == rhs.peaks && lhs.histograms == rhs.histograms
+            && lhs.instant.mapValues { [$0.before, $0.after] } == rhs.instant.mapValues { [$0.before, $0.after] }
+    }
+
+    mutating func add(_ name: String, _ stat: TypedStat) {
+        switch stat {
+        case .cumulative(let delta):
+            types[name] = "cumulative"
+            cumulative[name, default: 0] &+= delta
+        case .instant(let before, let after):
+            types[name] = "instant"
+            let old = instant[name] ?? (0, 0)
+            instant[name] = (old.before &+ Int64(clamping: before), old.after &+ Int64(clamping: after))
+        case .peak(let value):
+            types[name] = "peak"
+            peaks[name] = max(peaks[name] ?? 0, Int64(clamping: value))
+        case .histogram(let kind, let buckets):
+            types[name] = kind.rawValue
+            var sum = histograms[name] ?? [Int64](repeating: 0, count: buckets.count)
+            for (index, value) in buckets.enumerated() where index < sum.count { sum[index] &+= value }
+            histograms[name] = sum
+        }
+    }
+
+    mutating func remove(_ name: String) {
+        types[name] = nil; cumulative[name] = nil; instant[name] = nil; peaks[name] = nil; histograms[name] = nil
+    }
+
+    /// One number per stat: cumulative deltas, instant after - before, peaks, histogram totals.
+    public var values: [String: Int64] {
+        var out = cumulative
+        for (name, value) in instant { out[name] = value.after &- value.before }
+        for (name, value) in peaks { out[name] = value }
+        for (name, buckets) in histograms { out[name] = buckets.reduce(0, &+) }
+        return out
+    }
 }

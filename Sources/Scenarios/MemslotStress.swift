@@ -127,7 +127,7 @@ public struct MemslotStressScenario: Scenario {
         sample.add("churn_time", Double(churnStats.1) / 1e9, unit: "s", better: .lower, gate: false)
         sample.add("passes_under_churn", Double(churnStats.2), unit: "count", better: .higher, gate: false)
         sample.add("passes_quiet", Double(quietStats.2), unit: "count", better: .higher, gate: false)
-        sample.kvmStats = vm.statsDeltas(from: churnStats.0.before, to: churnStats.0.after)
+        sample.setKVMStats(vm.statsReport(from: churnStats.0.before, to: churnStats.0.after))
         sample.phaseStats = [
             "churn": sample.kvmStats,
             "quiet": vm.statsDeltas(from: quietStats.0.before, to: quietStats.0.after),

@@ -161,6 +161,42 @@ public enum MemslotRWProgram {
     }
 }
 
+/// The CPL3 guest of the move tests, as memslot_perf_test's move guest: it writes the token to
+/// every page of its area lap after lap without ever exiting (writes into the moved slot's hole
+/// exit as MMIO, as in the selftest), bumps its progress counter after each lap, and ends the pass
+/// with the sync exit only once the host sets the stop word. The host syncs with it through guest
+/// memory alone: the lap counter says it runs, the stop word ends it.
+/// Parameter block (the `WorkloadParameters` layout): base (0), pages (8), stride (16), token
+/// (40), stop word (`targets`, 48: 0 runs, 1 stops), laps (56, the progress counter).
+public enum MemslotMoveProgram {
+    public static let stopOffset = 48
+
+    public static var code: [UInt8] {
+        var asm = X86Assembler()
+        let pass = asm.makeLabel(), lap = asm.makeLabel(), write = asm.makeLabel()
+        asm.bind(pass)
+        asm.mov(.r10, load: .r15, displacement: 0)    // r10 = base
+        asm.mov(.r12, load: .r15, displacement: 16)   // r12 = stride
+        asm.mov(.r14, load: .r15, displacement: 40)   // r14 = token
+        asm.bind(lap)
+        asm.mov(.rdi, .r10)
+        asm.mov(.rcx, load: .r15, displacement: 8)    // rcx = pages
+        asm.bind(write)
+        asm.mov(store: .rdi, .r14)
+        asm.add(.rdi, .r12)
+        asm.dec(.rcx)
+        asm.jnz(write)
+        asm.inc(load: .r15, displacement: Int8(WorkloadParameters.progressOffset)) // one more lap
+        asm.mov(.rax, load: .r15, displacement: Int8(stopOffset))
+        asm.test(.rax, imm32: 1)
+        asm.jz(lap)
+        asm.movDX(GuestLayout.syncPort)
+        asm.outDXAL()
+        asm.jmp(pass)
+        return asm.assembled()
+    }
+}
+
 /// A correctness check of a memslot test that failed: what was expected where, and what was found.
 public struct MemslotCheckFailed: Error, CustomStringConvertible, Sendable {
     public var message: String
@@ -218,6 +254,18 @@ enum MemslotLoops {
         while vm.continuousPasses < vm.vcpuCount {
             if monotonicNanos() > deadline {
                 throw MemslotCheckFailed("the vCPUs did not complete a pass within 30 s of being started")
+            }
+            usleep(100)
+        }
+    }
+
+    /// Waits (untimed) until every vCPU's guest completed a lap since `before`, read from the
+    /// progress counters in guest memory (no exit involved).
+    static func waitForLaps(_ vm: GuestVM, after before: [UInt64]) throws {
+        let deadline = monotonicNanos() + 30_000_000_000
+        while (0..<vm.vcpuCount).contains(where: { vm.guestProgress(vcpu: $0) == before[$0] }) {
+            if monotonicNanos() > deadline {
+                throw MemslotCheckFailed("the vCPUs did not complete a lap of their area within 30 s of being started")
             }
             usleep(100)
         }
@@ -315,14 +363,15 @@ enum MemslotLoops {
     /// `method` nil probes (untimed) whether the host moves a slot in place and falls back to delete + create
     /// on EINVAL; a forced `.inPlace` the host refuses is unsupported.
     static func move(_ vm: GuestVM, active: Bool, method requested: MemslotMoveMethod?, duration: UInt64,
-                     token: UInt64) throws -> (timing: LoopTiming, method: MemslotMoveMethod, refused: Bool, mmioExits: Int) {
+                     token: UInt64) throws -> (timing: LoopTiming, method: MemslotMoveMethod, refused: Bool, mmioExits: Int, exits: Int) {
         let lastIndex = vm.slots.count - 1
         let last = vm.slots[lastIndex]
         let pages = active ? moveActivePages(slots: vm.slots.count, pages: MemslotMap(slots: vm.slots).pageCount) : movePages
         let areaStart = last.guestPhysicalAddress - UInt64(active ? pages / 2 : pages) * 4096
         for index in 0..<vm.vcpuCount {
+            // `MemslotMoveProgram`'s block: targets is its stop word, 0 while it runs.
             vm.setWorkload(index, WorkloadParameters(base: areaStart, accesses: UInt64(pages), stride: 4096, writePercent: 100,
-                                                     random: false, targets: UInt64(pages), token: token))
+                                                     random: false, targets: 0, token: token))
         }
         // The selftest's MEM_TEST_MOVE_GPA_DEST: right past the end of guest memory.
         let destination = vm.layout.testBase + vm.layout.testSize
@@ -348,10 +397,19 @@ enum MemslotLoops {
 
         vm.allowMMIOExits(active)
         let mmioBefore = vm.mmioExits
-        vm.startContinuous()
+        let lapsBefore = (0..<vm.vcpuCount).map { vm.guestProgress(vcpu: $0) }
+        let exitsBefore = (0..<vm.vcpuCount).reduce(0) { $0 + vm.exits(vcpu: $1) }
+        // One pass per vCPU that lasts until the stop word: no sync exit while the moves are timed.
+        vm.beginPasses(1)
         let timing: LoopTiming
+        func stopGuest() throws {
+            for index in 0..<vm.vcpuCount {
+                vm.parameterBlock(index).storeBytes(of: UInt64(1), toByteOffset: MemslotMoveProgram.stopOffset, as: UInt64.self)
+            }
+            try vm.finishPasses()
+        }
         do {
-            try waitUntilRunning(vm)
+            try waitForLaps(vm, after: lapsBefore)
             switch method {
             case .inPlace:
                 timing = try LoopTiming.run(for: duration) {
@@ -367,13 +425,14 @@ enum MemslotLoops {
                 }
             }
         } catch {
-            try? vm.stop()
+            try? stopGuest()
             vm.allowMMIOExits(false)
             throw error
         }
-        try vm.stop()
+        try stopGuest()
         vm.allowMMIOExits(false)
-        return (timing, method, refused, vm.mmioExits - mmioBefore)
+        let exits = (0..<vm.vcpuCount).reduce(0) { $0 + vm.exits(vcpu: $1) } - exitsBefore
+        return (timing, method, refused, vm.mmioExits - mmioBefore, exits)
     }
 
     /// rw: each iteration the guest writes `guestValue` at offset 0 of every page while the host

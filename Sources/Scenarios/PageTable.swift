@@ -206,7 +206,7 @@ public struct PageTableScenario: Scenario {
 
         sample.add("enable_dirty_log_time", Double(enableNanos) / 1e9, unit: "s", better: .lower)
         sample.add("disable_dirty_log_time", Double(disableNanos) / 1e9, unit: "s", better: .lower)
-        sample.kvmStats = vm.statsDeltas(from: start, to: end)
+        sample.setKVMStats(vm.statsReport(from: start, to: end))
         sample.phaseStats = phaseStats
         sample.perVCPU = perVCPU
         sample.notes += mappingNotes(mappings)
@@ -265,6 +265,14 @@ public struct HostPaging: Sendable {
     /// True when KVM shadows the guest's page tables (PVM, or EPT/NPT turned off), so a KVM
     /// mapping is never larger than the guest's own mapping of the same address.
     public var isShadow: Bool
+
+    /// True when KVM's shadow-MMU code maps the guest: shadow paging, or EPT/NPT with the TDP MMU
+    /// off (kvm.tdp_mmu=N). Only that code bumps shadow-only stats such as mmu_shadow_zapped;
+    /// the TDP MMU never does, so they prove nothing there.
+    public var usesShadowMMU: Bool {
+        isShadow || (try? String(contentsOfFile: "/sys/module/kvm/parameters/tdp_mmu", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) != "Y"
+    }
 
     public static let current: HostPaging = {
         func read(_ path: String) -> String? {

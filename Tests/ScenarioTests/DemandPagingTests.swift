@@ -2,7 +2,7 @@ import GuestPrograms
 import KVM
 import Results
 import Pipeline
-import Scenarios
+@testable import Scenarios
 import Testing
 
 @Suite("demand paging on a real guest", .enabled(if: KVMSystem.isUsable(), "needs /dev/kvm (readable and writable): skipped"))
@@ -45,6 +45,36 @@ struct DemandPagingTests {
         let limits = HostLimits(maxVCPUs: 1024, memslots: 32764, memAvailable: nil)
         #expect(try DemandPagingScenario(parameters: ParameterSet([:]), limits: limits).parameters["guest_ad_bits"] == "preset")
         #expect(throws: ParameterError.self) { try DemandPagingScenario(parameters: ParameterSet(["guest_ad_bits": "set"]), limits: limits) }
+    }
+
+    /// KVM says what each stat is: a peak (max_mmu_rmap_size) is the highest value reached, not a
+    /// delta and not a sum over vCPUs; an instant value (pages_4k) has a before and an after.
+    @Test func statsAreReadByTheirType() throws {
+        let guest = GuestConfiguration(vcpus: 2, memoryPerVCPU: 4 << 20)
+        let sample = try DemandPagingScenario(guest: guest).measure(in: TestHost.context())
+        let types = try #require(sample.kvmStatTypes)
+        #expect(types["pf_taken"] == "cumulative")
+        #expect(types["pages_4k"] == "instant")
+        if let peak = sample.kvmStats["max_mmu_rmap_size"] {
+            #expect(types["max_mmu_rmap_size"] == "peak" && peak >= 0)
+        }
+        let pages = try #require(sample.kvmStatsInstant?["pages_4k"])
+        #expect(pages.after - pages.before == sample.kvmStats["pages_4k"])
+        #expect(pages.after >= 2048)
+        for (name, type) in types where type.hasSuffix("-hist") {
+            #expect(sample.kvmStatsHistograms?[name] != nil, "\(name) is a histogram")
+        }
+
+        var report = KVMStatsReport()
+        report.add("max_mmu_rmap_size", .peak(5))
+        report.add("max_mmu_rmap_size", .peak(3))
+        report.add("pf_taken", .cumulative(4))
+        report.add("pf_taken", .cumulative(6))
+        report.add("halt_wait_hist", .histogram(kind: .logHistogram, buckets: [1, 2]))
+        report.add("halt_wait_hist", .histogram(kind: .logHistogram, buckets: [3, 0]))
+        #expect(report.values == ["max_mmu_rmap_size": 5, "pf_taken": 10, "halt_wait_hist": 6])
+        #expect(report.histograms["halt_wait_hist"] == [4, 2])
+        #expect(report.types["halt_wait_hist"] == "log-hist")
     }
 
     @Test func sharedRegionAndRandomAccessStillTouchEveryPageOnce() throws {

@@ -139,6 +139,24 @@ struct MemslotsParameterTests {
     }
 }
 
+@Suite("best of repetitions", .enabled(if: KVMSystem.isUsable(), "the case runner needs a host session on /dev/kvm: skipped"))
+struct BestOfRepetitionsTests {
+    /// memslots' `<test>.best` is the best repetition's average, as memslot_perf_test prints "best".
+    @Test func theBestIsTheBestRepetitionsAverage() {
+        var averages = [0.3, 0.1, 0.2].makeIterator()
+        let result = CaseRunner.run(scenario: "memslots", parameters: [:], settings: RunSettings(warmups: 1, repetitions: 3),
+                                    host: TestHost.session) { _ in
+            var sample = Sample()
+            sample.add("map.average", averages.next() ?? 9, unit: "s", better: .lower)
+            sample.bestOfRepetitions["map.best"] = "map.average"
+            return sample
+        }
+        // The warm-up took 0.3 and is discarded; the repetitions gave 0.1, 0.2 and 9.
+        #expect(result.metric(named: "map.best")?.samples == [0.1])
+        #expect(result.metric(named: "map.best")?.gate == false)
+    }
+}
+
 @Suite("memslots on a real guest", .enabled(if: KVMSystem.isUsable(), "needs /dev/kvm (readable and writable): skipped"))
 struct MemslotsKVMTests {
     func run(_ test: MemslotTest, slots: Int = 10, vcpus: Int = 1, memory: String = "16M", extra: [String: String] = [:]) throws -> Sample {
@@ -148,10 +166,13 @@ struct MemslotsKVMTests {
     }
 
     func expectTimed(_ sample: Sample, _ test: MemslotTest) throws {
-        let best = try #require(metric(sample, "\(test.rawValue).best"))
+        let fastest = try #require(metric(sample, "\(test.rawValue).fastest_iteration"))
         let average = try #require(metric(sample, "\(test.rawValue).average"))
         let iterations = try #require(metric(sample, "\(test.rawValue).iterations"))
-        #expect(best > 0 && best <= average)
+        #expect(fastest > 0 && fastest <= average)
+        // `.best` is the case's best repetition's average (memslot_perf_test's "best"), derived over repetitions.
+        #expect(sample.bestOfRepetitions["\(test.rawValue).best"] == "\(test.rawValue).average")
+        #expect(metric(sample, "\(test.rawValue).best") == nil)
         #expect(iterations >= 1)
         #expect((metric(sample, "slot_setup_time") ?? 0) > 0)
     }
@@ -183,12 +204,16 @@ struct MemslotsKVMTests {
             #expect(sample.notes.contains("host refuses in-place KVM_MR_MOVE (EINVAL); measured delete + create"))
         }
         #expect(metric(sample, "move-active.mmio_exits") != nil)
+        #expect(metric(sample, "move-active.ioctls_per_iteration") == (method == "in-place" ? 2 : 4))
     }
 
     @Test func moveInactiveNeverWritesTheHole() throws {
         // An MMIO exit is a failure here (not allowed), so finishing proves the guest stayed clear of the hole.
-        let sample = try run(.moveInactive, slots: 4)
+        let sample = try run(.moveInactive, slots: 4, vcpus: 2)
         try expectTimed(sample, .moveInactive)
+        // The vCPUs synchronise through guest memory while the moves are timed: the only exits
+        // are the final sync of each vCPU (the selftest's move guest never exits either).
+        #expect(metric(sample, "move-inactive.vcpu_exits") == 2)
     }
 
     @Test func rwPassesWithCorrectTranslationOnSeveralVCPUs() throws {
@@ -198,7 +223,7 @@ struct MemslotsKVMTests {
 
     @Test func aTestThatCannotRunIsANoteNotAFailure() throws {
         let sample = try run(.map, slots: 9000, memory: "40M") // the 32 MiB map area has 8192 pages < 9000 slots
-        #expect(metric(sample, "map.best") == nil)
+        #expect(metric(sample, "map.average") == nil)
         #expect(sample.notes.contains { $0.hasPrefix("map: not run:") })
         #expect((metric(sample, "slot_setup_time") ?? 0) > 0) // timed on a VM of its own
     }
@@ -209,7 +234,7 @@ struct MemslotsKVMTests {
         let scenario = try memslots(["slots": "40", "tests": "rw", "mem_per_vcpu": "4M", "duration": "100ms"], limits: small)
         #expect(scenario.slotsEffective == 11 && !scenario.notices.isEmpty)
         let sample = try scenario.measure(in: TestHost.context())
-        #expect(metric(sample, "rw.best") != nil)
+        #expect(metric(sample, "rw.average") != nil)
     }
 
     @Test func theGuestSideOfRWCatchesAWrongHostWrite() throws {

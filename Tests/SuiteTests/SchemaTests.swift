@@ -67,6 +67,9 @@ struct SchemaTests {
         var unsupported = CaseResult(scenario: "page-table", parameters: ["backing": "hugetlb-1g"], status: .unsupported,
                                      reason: "no 1G guest pages", perVCPU: [["t": .infinity]])
         unsupported.phaseStats = ["create": ["pages_4k": 3]]
+        noisy.kvmStatTypes = ["pages_4k": "instant", "max_mmu_rmap_size": "peak", "halt_wait_hist": "log-hist"]
+        noisy.kvmStatsInstant = ["pages_4k": InstantStat(before: 10, after: 4106)]
+        noisy.kvmStatsHistograms = ["halt_wait_hist": [0, 3, 1]]
         let document = Fixtures.document([Fixtures.timeCase(vcpus: 1), noisy, unsupported],
                                           suite: SuiteRecord(name: "x", definition: "cases: []\n"))
         let result = directory.appendingPathComponent("result.json")

@@ -40,6 +40,8 @@ struct SuiteCommand: ParsableCommand {
     @Option(name: .customLong("save-baseline"), help: "Also save the finished run as baseline NAME (Baselines/NAME.json).")
     var saveBaseline: String?
 
+    @OptionGroup var acceptance: BaselineAcceptanceOptions
+
     @Flag(name: .customLong("replace"), help: "Let --save-baseline overwrite an existing baseline.")
     var replace = false
 
@@ -65,7 +67,7 @@ struct SuiteCommand: ParsableCommand {
         guard let (document, written) = try SuiteCLI.runSuite(suite, overrides: overrides, output: output, dryRun: dryRun) else { return }
         if let saveBaseline {
             let url = SuiteCLI.orExit { () throws(SuiteError) in
-                try store.save(document, as: saveBaseline, source: written.path, replace: replace)
+                try store.save(document, as: saveBaseline, source: written.path, replace: replace, acceptance: acceptance.acceptance)
             }
             SuiteCLI.note("saved baseline \(saveBaseline) (\(url.path))")
         }

@@ -10,8 +10,9 @@ import Results
 ///
 /// The status, most serious first:
 /// 1. **incomparable** (exit 4): the baseline is a reference (published figures cannot gate), the two
-///    share no cases, the result is from an interrupted run, or no shared case was measured on both
-///    sides and none failed.
+///    share no cases, the hosts differ in anything but the kernel release (see
+///    `HostFingerprint.comparableFields`; unless `allowOtherHost`), the result is from an interrupted
+///    run, or no shared case was measured on both sides and none failed.
 /// 2. **caseFailed** (exit 3): a case of the result failed (guest crash, KVM error, failed check).
 /// 3. **regression** (exit 2): a gated metric's verdict is "regressed" (see `ChangeDecision`), or the
 ///    result lacks something the baseline measured: a case (missing, or unsupported where the baseline
@@ -79,6 +80,11 @@ public enum Gate {
             ?? SuiteComparison.policyFor(sides: [baseline], warnings: &warnings)
         var report = try SuiteComparison.compare(before: baseline, after: result, settings: settings, policy: policy)
         report.warnings = warnings + report.warnings
+        let otherHost = report.comparison.hostDifferences.filter { $0.field != HostFingerprint.kernelField }
+        if !otherHost.isEmpty, !settings.allowOtherHost {
+            let fields = otherHost.map { "\($0.field) (\($0.before) vs \($0.after))" }.joined(separator: ", ")
+            throw .baseline("\(baseline.label) and \(result.label) come from hosts that differ in more than the kernel: \(fields); numbers from another host can shift either way, so the gate does not compare them (--allow-other-host to compare anyway)")
+        }
         return decide(report, baseline: baseline.document, result: result.document)
     }
 

@@ -10,11 +10,15 @@ public struct CompareSettings: Sendable, Equatable {
     public var ignoreKernel: Bool
     /// Make MMU-relevant host differences an error instead of a warning.
     public var requireSameHost: Bool
+    /// Let `gate` compare across hosts that differ in more than the kernel release.
+    public var allowOtherHost: Bool
 
-    public init(threshold: Double? = nil, ignoreKernel: Bool = false, requireSameHost: Bool = false) {
+    public init(threshold: Double? = nil, ignoreKernel: Bool = false, requireSameHost: Bool = false,
+                allowOtherHost: Bool = false) {
         self.threshold = threshold
         self.ignoreKernel = ignoreKernel
         self.requireSameHost = requireSameHost
+        self.allowOtherHost = allowOtherHost
     }
 }
 

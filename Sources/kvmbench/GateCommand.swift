@@ -22,7 +22,8 @@ struct GateCommand: ParsableCommand {
         gate inconclusive.
 
         Exit status, the first that applies: 4 the baseline is missing, unreadable, from a newer kvmbench or a \
-        reference, the two share no cases, the hosts differ with --require-same-host, or the result is from an \
+        reference, the two share no cases, the hosts differ in anything but the kernel release (without \
+        --allow-other-host; every field that differs is named) or at all with --require-same-host, or the result is from an \
         interrupted run; 3 a case failed; 2 a significant regression of a gated metric, or a baseline case or \
         gated metric missing from the result; 4 no regression but some case ran on a busy host (or nothing was \
         comparable); 5 inconclusive: a gated metric could not be decided; 0 every gated metric unchanged or \
@@ -50,6 +51,9 @@ struct GateCommand: ParsableCommand {
 
     @OptionGroup var flags: ComparisonFlags
 
+    @Flag(name: .customLong("allow-other-host"), help: "Gate even when the hosts differ in more than the kernel release (CPU, online CPUs, memory, NUMA nodes, guest or not, KVM module and parameters, THP, kernel command line, microcode).")
+    var allowOtherHost = false
+
     @Flag(name: .shortAndLong, help: "Also print the whole comparison table.")
     var verbose = false
 
@@ -58,7 +62,8 @@ struct GateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let settings = SuiteCLI.orExit { () throws(SuiteError) in try flags.settings() }
+        var settings = SuiteCLI.orExit { () throws(SuiteError) in try flags.settings() }
+        settings.allowOtherHost = allowOtherHost
         let store = BaselineStore()
         let base = SuiteCLI.orExit { () throws(SuiteError) in try DocumentArgument.load(baseline, store: store) }
         if base.isReference {

@@ -32,7 +32,10 @@ public enum HostProbe {
             hugepagePools: HugepagePool.snapshot(),
             topology: topology,
             mmu: MMUKind.classify(kvmModule: module, parameters: parameters),
-            emulated: isEmulated(hypervisorVendor: HostCPU.hypervisorVendor, cpuModel: model))
+            emulated: isEmulated(hypervisorVendor: HostCPU.hypervisorVendor, cpuModel: model),
+            isGuest: cpuFlags().map { $0.contains("hypervisor") },
+            kernelCommandLine: read("/proc/cmdline"),
+            microcode: cpuinfoField("microcode"))
     }
 
     /// Whether the CPU is an emulator's: QEMU's software emulation (TCG) signs CPUID leaf
@@ -85,11 +88,24 @@ public enum HostProbe {
     }
 
     static func cpuModel() -> String {
-        guard let text = read("/proc/cpuinfo") else { return "unknown" }
-        for line in text.split(separator: "\n") where line.hasPrefix("model name") {
-            if let colon = line.firstIndex(of: ":") { return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
+        cpuinfoField("model name") ?? "unknown"
+    }
+
+    /// The first CPU's `field` in /proc/cpuinfo ("model name", "microcode"), nil when absent.
+    static func cpuinfoField(_ field: String) -> String? {
+        guard let text = read("/proc/cpuinfo") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(field) {
+            guard let colon = line.firstIndex(of: ":"),
+                  line[..<colon].trimmingCharacters(in: .whitespaces) == field else { continue }
+            return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
-        return "unknown"
+        return nil
+    }
+
+    /// The first CPU's flags (x86 "flags", arm64 "Features"); nil when /proc/cpuinfo has none.
+    static func cpuFlags() -> Set<String>? {
+        guard let flags = cpuinfoField("flags") ?? cpuinfoField("Features") else { return nil }
+        return Set(flags.split(separator: " ").map(String.init))
     }
 
     /// "always [madvise] never" -> "madvise".

@@ -19,7 +19,7 @@ enum ChartPalette {
         switch verdict {
         case .regressed: return regressed
         case .improved: return improved
-        case .noisy: return noisy
+        case .noisy, .cannotDecide: return noisy
         case .unchanged, .notSignificant: return neutral
         }
     }

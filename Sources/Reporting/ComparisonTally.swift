@@ -7,6 +7,8 @@ public struct ComparisonTally: Sendable, Equatable {
     public var improved = 0
     public var unchanged = 0
     public var notSignificant = 0
+    /// Metrics the samples cannot decide (too few samples, or an interval straddling the threshold).
+    public var cannotDecide = 0
     public var noisy = 0
     /// Cases unsupported on one side.
     public var unsupported = 0
@@ -24,6 +26,7 @@ public struct ComparisonTally: Sendable, Equatable {
             case .improved: improved += 1
             case .unchanged: unchanged += 1
             case .notSignificant: notSignificant += 1
+            case .cannotDecide: cannotDecide += 1
             case .noisy: noisy += 1
             }
             if metric.verdict == .regressed && metric.gate { gatedRegressions += 1 }
@@ -38,12 +41,13 @@ public struct ComparisonTally: Sendable, Equatable {
     }
 
     /// "2 regressed, 1 improved, 10 unchanged, 1 not significant, 0 noisy, 1 unsupported", with
-    /// failed and missing cases appended only when there are any.
+    /// undecidable, failed and missing cases appended only when there are any.
     public var summaryLine: String {
         var parts = [
             "\(regressed) regressed", "\(improved) improved", "\(unchanged) unchanged",
             "\(notSignificant) not significant", "\(noisy) noisy", "\(unsupported) unsupported",
         ]
+        if cannotDecide > 0 { parts.insert("\(cannotDecide) cannot decide", at: 3) }
         if failed > 0 { parts.append("\(failed) failed") }
         if missing > 0 { parts.append("\(missing) on one side only") }
         return parts.joined(separator: ", ")

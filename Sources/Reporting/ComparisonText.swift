@@ -1,7 +1,7 @@
 import Results
 
 /// A comparison as terminal text, in the shape of a kernel cover letter's table:
-/// `Test | Before | After | Change | p | Verdict`, regressions first, then the cases that could not
+/// `Test | Before | After | Change | p | Detectable | Verdict`, regressions first, then the cases that could not
 /// be compared, then one summary line.
 ///
 /// - Parameter colour: true only when writing to a TTY and `NO_COLOR` is unset.
@@ -36,7 +36,7 @@ private func sideLine(_ title: String, _ side: ComparisonSide) -> String {
 private func comparisonTable(_ comparison: DocumentComparison) -> TextTable {
     var table = TextTable(columns: [
         .init("Test"), .init("Before", .right), .init("After", .right),
-        .init("Change", .right), .init("p", .right), .init("Verdict"),
+        .init("Change", .right), .init("p", .right), .init("Detectable", .right), .init("Verdict"),
     ])
     // Name each case by what tells it apart from the other cases of its scenario: a full
     // parameter list per row would bury the numbers.
@@ -56,6 +56,7 @@ private func comparisonTable(_ comparison: DocumentComparison) -> TextTable {
             .init(UnitFormatting.format(metric.afterMedian, unit: metric.unit)),
             .init(UnitFormatting.change(metric.change), style: style),
             .init(UnitFormatting.pValue(metric.pValue)),
+            .init(metric.detectableText),
             .init(verdict, style: style),
         ])
     }

@@ -39,6 +39,7 @@ struct SummarySection {
             (tally.unchanged, "unchanged", "v-unchanged"), (tally.notSignificant, "not significant", "v-not-significant"),
             (tally.noisy, "noisy", "v-noisy"), (tally.unsupported, "unsupported", "s-unsupported"),
         ]
+        if tally.cannotDecide > 0 { cards.insert((tally.cannotDecide, "cannot decide", "v-cannot-decide"), at: 3) }
         if tally.failed > 0 { cards.append((tally.failed, "failed", "s-failed")) }
         if tally.missing > 0 { cards.append((tally.missing, "on one side only", "v-unchanged")) }
         return Markup.element("div", ["class": "card-row"]) {

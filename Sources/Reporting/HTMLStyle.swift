@@ -48,7 +48,7 @@ enum HTMLStyle {
     .card.v-regressed .value, .card.s-failed .value { color: var(--red); }
     .card.v-improved, .card.s-ok { background: var(--green-bg); border-color: #bbf7d0; }
     .card.v-improved .value, .card.s-ok .value { color: var(--green); }
-    .card.v-noisy .value, .card.s-unsupported .value { color: var(--amber); }
+    .card.v-noisy .value, .card.v-cannot-decide .value, .card.s-unsupported .value { color: var(--amber); }
     .card.duration .value { font-size: 20px; padding-top: 4px; }
 
     .table-wrap { overflow-x: auto; margin: 8px 0 16px; }
@@ -65,14 +65,14 @@ enum HTMLStyle {
     tr.v-regressed td { background: var(--red-bg); }
     tr.v-regressed td.change { color: var(--red); font-weight: 650; }
     tr.v-improved td.change { color: var(--green); font-weight: 650; }
-    tr.v-noisy td.change { color: var(--amber); }
+    tr.v-noisy td.change, tr.v-cannot-decide td.change { color: var(--amber); }
     tr.v-unchanged td.change, tr.v-not-significant td.change { color: var(--muted); }
 
     .badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px; font-weight: 600;
       line-height: 1.5; white-space: nowrap; background: #f3f4f6; color: var(--muted); }
     .badge.v-regressed, .badge.s-failed { background: #fee2e2; color: #b91c1c; }
     .badge.v-improved, .badge.s-ok { background: #dcfce7; color: #15803d; }
-    .badge.v-noisy, .badge.s-unsupported { background: #fef3c7; color: var(--amber); }
+    .badge.v-noisy, .badge.v-cannot-decide, .badge.s-unsupported { background: #fef3c7; color: var(--amber); }
     .badge.reference { background: var(--blue-bg); color: var(--blue); margin-left: 8px; font-weight: 500; }
     .note { font-size: 12px; color: var(--muted); margin-top: 2px; }
     .note::before { content: "note: "; font-weight: 600; }
@@ -95,7 +95,7 @@ enum HTMLStyle {
     svg.chart .bar-change.v-regressed { fill: var(--red); }
     svg.chart .bar-change.v-improved { fill: var(--green); }
     svg.chart .bar-change.v-unchanged, svg.chart .bar-change.v-not-significant { fill: var(--muted); }
-    svg.chart .bar-change.v-noisy { fill: var(--amber); }
+    svg.chart .bar-change.v-noisy, svg.chart .bar-change.v-cannot-decide { fill: var(--amber); }
 
     details { margin: 6px 0; padding: 6px 12px; border: 1px solid var(--line); border-radius: 6px; background: #ffffff; }
     details[open] { background: var(--panel); }

@@ -8,6 +8,7 @@ extension Verdict {
         case .regressed: return "regressed"
         case .unchanged: return "unchanged"
         case .notSignificant: return "not significant"
+        case .cannotDecide: return "cannot decide"
         case .noisy: return "noisy"
         }
     }
@@ -18,8 +19,9 @@ extension Verdict {
         case .regressed: return 0
         case .improved: return 1
         case .noisy: return 2
-        case .notSignificant: return 3
-        case .unchanged: return 4
+        case .cannotDecide: return 3
+        case .notSignificant: return 4
+        case .unchanged: return 5
         }
     }
 
@@ -28,7 +30,7 @@ extension Verdict {
         switch self {
         case .regressed: return .red
         case .improved: return .green
-        case .noisy: return .yellow
+        case .noisy, .cannotDecide: return .yellow
         case .unchanged, .notSignificant: return .dim
         }
     }
@@ -38,6 +40,14 @@ extension Verdict {
 }
 
 extension MetricComparison {
+    /// The smallest change the comparison could detect: "±12%", "none" when the test cannot reach
+    /// alpha with these sample counts, "-" when the document does not say (older kvmbench, reference).
+    public var detectableText: String {
+        if let detectableChange { return String(format: "±%.0f%%", detectableChange * 100) }
+        guard let smallestPValue, smallestPValue < 1 else { return "-" }
+        return "none"
+    }
+
     /// How much worse the after side is, as a positive number when it got worse and negative when
     /// it got better, whatever the metric's polarity.
     var worsening: Double {

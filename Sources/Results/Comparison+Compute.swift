@@ -8,7 +8,7 @@ public struct ComparisonOptions: Sendable, Equatable {
     public var metricThresholds: [String: Double]
     /// Significance level of the Mann-Whitney U test; the ratio interval has confidence 1 - alpha.
     public var alpha: Double
-    /// Coefficient of variation above which a side is too noisy to decide.
+    /// Robust relative spread (1.4826 MAD / |median|) above which a side is too noisy to decide.
     public var maxCV: Double
     /// Samples needed on each side before testing.
     public var minimumSamples: Int
@@ -109,7 +109,9 @@ extension MetricComparison {
                   beforeSamples: before.samples, afterSamples: after.samples,
                   beforeMedian: decision.beforeMedian, afterMedian: decision.afterMedian,
                   change: decision.change, ratioInterval: decision.ratioInterval, pValue: decision.pValue,
-                  threshold: threshold, verdict: decision.verdict, explanation: decision.explanation)
+                  threshold: threshold, verdict: decision.verdict, explanation: decision.explanation,
+                  smallestPValue: decision.smallestPValue, detectableChange: decision.detectableChange,
+                  beforeSpread: decision.beforeSpread, afterSpread: decision.afterSpread)
     }
 }
 

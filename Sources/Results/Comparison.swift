@@ -45,12 +45,26 @@ public struct MetricComparison: Codable, Sendable, Equatable {
     public var verdict: Verdict
     /// Why the verdict is what it is, in a sentence (e.g. "p = 0.008, CI [1.12, 1.31] beyond 5%").
     public var explanation: String
+    /// The smallest two-sided p-value the sample counts allow (2 / C(m + n, m)); nil in documents
+    /// written before kvmbench said so.
+    public var smallestPValue: Double?
+    /// The smallest relative change this comparison detects with probability 0.8 at its alpha, from
+    /// the sample counts and spreads (`Power.detectableChange`); nil when no change is detectable.
+    public var detectableChange: Double?
+    /// Robust relative spread (1.4826 MAD / |median|) of the before and after samples.
+    public var beforeSpread: Double?
+    public var afterSpread: Double?
 
     public init(caseKey: String, scenario: String, parameters: [String: String], metric: String,
                 unit: String, better: Polarity, gate: Bool, beforeSamples: [Double],
                 afterSamples: [Double], beforeMedian: Double, afterMedian: Double, change: Double,
                 ratioInterval: [Double]?, pValue: Double?, threshold: Double, verdict: Verdict,
-                explanation: String) {
+                explanation: String, smallestPValue: Double? = nil, detectableChange: Double? = nil,
+                beforeSpread: Double? = nil, afterSpread: Double? = nil) {
+        self.smallestPValue = smallestPValue
+        self.detectableChange = detectableChange
+        self.beforeSpread = beforeSpread
+        self.afterSpread = afterSpread
         self.caseKey = caseKey
         self.scenario = scenario
         self.parameters = parameters
@@ -75,6 +89,8 @@ public struct MetricComparison: Codable, Sendable, Equatable {
         case beforeSamples = "before_samples", afterSamples = "after_samples"
         case beforeMedian = "before_median", afterMedian = "after_median", change
         case ratioInterval = "ratio_interval", pValue = "p_value", threshold, verdict, explanation
+        case smallestPValue = "smallest_p_value", detectableChange = "detectable_change"
+        case beforeSpread = "before_spread", afterSpread = "after_spread"
     }
 }
 

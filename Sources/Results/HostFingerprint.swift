@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a host is, as far as it changes MMU behaviour. Recorded with every result and baseline so
 /// that numbers from different hosts are never compared silently.
 public struct HostFingerprint: Codable, Sendable, Equatable {
@@ -25,12 +27,22 @@ public struct HostFingerprint: Codable, Sendable, Equatable {
     /// True when the host's CPU is an emulator's (QEMU's software emulation, TCG): its timings are
     /// behaviour, not performance. nil in documents written before it was recorded.
     public var emulated: Bool?
+    /// Whether the host is itself a guest (the CPU's "hypervisor" flag); nil when unreadable.
+    public var isGuest: Bool?
+    /// /proc/cmdline, the kernel command line; nil when unreadable.
+    public var kernelCommandLine: String?
+    /// The CPU microcode revision (/proc/cpuinfo "microcode"); nil when unreadable.
+    public var microcode: String?
 
     public init(hostname: String, kernelRelease: String, cpuModel: String, onlineCPUs: Int,
                 memTotalBytes: UInt64, numaNodes: Int, kvmModule: String,
                 kvmParameters: [String: String], kvmAPIVersion: Int, capabilities: [String: Int],
                 thpMode: String, hugepagePools: [String: Int], topology: Topology?,
-                mmu: MMUKind? = nil, emulated: Bool? = nil) {
+                mmu: MMUKind? = nil, emulated: Bool? = nil,
+                isGuest: Bool? = nil, kernelCommandLine: String? = nil, microcode: String? = nil) {
+        self.isGuest = isGuest
+        self.kernelCommandLine = kernelCommandLine
+        self.microcode = microcode
         self.hostname = hostname
         self.kernelRelease = kernelRelease
         self.cpuModel = cpuModel
@@ -54,6 +66,7 @@ public struct HostFingerprint: Codable, Sendable, Equatable {
         case kvmModule = "kvm_module", kvmParameters = "kvm_parameters", kvmAPIVersion = "kvm_api_version"
         case capabilities, thpMode = "thp_mode", hugepagePools = "hugepage_pools", topology
         case mmu, emulated
+        case isGuest = "is_guest", kernelCommandLine = "kernel_cmdline", microcode
     }
 
     /// "tdp-mmu", "pvm-shadow, emulated CPU", or "MMU unknown" for documents from before it was recorded.
@@ -61,19 +74,52 @@ public struct HostFingerprint: Codable, Sendable, Equatable {
         (mmu?.rawValue ?? "MMU unknown") + (emulated == true ? ", emulated CPU" : "")
     }
 
-    /// The fields whose difference changes MMU behaviour, each as (field, this value, other value).
-    /// The kernel release is listed too; callers comparing kernels on purpose may ignore it.
+    /// One field of the comparability check: its name in reports and how to read it as text (nil:
+    /// not recorded or unreadable on that host, so not compared).
+    public struct ComparableField: Sendable {
+        public var name: String
+        public var value: @Sendable (HostFingerprint) -> String?
+        public init(_ name: String, _ value: @escaping @Sendable (HostFingerprint) -> String?) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    /// The name of the one field that may differ when kernels are compared on purpose.
+    public static let kernelField = "kernel_release"
+
+    /// The fields whose difference changes what the numbers mean, in report order. One more field
+    /// is one more line here. 0 (a reference document's "not stated") is not compared. Memory is
+    /// compared to the tenth of a GiB (kernels reserve slightly different amounts); the command
+    /// line without BOOT_IMAGE (which names the kernel).
+    public static let comparableFields: [ComparableField] = [
+        ComparableField(kernelField) { $0.kernelRelease },
+        ComparableField("cpu_model") { $0.cpuModel },
+        ComparableField("online_cpus") { $0.onlineCPUs == 0 ? nil : String($0.onlineCPUs) },
+        ComparableField("mem_total") { $0.memTotalBytes == 0 ? nil : String(format: "%.1f GiB", Double($0.memTotalBytes) / 1_073_741_824) },
+        ComparableField("numa_nodes") { $0.numaNodes == 0 ? nil : String($0.numaNodes) },
+        ComparableField("is_guest") { $0.isGuest.map { $0 ? "yes (hypervisor flag)" : "no" } },
+        ComparableField("kvm_module") { $0.kvmModule },
+        ComparableField("thp_mode") { $0.thpMode },
+        ComparableField("kernel_cmdline") { host in
+            host.kernelCommandLine.map { $0.split(separator: " ").filter { !$0.hasPrefix("BOOT_IMAGE=") }.joined(separator: " ") }
+        },
+        ComparableField("microcode") { $0.microcode },
+        // A different MMU, or an emulator on one side, is a different host.
+        ComparableField("mmu") { $0.mmu?.rawValue },
+        ComparableField("emulated") { $0.emulated.map(String.init) },
+    ]
+
+    /// The fields whose difference changes MMU behaviour, each as (field, this value, other value):
+    /// `comparableFields`, then every KVM module parameter. The kernel release is listed too;
+    /// callers comparing kernels on purpose may ignore it.
     public func mmuRelevantDifferences(from other: HostFingerprint) -> [(field: String, mine: String, theirs: String)] {
         var out: [(String, String, String)] = []
         func check(_ name: String, _ a: String, _ b: String) { if a != b { out.append((name, a, b)) } }
-        check("kernel_release", kernelRelease, other.kernelRelease)
-        check("cpu_model", cpuModel, other.cpuModel)
-        check("kvm_module", kvmModule, other.kvmModule)
-        check("thp_mode", thpMode, other.thpMode)
-        // A different MMU, or an emulator on one side, is a different host. Documents written
-        // before these were recorded (nil) say nothing, so they differ from nothing.
-        if let mine = mmu, let theirs = other.mmu { check("mmu", mine.rawValue, theirs.rawValue) }
-        if let mine = emulated, let theirs = other.emulated { check("emulated", String(mine), String(theirs)) }
+        for field in Self.comparableFields {
+            guard let mine = field.value(self), let theirs = field.value(other) else { continue }
+            check(field.name, mine, theirs)
+        }
         for key in Set(kvmParameters.keys).union(other.kvmParameters.keys).sorted() {
             check("kvm_parameters.\(key)", kvmParameters[key] ?? "-", other.kvmParameters[key] ?? "-")
         }

@@ -6,9 +6,12 @@ public enum ChangeVerdict: String, Codable, Sendable, Equatable, CaseIterable {
     case improved
     /// Significant, and the whole ratio interval is past the threshold in the bad direction.
     case regressed
-    /// The change of the medians is within the threshold.
+    /// The whole ratio interval lies within 1 ± threshold: evidence that nothing changed by more.
     case unchanged
-    /// The change looks larger than the threshold, but the samples do not show it is real.
+    /// The samples cannot tell: too few of them for the test to reach alpha, or an interval that
+    /// straddles the threshold (the change may or may not be larger than it).
+    case cannotDecide = "cannot-decide"
+    /// No significance is possible at all (a reference side holds one published figure).
     case notSignificant = "not-significant"
     /// One side varies too much to decide anything.
     case noisy
@@ -17,18 +20,23 @@ public enum ChangeVerdict: String, Codable, Sendable, Equatable, CaseIterable {
 /// The decision whether one metric changed between a before and an after set of samples.
 ///
 /// The rule, in order:
-/// 1. **noisy** when either side's coefficient of variation (sample sd / |mean|) exceeds `maxCV`.
-/// 2. With fewer than `minimumSamples` on a side: **unchanged** when both sides have at least one
-///    sample and |change| <= `threshold`, otherwise **not-significant** ("too few samples").
-/// 3. The change is *significant* when the two-sided Mann-Whitney U p-value is below `alpha` and the
-///    whole (1 - `alpha`) percentile-bootstrap interval of median(after) / median(before) lies above
-///    1 + `threshold` or below 1 - `threshold`. A significant change is **regressed** when it goes the
-///    bad way for the metric's polarity (lower-is-better: a ratio above 1 + `threshold`;
-///    higher-is-better: below 1 - `threshold`) and **improved** when it goes the good way.
-/// 4. Otherwise **unchanged** when |change| <= `threshold`, else **not-significant**.
+/// 1. **noisy** when either side's robust spread, 1.4826 MAD / |median| (`Spread.relativeMAD`, a
+///    coefficient of variation that one outlier cannot inflate), exceeds `maxCV`.
+/// 2. **cannot-decide** with fewer than `minimumSamples` on a side; **unchanged** when every sample
+///    on both sides is one and the same value; **cannot-decide** when even the most extreme
+///    arrangement of these sample counts could not give a p-value below `alpha`
+///    (`Power.smallestPValue`: 3 against 3 cannot go below 0.10).
+/// 3. The change is *significant* when the two-sided Mann-Whitney U p-value (exact permutation
+///    p-value, ties included, for small samples) is below `alpha` and the whole (1 - `alpha`)
+///    percentile-bootstrap interval of median(after) / median(before) lies above 1 + `threshold` or
+///    below 1 - `threshold`. A significant change is **regressed** when it goes the bad way for the
+///    metric's polarity and **improved** when it goes the good way.
+/// 4. **unchanged** when the whole interval lies within [1 - `threshold`, 1 + `threshold`].
+/// 5. Otherwise **cannot-decide**: the interval straddles the threshold.
 ///
-/// `change` is median(after) / median(before) - 1. Identical samples without spread are unchanged
-/// (CV 0, change 0, p = 1). Samples that are NaN or infinite make the verdict not-significant.
+/// Every decision also says what the comparison could have detected: `smallestPValue` and
+/// `detectableChange` (`Power.detectableChange`, the change caught with probability 0.8).
+/// `change` is median(after) / median(before) - 1. Samples that are NaN or infinite cannot be decided.
 public struct ChangeDecision: Codable, Sendable, Equatable {
     public var verdict: ChangeVerdict
     public var beforeMedian: Double
@@ -41,6 +49,14 @@ public struct ChangeDecision: Codable, Sendable, Equatable {
     /// Bootstrap interval `[low, high]` of median(after) / median(before); nil when the rule stopped
     /// before testing or a median is 0.
     public var ratioInterval: [Double]?
+    /// The smallest two-sided p-value these sample counts allow (2 / C(m + n, m)).
+    public var smallestPValue: Double
+    /// The smallest relative change the rule detects with probability 0.8 given these counts and
+    /// spreads; nil when the test cannot reach alpha (no change is detectable).
+    public var detectableChange: Double?
+    /// Robust relative spread (1.4826 MAD / |median|) of each side.
+    public var beforeSpread: Double
+    public var afterSpread: Double
     /// Why the verdict is what it is, in one sentence.
     public var explanation: String
 
@@ -52,8 +68,14 @@ public struct ChangeDecision: Codable, Sendable, Equatable {
         beforeMedian = Summary.median(of: before)
         afterMedian = Summary.median(of: after)
         change = Self.relativeChange(from: beforeMedian, to: afterMedian)
-        verdict = .notSignificant
+        verdict = .cannotDecide
         explanation = ""
+        beforeSpread = Spread.relativeMAD(of: before)
+        afterSpread = Spread.relativeMAD(of: after)
+        smallestPValue = Power.smallestPValue(before.count, after.count)
+        detectableChange = Power.detectableChange(beforeSpread: beforeSpread, afterSpread: afterSpread,
+                                                  beforeCount: before.count, afterCount: after.count,
+                                                  threshold: threshold, alpha: alpha)
         let rule = Rule(better: better, threshold: threshold, alpha: alpha, maxCV: maxCV,
                         minimumSamples: minimumSamples, resamples: resamples, seed: seed)
         decide(before: before, after: after, rule: rule)
@@ -74,56 +96,57 @@ public struct ChangeDecision: Codable, Sendable, Equatable {
             explanation = "some samples are NaN or infinite"
             return
         }
-        let cv = (before: Self.coefficientOfVariation(before), after: Self.coefficientOfVariation(after))
-        if cv.before > rule.maxCV || cv.after > rule.maxCV {
+        if beforeSpread > rule.maxCV || afterSpread > rule.maxCV {
             verdict = .noisy
-            explanation = "too noisy: CV \(Self.percent(cv.before)) before, \(Self.percent(cv.after)) after "
-                + "(limit \(Self.percent(rule.maxCV)))"
+            explanation = "too noisy: robust spread (1.4826 MAD / median) \(Self.percent(beforeSpread)) before, "
+                + "\(Self.percent(afterSpread)) after (limit \(Self.percent(rule.maxCV)))"
             return
         }
-        let withinThreshold = abs(change) <= rule.threshold
+        let counts = "n=\(before.count) before, n=\(after.count) after"
         if before.count < rule.minimumSamples || after.count < rule.minimumSamples {
-            let counts = "n=\(before.count) before, n=\(after.count) after, need \(rule.minimumSamples) per side"
-            if !before.isEmpty, !after.isEmpty, withinThreshold {
-                verdict = .unchanged
-                explanation = "change \(Self.signedPercent(change)) within ±\(Self.percent(rule.threshold)) "
-                    + "(too few samples to test: \(counts))"
-            } else {
-                explanation = "too few samples: \(counts)"
-            }
+            explanation = "change \(Self.signedPercent(change)), too few samples to test: \(counts), need \(rule.minimumSamples) per side"
             return
         }
-        test(before: before, after: after, rule: rule, withinThreshold: withinThreshold)
+        if Set(before + after).count == 1 {
+            verdict = .unchanged
+            pValue = 1
+            ratioInterval = beforeMedian == 0 ? nil : [1, 1]
+            explanation = "every sample on both sides is \(Self.number(beforeMedian))"
+            return
+        }
+        guard smallestPValue < rule.alpha else {
+            let needed = Power.samplesNeeded(alpha: rule.alpha).map { ", needs \($0) per side" } ?? ""
+            explanation = "change \(Self.signedPercent(change)), but no change of any size can be shown: with \(counts) "
+                + "the smallest possible p is \(Self.number(smallestPValue)), not below alpha \(Self.number(rule.alpha))\(needed)"
+            return
+        }
+        test(before: before, after: after, rule: rule)
     }
 
-    private mutating func test(before: [Double], after: [Double], rule: Rule, withinThreshold: Bool) {
+    private mutating func test(before: [Double], after: [Double], rule: Rule) {
         let p = MannWhitneyU.test(before, after).pValue
         let interval = Bootstrap.ratioOfMedians(before: before, after: after, confidence: 1 - rule.alpha,
                                                 resamples: rule.resamples, seed: rule.seed)
         pValue = p.isNaN ? nil : p
         ratioInterval = interval
-        let shift = Self.shift(of: interval, threshold: rule.threshold)
         let changeText = "change \(Self.signedPercent(change))"
         let evidence = "p = \(Self.number(p)), ratio CI \(Self.describe(interval))"
-        if p < rule.alpha, let shift {
+        let detectable = "detectable: \(detectableChange.map(Self.percent) ?? "nothing")"
+        if p < rule.alpha, let shift = Self.shift(of: interval, threshold: rule.threshold) {
             let goodDirection = (shift == .up) == (rule.better == .higher)
             verdict = goodDirection ? .improved : .regressed
             let bound = shift == .up ? "above \(Self.number(1 + rule.threshold))"
                 : "below \(Self.number(1 - rule.threshold))"
             explanation = "\(changeText): \(evidence) entirely \(bound)"
-        } else if withinThreshold {
+        } else if let interval, let low = interval.first, let high = interval.last,
+                  low >= 1 - rule.threshold, high <= 1 + rule.threshold {
             verdict = .unchanged
-            explanation = "\(changeText) within ±\(Self.percent(rule.threshold)) (\(evidence))"
+            explanation = "\(changeText): ratio CI \(Self.describe(interval)) within 1 ± \(Self.number(rule.threshold)) (p = \(Self.number(p)))"
         } else {
-            verdict = .notSignificant
-            let weak = if !(p < rule.alpha) {
-                "p = \(Self.number(p)) is not below \(Self.number(rule.alpha))"
-            } else if interval == nil {
-                "no ratio interval (a median is 0)"
-            } else {
-                "ratio CI \(Self.describe(interval)) reaches within ±\(Self.percent(rule.threshold))"
-            }
-            explanation = "\(changeText) beyond ±\(Self.percent(rule.threshold)) but not shown: \(weak)"
+            verdict = .cannotDecide
+            let why = interval == nil ? "no ratio interval (a median is 0)"
+                : "ratio CI \(Self.describe(interval)) straddles 1 ± \(Self.number(rule.threshold))"
+            explanation = "\(changeText): \(why) (p = \(Self.number(p)); \(detectable))"
         }
     }
 
@@ -140,10 +163,6 @@ public struct ChangeDecision: Codable, Sendable, Equatable {
     static func relativeChange(from before: Double, to after: Double) -> Double {
         if before == 0, after == 0 { return 0 }
         return after / before - 1
-    }
-
-    private static func coefficientOfVariation(_ samples: [Double]) -> Double {
-        Summary(samples: samples, resamples: 0).coefficientOfVariation
     }
 
     private static func percent(_ fraction: Double) -> String {
@@ -165,6 +184,8 @@ public struct ChangeDecision: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case verdict, beforeMedian = "before_median", afterMedian = "after_median", change
-        case pValue = "p_value", ratioInterval = "ratio_interval", explanation
+        case pValue = "p_value", ratioInterval = "ratio_interval", smallestPValue = "smallest_p_value"
+        case detectableChange = "detectable_change", beforeSpread = "before_spread", afterSpread = "after_spread"
+        case explanation
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Pipeline
 import Results
+import Statistics
 
 /// The small header that makes a result document a baseline. A baseline file is the result document
 /// itself (same fields, same schema) with one more top-level field, `baseline`, holding this; so
@@ -13,12 +14,57 @@ public struct BaselineHeader: Codable, Sendable, Equatable {
     public var source: String
     /// For reference baselines transcribed from published figures: where they come from.
     public var reference: ReferenceInfo?
+    /// Why this run was accepted as the baseline (`--reason`).
+    public var reason: String?
+    /// The kernel the run measured: its release (from the host fingerprint) and, where given
+    /// (`--kernel-commit`), the commit it was built from.
+    public var kernelRelease: String?
+    public var kernelCommit: String?
+    /// The kvmbench that saved the baseline ("0.1.0 (abc123def456)").
+    public var kvmbenchVersion: String?
+    /// Who saved it ($USER), when known.
+    public var acceptedBy: String?
+    /// The checks `--force` overrode (interrupted run, failed cases, busy host, noisy gated metrics).
+    public var forced: [String]?
 
-    public init(name: String, created: Date, source: String, reference: ReferenceInfo? = nil) {
+    public init(name: String, created: Date, source: String, reference: ReferenceInfo? = nil,
+                reason: String? = nil, kernelRelease: String? = nil, kernelCommit: String? = nil,
+                kvmbenchVersion: String? = nil, acceptedBy: String? = nil, forced: [String]? = nil) {
         self.name = name
         self.created = created
         self.source = source
         self.reference = reference
+        self.reason = reason
+        self.kernelRelease = kernelRelease
+        self.kernelCommit = kernelCommit
+        self.kvmbenchVersion = kvmbenchVersion
+        self.acceptedBy = acceptedBy
+        self.forced = forced
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, created, source, reference, reason, kernelRelease = "kernel_release", kernelCommit = "kernel_commit"
+        case kvmbenchVersion = "kvmbench_version", acceptedBy = "accepted_by", forced
+    }
+}
+
+/// What the person saving a baseline says about it, and whether problems are overridden.
+public struct BaselineAcceptance: Sendable, Equatable {
+    public var reason: String?
+    public var kernelCommit: String?
+    /// The kvmbench doing the saving.
+    public var tool: ToolInfo?
+    public var acceptedBy: String?
+    /// Save despite `BaselineStore.trustProblems`.
+    public var force: Bool
+
+    public init(reason: String? = nil, kernelCommit: String? = nil, tool: ToolInfo? = nil,
+                acceptedBy: String? = ProcessInfo.processInfo.environment["USER"], force: Bool = false) {
+        self.reason = reason
+        self.kernelCommit = kernelCommit
+        self.tool = tool
+        self.acceptedBy = acceptedBy
+        self.force = force
     }
 }
 
@@ -127,21 +173,64 @@ public struct BaselineStore: Sendable {
         return loaded
     }
 
-    /// Saves `document` as baseline `name`. Refuses reference names, interrupted runs, runs on an
-    /// emulated CPU (unless `force`) and (unless `replace`) an existing baseline; writes atomically,
-    /// so a failure leaves the old file as it was.
+    /// Why `document` should not become a baseline, one line each: an interrupted run, failed cases,
+    /// cases measured on a busy host (median `host_busy` above the suite's `max_host_busy`), gated
+    /// metrics whose robust spread is above the suite's `max_cv`. The policy is the document's
+    /// recorded suite's (it is the run's own suite), else defaults.
+    public static func trustProblems(_ document: ResultDocument) -> [String] {
+        var warnings: [String] = []
+        let loaded = LoadedDocument(document: document, baseline: nil, label: "the run", url: URL(fileURLWithPath: "/dev/null"))
+        let (policy, _) = SuiteComparison.policyFor(sides: [loaded], warnings: &warnings)
+        var problems: [String] = []
+        if document.interrupted { problems.append("interrupted: the run stopped before every case had run") }
+        if document.host.emulated == true {
+            problems.append("emulated CPU (\(document.host.cpuModel), \(document.host.mmuDescription)): its timings prove behaviour, not performance")
+        }
+        let failed = document.cases.filter { $0.status == .failed }
+        if !failed.isEmpty {
+            problems.append("failed cases: " + failed.map { "\($0.key) (\($0.reason ?? "no reason given"))" }.joined(separator: "; "))
+        }
+        let busy = document.cases.compactMap { item -> String? in
+            guard let load = item.metric(named: HostLoad.metricName).map({ Summary.median(of: $0.samples) }),
+                  load > policy.maxHostBusy * 100 else { return nil }
+            return "\(item.key) (\(SuiteComparison.percent(load)))"
+        }
+        if !busy.isEmpty {
+            problems.append("busy host: other processes used more than \(SuiteComparison.percent(policy.maxHostBusy * 100)) of the CPUs during " + busy.joined(separator: ", "))
+        }
+        let noisy = document.cases.filter { $0.status == .ok }.flatMap { item in
+            item.metrics.filter { metric in
+                policy.gates(scenario: item.scenario, metric: metric.name, scenarioGate: metric.gate)
+                    && metric.samples.count >= 2 && Spread.relativeMAD(of: metric.samples) > policy.maxCV
+            }.map { "\(item.key) \($0.name) (\(String(format: "%.0f%%", Spread.relativeMAD(of: $0.samples) * 100)))" }
+        }
+        if !noisy.isEmpty {
+            problems.append("noisy gated metrics (robust spread above \(SuiteComparison.percent(policy.maxCV * 100))): " + noisy.joined(separator: ", "))
+        }
+        return problems
+    }
+
+    /// Saves `document` as baseline `name`. Refuses reference names, (unless `replace`) an existing
+    /// baseline, a run that measured nothing, and (unless `acceptance.force`) a run with
+    /// `trustProblems`; records the reason, kernel and kvmbench in the header. Writes atomically, so
+    /// a failure leaves the old file as it was.
     @discardableResult
     public func save(_ document: ResultDocument, as name: String, source: String, replace: Bool = false,
-                     force: Bool = false, created: Date = Date()) throws(SuiteError) -> URL {
+                     created: Date = Date(), acceptance: BaselineAcceptance = BaselineAcceptance()) throws(SuiteError) -> URL {
         try checkSavable(name, replace: replace)
-        try Self.checkHost(document.host, force: force, source: source)
-        guard !document.interrupted else {
-            throw .usage("\(source): the run was interrupted before every case had run; a baseline needs a complete run")
-        }
         guard document.cases.contains(where: { $0.status == .ok }) else {
             throw .usage("\(source): no case measured anything (every case is unsupported or failed); nothing to save as a baseline")
         }
-        let file = BaselineFile(header: BaselineHeader(name: name, created: created, source: source), document: document)
+        let problems = Self.trustProblems(document)
+        if !problems.isEmpty, !acceptance.force {
+            throw .usage("\(source) is not a baseline to trust: " + problems.joined(separator: "; ") + " (rerun, or --force to save it anyway)")
+        }
+        let tool = acceptance.tool.map { $0.version + ($0.gitCommit.map { " (\($0))" } ?? "") }
+        let header = BaselineHeader(name: name, created: created, source: source, reason: acceptance.reason,
+                                    kernelRelease: document.host.kernelRelease, kernelCommit: acceptance.kernelCommit,
+                                    kvmbenchVersion: tool, acceptedBy: acceptance.acceptedBy,
+                                    forced: problems.isEmpty ? nil : problems)
+        let file = BaselineFile(header: header, document: document)
         do {
             try AtomicFile.write(try file.encoded(), to: url(of: name))
         } catch {

@@ -4,20 +4,29 @@ import Results
 
 /// The regression gate's decision about a result against a baseline.
 ///
+/// The policy (which metrics gate, thresholds, alpha) is the suite file's when the gate runs one,
+/// else the baseline's recorded suite, else defaults: never the suite record of the result being
+/// judged, which could have been run with a lax suite file.
+///
 /// The status, most serious first:
 /// 1. **incomparable** (exit 4): the baseline is a reference (published figures cannot gate), the two
-///    share no cases, the result is from an interrupted run, the two hosts have different MMU kinds
-///    or one of them is emulated (`HostFingerprint.mmu`, `emulated`), or no shared case was
-///    measured on both sides and none failed.
+///    share no cases, the hosts differ in anything but the kernel release (see
+///    `HostFingerprint.comparableFields`, which include the MMU kind and an emulated CPU; unless
+///    `allowOtherHost`), the result is from an interrupted
+///    run, or no shared case was measured on both sides and none failed.
 /// 2. **caseFailed** (exit 3): a case of the result failed (guest crash, KVM error, failed check).
-/// 3. **regression** (exit 2): a gated metric's verdict is "regressed" (see `ChangeDecision`).
-/// 4. **incomparable** (exit 4) again when, without such a regression, some case was measured while
+/// 3. **regression** (exit 2): a gated metric's verdict is "regressed" (see `ChangeDecision`), or the
+///    result lacks something the baseline measured: a case (missing, or unsupported where the baseline
+///    ran it) or a gated metric of a case measured on both sides.
+/// 4. **incomparable** (exit 4) again when, without such a failure, some case was measured while
 ///    other processes used more than the suite's `max_host_busy` of the CPUs (see `HostLoad`).
-/// 5. **pass** (exit 0): otherwise. Noisy, not-significant and unchanged metrics pass; so do
-///    regressions of metrics that do not gate.
+/// 5. **inconclusive** (exit 5): a gated metric could not be decided (cannot-decide or noisy): the
+///    samples cannot rule out a regression past its threshold.
+/// 6. **pass** (exit 0): every gated metric is unchanged or improved. Regressions of metrics that
+///    do not gate pass.
 public struct GateOutcome: Sendable {
     public enum Status: String, Sendable, Equatable {
-        case pass, regression, caseFailed = "case-failed", incomparable
+        case pass, regression, caseFailed = "case-failed", incomparable, inconclusive
     }
 
     public var status: Status
@@ -26,6 +35,10 @@ public struct GateOutcome: Sendable {
     public var regressions: [MetricComparison]
     /// Cases of the result that failed, with their reasons.
     public var failedCases: [CaseResult]
+    /// What the baseline measured and the result lacks, one line each ("case X: not in the result").
+    public var missing: [String]
+    /// Gated metrics the samples could not decide (cannot-decide or noisy).
+    public var undecided: [MetricComparison]
     /// Why the status is incomparable, when it is.
     public var problem: String?
 
@@ -35,36 +48,57 @@ public struct GateOutcome: Sendable {
         let sides = "\(report.comparison.before.label) -> \(report.comparison.after.label)"
         switch status {
         case .pass:
-            return "gate: PASS: no significant regression of a gated metric (\(sides)): \(tally)"
+            return "gate: PASS: every gated metric unchanged or improved (\(sides)): \(tally)"
         case .regression:
+            var parts: [String] = []
             let count = regressions.count
-            return "gate: FAIL: \(count) significant regression\(count == 1 ? "" : "s") of gated metrics (\(sides)): \(tally)"
+            if count > 0 { parts.append("\(count) significant regression\(count == 1 ? "" : "s") of gated metrics") }
+            if !missing.isEmpty { parts.append("\(missing.count) gated case(s) or metric(s) of the baseline missing from the result") }
+            return "gate: FAIL: \(parts.joined(separator: "; ")) (\(sides)): \(tally)"
         case .caseFailed:
             return "gate: FAIL: \(failedCases.count) case\(failedCases.count == 1 ? "" : "s") failed (\(sides)): \(tally)"
         case .incomparable:
             return "gate: CANNOT DECIDE: \(problem ?? "nothing comparable") (\(sides))"
+        case .inconclusive:
+            return "gate: INCONCLUSIVE: \(undecided.count) gated metric\(undecided.count == 1 ? "" : "s") could not be decided "
+                + "(too few samples, too much spread, or an interval across the threshold); no regression shown, none ruled out (\(sides)): \(tally)"
         }
     }
 }
 
 public enum Gate {
-    /// Gates `result` against `baseline`. Errors are `.baseline` (exit 4) problems from the comparison.
+    /// Gates `result` against `baseline`. `suite` is the suite file the gate ran, when it ran one:
+    /// its gate section is the policy; otherwise the baseline's recorded suite is. Errors are
+    /// `.baseline` (exit 4) problems from the comparison.
     public static func evaluate(baseline: LoadedDocument, result: LoadedDocument,
-                                settings: CompareSettings = CompareSettings()) throws(SuiteError) -> GateOutcome {
+                                settings: CompareSettings = CompareSettings(),
+                                suite: SuiteDefinition? = nil) throws(SuiteError) -> GateOutcome {
         if baseline.isReference {
             throw .baseline("\(baseline.label) is a reference baseline (published figures from other hardware, one value per metric): it can be compared with `kvmbench compare` but cannot gate")
         }
-        let report = try SuiteComparison.compare(before: baseline, after: result, settings: settings)
-        return decide(report, result: result.document)
+        var warnings: [String] = []
+        let policy = suite.map { ($0.gate, "suite \($0.name) (\($0.source))") }
+            ?? SuiteComparison.policyFor(sides: [baseline], warnings: &warnings)
+        var report = try SuiteComparison.compare(before: baseline, after: result, settings: settings, policy: policy)
+        report.warnings = warnings + report.warnings
+        let otherHost = report.comparison.hostDifferences.filter { $0.field != HostFingerprint.kernelField }
+        if !otherHost.isEmpty, !settings.allowOtherHost {
+            let fields = otherHost.map { "\($0.field) (\($0.before) vs \($0.after))" }.joined(separator: ", ")
+            throw .baseline("\(baseline.label) and \(result.label) come from hosts that differ in more than the kernel: \(fields); numbers from another host can shift either way, so the gate does not compare them (--allow-other-host to compare anyway)")
+        }
+        return decide(report, baseline: baseline.document, result: result.document)
     }
 
-    /// The gate's status for a comparison of a baseline with `result`.
-    public static func decide(_ report: ComparisonReport, result: ResultDocument) -> GateOutcome {
+    /// The gate's status for a comparison of `baseline` with `result`.
+    public static func decide(_ report: ComparisonReport, baseline: ResultDocument, result: ResultDocument) -> GateOutcome {
         let comparison = report.comparison
         let regressions = comparison.metrics.filter { $0.gate && $0.verdict == .regressed }
             .sorted { worsening($0) > worsening($1) }
+        let undecided = comparison.metrics.filter { $0.gate && [.cannotDecide, .noisy, .notSignificant].contains($0.verdict) }
         let failed = result.cases.filter { $0.status == .failed }
-        var outcome = GateOutcome(status: .pass, report: report, regressions: regressions, failedCases: failed, problem: nil)
+        let missing = missingFromResult(baseline: baseline, result: result, policy: report.policy)
+        var outcome = GateOutcome(status: .pass, report: report, regressions: regressions, failedCases: failed,
+                                  missing: missing, undecided: undecided, problem: nil)
         if result.interrupted {
             outcome.status = .incomparable
             outcome.problem = "the result is from an interrupted run (\(result.cases.count) case(s) measured): cases it did not reach could hide a regression"
@@ -73,7 +107,7 @@ public enum Gate {
             outcome.problem = "the hosts differ in \(difference.field) (\(difference.before) in \(comparison.before.label), \(difference.after) in \(comparison.after.label)): a different MMU or an emulated CPU is a different host"
         } else if !failed.isEmpty {
             outcome.status = .caseFailed
-        } else if !regressions.isEmpty {
+        } else if !regressions.isEmpty || !missing.isEmpty {
             outcome.status = .regression
         } else if !report.busyCases.isEmpty {
             outcome.status = .incomparable
@@ -81,8 +115,44 @@ public enum Gate {
         } else if comparison.metrics.isEmpty {
             outcome.status = .incomparable
             outcome.problem = "no metric was measured on both sides (\(comparison.uncompared.count) case(s) not compared)"
+        } else if !undecided.isEmpty {
+            outcome.status = .inconclusive
         }
         return outcome
+    }
+
+    /// What `baseline` measured (ok cases, and their gated metrics) that `result` lacks: a case not in
+    /// the result or unsupported there, or a gated metric missing from (or with another unit in) a
+    /// case measured on both sides. Failed cases are the caseFailed status's business.
+    static func missingFromResult(baseline: ResultDocument, result: ResultDocument, policy: GatePolicy) -> [String] {
+        let resultByKey = Dictionary(result.cases.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        var lines: [String] = []
+        var seen: Set<String> = []
+        for item in baseline.cases where item.status == .ok && seen.insert(item.key).inserted {
+            guard let other = resultByKey[item.key] else {
+                lines.append("case \(item.key): measured in the baseline, not in the result")
+                continue
+            }
+            switch other.status {
+            case .failed: continue
+            case .unsupported:
+                lines.append("case \(item.key): measured in the baseline, unsupported in the result: \(other.reason ?? "no reason given")")
+                continue
+            case .ok: break
+            }
+            for metric in item.metrics where policy.gates(scenario: item.scenario, metric: metric.name, scenarioGate: metric.gate) {
+                guard let mine = other.metric(named: metric.name) else {
+                    lines.append("case \(item.key): gated metric \(metric.name) is in the baseline, not in the result")
+                    continue
+                }
+                if mine.unit != metric.unit {
+                    lines.append("case \(item.key): gated metric \(metric.name) is in \(metric.unit) in the baseline, \(mine.unit) in the result")
+                } else if mine.samples.isEmpty {
+                    lines.append("case \(item.key): gated metric \(metric.name) has no samples in the result")
+                }
+            }
+        }
+        return lines
     }
 
     /// How much worse the after side is, positive when worse, whatever the polarity.
@@ -102,6 +172,15 @@ public enum Gate {
         }
         for item in outcome.failedCases {
             lines.append("FAILED \(item.key): \(item.reason ?? "no reason given")")
+        }
+        for line in outcome.missing { lines.append("MISSING \(line)") }
+        if outcome.status == .inconclusive || outcome.status == .pass {
+            for metric in outcome.undecided {
+                let label = "\(metric.scenario) [" + metric.parameters.sorted { $0.key < $1.key }
+                    .map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "] \(metric.metric)"
+                lines.append("UNDECIDED \(label): \(metric.verdict.rawValue), detectable change \(metric.detectableText) "
+                    + "at threshold \(String(format: "%.0f%%", metric.threshold * 100)): \(metric.explanation)")
+            }
         }
         return lines
     }

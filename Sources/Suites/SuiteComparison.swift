@@ -11,11 +11,15 @@ public struct CompareSettings: Sendable, Equatable {
     public var ignoreKernel: Bool
     /// Make MMU-relevant host differences an error instead of a warning.
     public var requireSameHost: Bool
+    /// Let `gate` compare across hosts that differ in more than the kernel release.
+    public var allowOtherHost: Bool
 
-    public init(threshold: Double? = nil, ignoreKernel: Bool = false, requireSameHost: Bool = false) {
+    public init(threshold: Double? = nil, ignoreKernel: Bool = false, requireSameHost: Bool = false,
+                allowOtherHost: Bool = false) {
         self.threshold = threshold
         self.ignoreKernel = ignoreKernel
         self.requireSameHost = requireSameHost
+        self.allowOtherHost = allowOtherHost
     }
 }
 
@@ -66,18 +70,21 @@ public struct ComparisonReport: Sendable {
 /// Compares documents the way `kvmbench compare` and `kvmbench gate` do.
 ///
 /// - Thresholds and the metrics that gate come from the suite's gate section, read from the suite
-///   record of the after document (else of the before document, else defaults: 5%, alpha 0.05,
-///   CV limit 30%, 3 samples); `CompareSettings.threshold` replaces the default threshold.
+///   record of the before document (the baseline; else of the after document, else defaults: 5%,
+///   alpha 0.05, spread limit 30%, 3 samples), or from the policy the caller gives (`gate` passes the
+///   suite file it runs); `CompareSettings.threshold` replaces the default threshold.
 /// - Cases match by `CaseResult.key` (scenario and every recorded parameter); when one side is a
 ///   reference baseline, by `ReferenceMatching`'s loose rule.
 /// - Every metric on both sides gets `ChangeDecision`'s verdict; a metric of a reference comparison
 ///   gets "not significant", no p-value, no interval, and is not gated; a metric of a case measured
 ///   while other processes used more than `max_host_busy` of the CPUs (either side) is noisy.
 public enum SuiteComparison {
+    /// `policy` (with where it came from) replaces the policy read from the documents' suite records.
     public static func compare(before: LoadedDocument, after: LoadedDocument,
-                               settings: CompareSettings = CompareSettings()) throws(SuiteError) -> ComparisonReport {
+                               settings: CompareSettings = CompareSettings(),
+                               policy given: (GatePolicy, String)? = nil) throws(SuiteError) -> ComparisonReport {
         var warnings: [String] = []
-        var (policy, policySource) = policyFor(before: before, after: after, warnings: &warnings)
+        var (policy, policySource) = given ?? policyFor(sides: [before, after], warnings: &warnings)
         if let threshold = settings.threshold { policy.threshold = threshold }
 
         var beforeDocument = before.document, afterDocument = after.document
@@ -170,9 +177,10 @@ public enum SuiteComparison {
 
     static func percent(_ value: Double) -> String { String(format: "%.0f%%", value) }
 
-    /// The gate policy from the after document's suite record, else the before document's.
-    static func policyFor(before: LoadedDocument, after: LoadedDocument, warnings: inout [String]) -> (GatePolicy, String) {
-        for side in [after, before] {
+    /// The gate policy from the suite record of the first of `sides` that has one (the before side,
+    /// a baseline, first: a document's own record must not judge it leniently), else defaults.
+    public static func policyFor(sides: [LoadedDocument], warnings: inout [String]) -> (GatePolicy, String) {
+        for side in sides {
             guard let record = side.document.suite else { continue }
             do {
                 let suite = try SuiteParser.parse(record.definition, file: "suite record of \(side.label)")

@@ -102,7 +102,8 @@ public struct GatePolicy: Sendable, Equatable {
     public var threshold: Double
     /// Significance level of the Mann-Whitney U test; the ratio interval has confidence 1 - alpha.
     public var alpha: Double
-    /// Coefficient of variation above which a metric is too noisy to gate on.
+    /// Robust spread (1.4826 MAD / |median|, a coefficient of variation one outlier cannot inflate)
+    /// above which a metric is too noisy to decide; a gated noisy metric makes the gate inconclusive.
     public var maxCV: Double
     /// Samples needed on each side before testing.
     public var minimumSamples: Int

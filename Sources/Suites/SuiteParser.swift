@@ -12,7 +12,7 @@ import Yams
 /// gate:                            # optional
 ///   threshold: 5%                  # default relative threshold (5% or 0.05)
 ///   alpha: 0.05                    # significance level (default 0.05)
-///   max_cv: 30%                    # CV above which a metric is noisy, not gated (default 30%)
+///   max_cv: 30%                    # robust spread (1.4826 MAD / median) above which a metric is noisy (default 30%)
 ///   min_samples: 3                 # samples per side before testing (default 3)
 ///   max_host_busy: 10%             # CPU share other processes may use during a case (default 10%)
 ///   metrics:                       # optional, per scenario: the metrics that gate

@@ -20,7 +20,15 @@ struct BaselineCommand: ParsableCommand {
 struct BaselineSave: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "save", abstract: "Save a result document as baseline NAME.",
-        discussion: "Exit status: 0 saved, 4 the result file is missing or unreadable, 64 bad name, the baseline exists (use --replace) or the run was on an emulated CPU (use --force).")
+        discussion: """
+        Refuses a run that was interrupted, has failed cases, was measured on a busy host (median host_busy above \
+        the suite's max_host_busy) or on an emulated CPU (QEMU TCG), or has gated metrics whose robust spread is above the suite's max_cv, unless \
+        --force (the overridden problems are recorded). The header records --reason, the kernel release (and \
+        --kernel-commit), the kvmbench that saved it and $USER.
+
+        Exit status: 0 saved, 4 the result file is missing or unreadable, 64 bad name, the baseline exists (use \
+        --replace), or the run is not one to trust (use --force).
+        """)
 
     @Argument(help: "Baseline name.")
     var name: String
@@ -31,17 +39,32 @@ struct BaselineSave: ParsableCommand {
     @Flag(name: .customLong("replace"), help: "Overwrite an existing baseline of that name.")
     var replace = false
 
-    @Flag(name: .customLong("force"), help: "Save a run from an emulated CPU (QEMU TCG) too; its timings are not performance.")
-    var force = false
+    @OptionGroup var acceptance: BaselineAcceptanceOptions
 
     func run() throws {
         let store = BaselineStore()
         SuiteCLI.orExit { () throws(SuiteError) in try store.checkSavable(name, replace: replace) }
         let loaded = SuiteCLI.orExit { () throws(SuiteError) in try DocumentLoader.load(URL(fileURLWithPath: from), label: from) }
         let url = SuiteCLI.orExit { () throws(SuiteError) in
-            try store.save(loaded.document, as: name, source: from, replace: replace, force: force)
+            try store.save(loaded.document, as: name, source: from, replace: replace, acceptance: acceptance.acceptance)
         }
         print("saved baseline \(name): \(url.path) (\(loaded.document.cases.count) cases, host \(loaded.document.host.hostname), kvmbench \(loaded.document.kvmbench.version))")
+    }
+}
+
+/// What `baseline save` and `suite --save-baseline` record about a new baseline.
+struct BaselineAcceptanceOptions: ParsableArguments {
+    @Option(name: .customLong("reason"), help: "Why this run becomes the baseline (recorded in its header).")
+    var reason: String?
+
+    @Option(name: .customLong("kernel-commit"), help: "The commit the measured kernel was built from (recorded in the header).")
+    var kernelCommit: String?
+
+    @Flag(name: .customLong("force"), help: "Save even an interrupted run, one with failed cases, a busy host, noisy gated metrics or an emulated CPU.")
+    var force = false
+
+    var acceptance: BaselineAcceptance {
+        BaselineAcceptance(reason: reason, kernelCommit: kernelCommit, tool: ToolVersion.current, force: force)
     }
 }
 
@@ -109,6 +132,14 @@ enum BaselineText {
         var lines: [String] = []
         if let header = loaded.baseline {
             lines.append("baseline \(header.name): created \(date(header.created)) from \(header.source)")
+            if let reason = header.reason { lines.append("  reason: \(reason)") }
+            if let release = header.kernelRelease {
+                lines.append("  kernel: \(release)" + (header.kernelCommit.map { " (commit \($0))" } ?? ""))
+            }
+            if let version = header.kvmbenchVersion {
+                lines.append("  saved by kvmbench \(version)" + (header.acceptedBy.map { " for \($0)" } ?? ""))
+            }
+            for problem in header.forced ?? [] { lines.append("  FORCED despite: \(problem)") }
             if let reference = header.reference {
                 lines.append("REFERENCE (published figures, other hardware; one value per metric, no significance possible)")
                 lines.append("  document: \(reference.document) [\(reference.side)]")

@@ -61,14 +61,17 @@ struct CompareCommand: ParsableCommand {
         commandName: "compare",
         abstract: "Compare two runs (baseline names or result files): medians, change, significance and a verdict per metric.",
         discussion: """
-        Each metric gets a verdict from the decision rule: noisy when either side's coefficient of variation is \
-        above the limit (30%); with fewer than 3 samples a side, unchanged within the threshold, else not \
-        significant; otherwise regressed/improved only when the Mann-Whitney U p-value is below 0.05 AND the \
-        whole 95% bootstrap interval of median(after)/median(before) lies beyond 1 +/- threshold; else unchanged \
-        within the threshold, else not significant. Thresholds and gated metrics come from the suite's gate \
-        section (recorded in the after document). A case measured while other processes used more than the \
-        suite's max_host_busy (10%) of the CPUs on either side is noisy. Cases match by scenario and all \
-        parameters; against a reference \
+        Each metric gets a verdict from the decision rule: noisy when either side's robust spread (1.4826 MAD / \
+        median) is above the limit (30%); cannot decide with fewer than 3 samples a side, or when the sample \
+        counts cannot reach p < alpha at all (3 against 3: the smallest two-sided p is 0.10); regressed/improved \
+        only when the Mann-Whitney U p-value (exact permutation p, ties included, for small samples) is below \
+        alpha (0.05) AND the whole 95% bootstrap interval of median(after)/median(before) lies beyond 1 +/- \
+        threshold; unchanged only when that whole interval lies within 1 +/- threshold; else cannot decide (the \
+        interval straddles the threshold). The Detectable column is the smallest change the comparison detects \
+        with probability 0.8 from the sample counts and spreads ("none": no change can be significant). \
+        Thresholds and gated metrics come from the suite's gate section (recorded in the before document, else \
+        the after one). A case measured while other processes used more than the suite's max_host_busy (10%) of \
+        the CPUs on either side is noisy. Cases match by scenario and all parameters; against a reference \
         baseline, by scenario and the parameters the reference names (e.g. slots), and no significance is \
         possible.
 
@@ -126,7 +129,7 @@ enum CompareText {
 
     static func policyText(_ report: ComparisonReport) -> String {
         let policy = report.policy
-        var text = String(format: "%.1f%% default, alpha %.3g, CV limit %.0f%%, ", policy.threshold * 100, policy.alpha, policy.maxCV * 100)
+        var text = String(format: "%.1f%% default, alpha %.3g, spread limit %.0f%%, ", policy.threshold * 100, policy.alpha, policy.maxCV * 100)
             + "\(policy.minimumSamples) samples per side (from \(report.policySource))"
         let listed = policy.metrics.sorted { $0.key < $1.key }.map { scenario, metrics in
             "\(scenario): " + metrics.map { metric in

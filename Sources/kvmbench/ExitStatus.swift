@@ -9,6 +9,8 @@ enum ExitStatus {
     static let regression: Int32 = 2
     static let caseFailed: Int32 = 3
     static let baselineProblem: Int32 = 4
+    /// `gate`: a gated metric could not be decided (no regression shown, none ruled out).
+    static let inconclusive: Int32 = 5
     static let usage: Int32 = 64
     static let noKVM: Int32 = 69
     static let noPermission: Int32 = 77

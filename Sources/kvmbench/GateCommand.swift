@@ -10,16 +10,24 @@ struct GateCommand: ParsableCommand {
         abstract: "The regression gate: run a suite (or read a result) and compare it with a baseline; the exit status says whether it regressed.",
         discussion: """
         The after side is --result FILE, else a run of --suite NAME / --file PATH, else a run of the suite recorded \
-        in the baseline (its definition as run). Regressions are printed first, then one summary line. A metric \
-        regresses when, per the decision rule (see kvmbench compare --help), the change is significant \
-        (Mann-Whitney p < alpha and the whole bootstrap interval of the median ratio beyond the threshold) in the \
-        bad direction, and the suite's gate section says the metric gates. Noisy metrics (CV above the limit, or \
-        measured while other processes used more than max_host_busy of the CPUs) do not gate.
+        in the baseline (its definition as run). The policy (which metrics gate, thresholds, alpha) is the gate \
+        section of --suite / --file when given (also with --result), else of the suite recorded in the baseline, \
+        else defaults; never the suite recorded in the result being judged. Regressions are printed first, then \
+        one summary line. A metric regresses when, per the decision rule (see kvmbench compare --help), the change \
+        is significant (Mann-Whitney p < alpha and the whole bootstrap interval of the median ratio beyond the \
+        threshold) in the bad direction. A case of the baseline missing from the result or unsupported there, or \
+        a gated metric missing from a case, fails the gate like a regression. A gated metric that cannot be decided \
+        (too few samples for the test to reach alpha, an interval across the threshold, or noisy: robust spread \
+        above the limit or measured while other processes used more than max_host_busy of the CPUs) makes the \
+        gate inconclusive.
 
         Exit status, the first that applies: 4 the baseline is missing, unreadable, from a newer kvmbench or a \
-        reference, the two share no cases, the hosts differ with --require-same-host, or the result is from an \
-        interrupted run; 3 a case failed; 2 a significant regression of a gated metric; 4 no regression but some \
-        case ran on a busy host (or nothing was comparable); 0 no regression. 64 usage, 1 other error.
+        reference, the two share no cases, the hosts differ in anything but the kernel release (without \
+        --allow-other-host; every field that differs is named) or at all with --require-same-host, or the result is from an \
+        interrupted run; 3 a case failed; 2 a significant regression of a gated metric, or a baseline case or \
+        gated metric missing from the result; 4 no regression but some case ran on a busy host (or nothing was \
+        comparable); 5 inconclusive: a gated metric could not be decided; 0 every gated metric unchanged or \
+        improved. 64 usage, 1 other error.
         """)
 
     @Option(name: .customLong("baseline"), help: "The baseline to gate against: a baseline name or a result file.")
@@ -31,7 +39,7 @@ struct GateCommand: ParsableCommand {
     @Option(name: .customLong("file"), help: "Run the suite file at this path for the after side.")
     var file: String?
 
-    @Option(name: .customLong("result"), help: "Gate this result file instead of running anything.")
+    @Option(name: .customLong("result"), help: "Gate this result file instead of running anything (with --suite/--file: under that suite's gate policy).")
     var result: String?
 
     @OptionGroup var guest: GuestOptions
@@ -43,27 +51,32 @@ struct GateCommand: ParsableCommand {
 
     @OptionGroup var flags: ComparisonFlags
 
+    @Flag(name: .customLong("allow-other-host"), help: "Gate even when the hosts differ in more than the kernel release (CPU, online CPUs, memory, NUMA nodes, guest or not, KVM module and parameters, THP, kernel command line, microcode).")
+    var allowOtherHost = false
+
     @Flag(name: .shortAndLong, help: "Also print the whole comparison table.")
     var verbose = false
 
     func validate() throws {
-        let sources = [suite, file, result].compactMap { $0 }
-        if sources.count > 1 { throw ValidationError("give at most one of --suite, --file and --result") }
+        if suite != nil, file != nil { throw ValidationError("give at most one of --suite and --file") }
     }
 
     func run() throws {
-        let settings = SuiteCLI.orExit { () throws(SuiteError) in try flags.settings() }
+        var settings = SuiteCLI.orExit { () throws(SuiteError) in try flags.settings() }
+        settings.allowOtherHost = allowOtherHost
         let store = BaselineStore()
         let base = SuiteCLI.orExit { () throws(SuiteError) in try DocumentArgument.load(baseline, store: store) }
         if base.isReference {
             fail("\(base.label) is a reference baseline (published figures from other hardware, one value per metric): it can be compared with `kvmbench compare` but cannot gate", status: ExitStatus.baselineProblem)
         }
         let after: LoadedDocument
+        let given = suite != nil || file != nil
+            ? SuiteCLI.orExit { () throws(SuiteError) in try SuiteCLI.loadSuite(name: suite, file: file) } : nil
         if let result {
             after = SuiteCLI.orExit { () throws(SuiteError) in try DocumentLoader.load(URL(fileURLWithPath: result), label: result) }
         } else {
             let definition = SuiteCLI.orExit { () throws(SuiteError) -> SuiteDefinition in
-                if suite != nil || file != nil { return try SuiteCLI.loadSuite(name: suite, file: file) }
+                if let given { return given }
                 guard let record = base.document.suite else {
                     throw SuiteError(.usage, "\(base.label) records no suite: give --suite NAME, --file PATH or --result FILE")
                 }
@@ -74,7 +87,7 @@ struct GateCommand: ParsableCommand {
                                                             dryRun: false, printResults: verbose && !output.json) else { return }
             after = LoadedDocument(document: document, baseline: nil, label: url.path, url: url)
         }
-        let outcome = SuiteCLI.orExit { () throws(SuiteError) in try Gate.evaluate(baseline: base, result: after, settings: settings) }
+        let outcome = SuiteCLI.orExit { () throws(SuiteError) in try Gate.evaluate(baseline: base, result: after, settings: settings, suite: given) }
         CompareText.printWarnings(outcome.report)
         if output.json {
             print(String(decoding: try ResultDocument.makeEncoder().encode(outcome.report.comparison), as: UTF8.self))
@@ -83,10 +96,6 @@ struct GateCommand: ParsableCommand {
         }
         let lines = Gate.regressionLines(outcome)
         if !lines.isEmpty { print(lines.joined(separator: "\n")) }
-        let noisy = outcome.report.comparison.metrics.filter { $0.gate && $0.verdict == .noisy }
-        if !noisy.isEmpty {
-            print("not gated (noisy): " + noisy.map { "\($0.scenario) \($0.metric)" }.joined(separator: ", "))
-        }
         print(outcome.summaryLine)
         flags.writeReports(outcome.report, documents: [base.document, after.document])
         switch outcome.status {
@@ -94,6 +103,7 @@ struct GateCommand: ParsableCommand {
         case .regression: throw ExitCode(ExitStatus.regression)
         case .caseFailed: throw ExitCode(ExitStatus.caseFailed)
         case .incomparable: throw ExitCode(ExitStatus.baselineProblem)
+        case .inconclusive: throw ExitCode(ExitStatus.inconclusive)
         }
     }
 }

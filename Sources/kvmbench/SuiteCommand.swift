@@ -40,11 +40,11 @@ struct SuiteCommand: ParsableCommand {
     @Option(name: .customLong("save-baseline"), help: "Also save the finished run as baseline NAME (Baselines/NAME.json).")
     var saveBaseline: String?
 
+    @OptionGroup var acceptance: BaselineAcceptanceOptions
+
     @Flag(name: .customLong("replace"), help: "Let --save-baseline overwrite an existing baseline.")
     var replace = false
 
-    @Flag(name: .customLong("force"), help: "Let --save-baseline save a run from an emulated CPU (QEMU TCG); its timings are not performance.")
-    var force = false
 
     @Flag(name: .customLong("dry-run"), help: "Validate the suite and list its cases without running them.")
     var dryRun = false
@@ -65,13 +65,13 @@ struct SuiteCommand: ParsableCommand {
         if let saveBaseline {
             SuiteCLI.orExit { () throws(SuiteError) in try store.checkSavable(saveBaseline, replace: replace) }
             SuiteCLI.orExit { () throws(SuiteError) in
-                try BaselineStore.checkHost(openHost().fingerprint, force: force, source: "--save-baseline \(saveBaseline)")
+                try BaselineStore.checkHost(openHost().fingerprint, force: acceptance.force, source: "--save-baseline \(saveBaseline)")
             }
         }
         guard let (document, written) = try SuiteCLI.runSuite(suite, overrides: overrides, output: output, dryRun: dryRun) else { return }
         if let saveBaseline {
             let url = SuiteCLI.orExit { () throws(SuiteError) in
-                try store.save(document, as: saveBaseline, source: written.path, replace: replace, force: force)
+                try store.save(document, as: saveBaseline, source: written.path, replace: replace, acceptance: acceptance.acceptance)
             }
             SuiteCLI.note("saved baseline \(saveBaseline) (\(url.path))")
         }

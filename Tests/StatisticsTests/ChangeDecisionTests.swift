@@ -9,7 +9,7 @@ struct ChangeDecisionTests {
 
     @Test func rawValuesAreTheDocumentedVerdictNames() {
         #expect(ChangeVerdict.allCases.map(\.rawValue)
-            == ["improved", "regressed", "unchanged", "not-significant", "noisy"])
+            == ["improved", "regressed", "unchanged", "cannot-decide", "not-significant", "noisy"])
     }
 
     @Test func identicalSamplesAreUnchanged() {
@@ -58,45 +58,78 @@ struct ChangeDecisionTests {
     }
 
     @Test func maxCVIsConfigurable() {
-        let spread = [80.0, 120, 90, 110, 100, 85, 115, 95, 105, 100]  // CV about 13%
+        let spread = [80.0, 120, 90, 110, 100, 85, 115, 95, 105, 100]  // 1.4826 MAD / median = 14.8%
         #expect(ChangeDecision(before: spread, after: spread, better: .lower, maxCV: 0.1).verdict == .noisy)
-        #expect(ChangeDecision(before: spread, after: spread, better: .lower).verdict == .unchanged)
+        let decision = ChangeDecision(before: spread, after: spread, better: .lower)
+        #expect(abs(decision.beforeSpread - 0.14826022185056020) < 1e-12)
+        // Same samples, but a median ratio that could be anywhere in about ±10%: no evidence of "no change".
+        #expect(decision.verdict == .cannotDecide)
+        #expect(decision.explanation.contains("straddles"))
+        #expect(ChangeDecision(before: spread, after: spread, better: .lower, threshold: 0.3).verdict == .unchanged)
     }
 
-    @Test func tooFewSamplesWithALargeChangeIsNotSignificant() {
+    /// One wild sample inflates sd / mean (to 68% here) but not the MAD: the rest of the rule uses
+    /// medians, so the spread rule does too.
+    @Test func oneOutlierDoesNotMakeASideNoisy() {
+        var withOutlier = Self.before
+        withOutlier[3] = 900
+        #expect(Summary(samples: withOutlier, resamples: 0).coefficientOfVariation > 0.3)
+        let decision = ChangeDecision(before: Self.before, after: withOutlier, better: .lower)
+        #expect(decision.verdict != .noisy)
+        #expect(decision.afterSpread < 0.02)
+    }
+
+    @Test func tooFewSamplesCannotBeDecided() {
         let decision = ChangeDecision(before: [100, 101], after: [120, 121], better: .lower)
-        #expect(decision.verdict == .notSignificant)
-        #expect(decision.explanation.hasPrefix("too few samples: n=2 before, n=2 after"))
+        #expect(decision.verdict == .cannotDecide)
+        #expect(decision.explanation.contains("too few samples to test: n=2 before, n=2 after"))
         #expect(decision.pValue == nil && decision.ratioInterval == nil)
+        #expect(decision.detectableChange == nil)
+        #expect(ChangeDecision(before: [100, 101], after: [101, 100.5], better: .lower).verdict == .cannotDecide)
+        #expect(ChangeDecision(before: [100], after: [102], better: .higher).verdict == .cannotDecide)
     }
 
-    @Test func tooFewSamplesWithinTheThresholdIsUnchanged() {
-        let decision = ChangeDecision(before: [100, 101], after: [101, 100.5], better: .lower)
-        #expect(decision.verdict == .unchanged)
-        #expect(decision.explanation.contains("too few samples to test"))
-        #expect(ChangeDecision(before: [100], after: [102], better: .higher).verdict == .unchanged)
+    @Test func anEmptySideCannotBeDecided() {
+        #expect(ChangeDecision(before: [], after: [10, 11, 12], better: .lower).verdict == .cannotDecide)
+        #expect(ChangeDecision(before: [10, 11, 12], after: [], better: .lower).verdict == .cannotDecide)
     }
 
-    @Test func anEmptySideIsNotSignificant() {
-        #expect(ChangeDecision(before: [], after: [10, 11, 12], better: .lower).verdict == .notSignificant)
-        #expect(ChangeDecision(before: [10, 11, 12], after: [], better: .lower).verdict == .notSignificant)
+    /// The case: a doctored 2x regression measured 3 times a side. 3 vs 3 cannot reach
+    /// p < 0.05 (the smallest two-sided p is 2 / C(6, 3) = 0.1), so nothing can be shown, and the
+    /// verdict says so instead of "unchanged" or "regressed".
+    @Test func aTwofoldChangeAtThreeRepetitionsCannotBeDecided() {
+        let before = [100.0, 101, 99]
+        let decision = ChangeDecision(before: before, after: before.map { $0 * 2 }, better: .lower)
+        #expect(decision.verdict == .cannotDecide)
+        #expect(abs(decision.smallestPValue - 0.1) < 1e-15)
+        #expect(decision.detectableChange == nil)
+        #expect(decision.explanation.contains("smallest possible p is 0.1"))
+        #expect(decision.explanation.contains("needs 4 per side"))
+        // One more repetition a side and the same doubling is a regression.
+        let four = [100.0, 101, 99, 100.5]
+        #expect(ChangeDecision(before: four, after: four.map { $0 * 2 }, better: .lower).verdict == .regressed)
     }
 
-    /// 3 vs 3 cannot reach p < 0.05 (the smallest two-sided exact p-value is 0.1).
-    @Test func largeButUnprovenChangeIsNotSignificant() throws {
-        let decision = ChangeDecision(before: [100, 120, 90], after: [115, 105, 125], better: .lower)
-        #expect(decision.verdict == .notSignificant)
-        #expect(abs(decision.change - 0.15) < 1e-12)
-        #expect(try #require(decision.pValue) >= 0.05)
+    /// An interval like [0.7, 1.4] around a small change is not evidence of no change.
+    @Test func aSmallChangeWithAWideIntervalCannotBeDecided() throws {
+        let before = [100.0, 70, 130, 95, 105, 80, 120]
+        let after = [102.0, 72, 128, 97, 104, 82, 118]
+        let decision = ChangeDecision(before: before, after: after, better: .lower, maxCV: 1)
+        #expect(abs(decision.change) <= 0.05)
+        let interval = try #require(decision.ratioInterval)
+        #expect(interval[0] < 0.95 && interval[1] > 1.05)
+        #expect(decision.verdict == .cannotDecide)
+        let detectable = try #require(decision.detectableChange)
+        #expect(detectable > 0.2)
     }
 
     /// A real shift of about 6%: p is tiny, but the interval reaches inside the 5% threshold.
-    @Test func significantButIntervalInsideThresholdIsNotSignificant() throws {
+    @Test func significantButIntervalAcrossThresholdCannotBeDecided() throws {
         let decision = ChangeDecision(before: Self.before, after: Self.shifted(1.06), better: .lower)
         #expect(try #require(decision.pValue) < 0.05)
         let interval = try #require(decision.ratioInterval)
         #expect(interval[0] <= 1.05)
-        #expect(decision.verdict == .notSignificant)
+        #expect(decision.verdict == .cannotDecide)
         // With a 3% threshold the same samples are a regression.
         #expect(ChangeDecision(before: Self.before, after: Self.shifted(1.06), better: .lower,
                                threshold: 0.03).verdict == .regressed)
@@ -108,9 +141,9 @@ struct ChangeDecisionTests {
         #expect(decision.verdict == .unchanged)
     }
 
-    @Test func nonFiniteSamplesAreNotSignificant() {
-        #expect(ChangeDecision(before: [1, 2, .nan], after: [1, 2, 3], better: .lower).verdict == .notSignificant)
-        #expect(ChangeDecision(before: [1, 2, 3], after: [1, .infinity, 3], better: .lower).verdict == .notSignificant)
+    @Test func nonFiniteSamplesCannotBeDecided() {
+        #expect(ChangeDecision(before: [1, 2, .nan], after: [1, 2, 3], better: .lower).verdict == .cannotDecide)
+        #expect(ChangeDecision(before: [1, 2, 3], after: [1, .infinity, 3], better: .lower).verdict == .cannotDecide)
     }
 
     @Test func decisionIsReproducible() {

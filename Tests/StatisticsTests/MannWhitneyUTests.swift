@@ -49,22 +49,53 @@ struct MannWhitneyUTests {
         #expect(Self.close(result.pValue, c.p))
     }
 
-    /// method='asymptotic'
+    /// Small samples with ties: the exact permutation p-value, from
+    /// `scipy.stats.permutation_test((a, b), U, permutation_type="independent", n_resamples=np.inf,
+    /// alternative="two-sided")` with U = `mannwhitneyu(x, y).statistic` (scipy 1.17.1). The last
+    /// number of each line is scipy's tie-corrected normal approximation, which the exact value replaces.
+    static let permutationCases: [Case] = [
+        Case(name: "all tied within sides, 3 vs 3", a: [1, 1, 1], b: [2, 2, 2], u: 0, p: 0.1),  // asymptotic 0.0469
+        Case(name: "ties, 8 vs 9", a: [1, 2, 2, 3, 3, 3, 4, 5], b: [3, 4, 4, 5, 5, 6, 7, 7, 8],
+             u: 7.5, p: 0.005183052241875772),  // asymptotic 0.00637
+        Case(name: "ties, 3 vs 3", a: [1, 2, 2], b: [2, 3, 4], u: 1, p: 0.3),  // asymptotic 0.164
+        Case(name: "all tied", a: [5, 5, 5, 5], b: [5, 5, 5], u: 6, p: 1.0),
+        Case(name: "ties, 5 vs 4", a: [10, 10, 11, 12, 12], b: [12, 13, 13, 13], u: 1,
+             p: 0.047619047619047616),  // asymptotic 0.0304
+        Case(name: "ties, 5 vs 5", a: [1, 1, 2, 2, 3], b: [2, 3, 3, 4, 4], u: 3, p: 0.07936507936507936),
+        Case(name: "ties, unordered, 4 vs 3", a: [3, 1, 2, 2], b: [2, 0.5, 0.5], u: 10, p: 0.22857142857142856),
+    ]
+
+    @Test(arguments: permutationCases)
+    func exactWithTiesMatchesScipyPermutationTest(_ c: Case) {
+        let result = MannWhitneyU.test(c.a, c.b)
+        #expect(result.method == .exact)
+        #expect(result.statistic == c.u)
+        #expect(Self.close(result.pValue, c.p))
+    }
+
+    /// method='asymptotic', forced, on samples with ties.
     static let asymptoticCases: [Case] = [
         Case(name: "ties, 8 vs 9", a: [1, 2, 2, 3, 3, 3, 4, 5], b: [3, 4, 4, 5, 5, 6, 7, 7, 8],
              u: 7.5, p: 0.006373133838085873),
-        // a = [float((i*37) % 101) for i in range(60)], b = [float((i*53) % 103 + 10) for i in range(60)]
-        Case(name: "60 vs 60", a: (0..<60).map { Double(($0 * 37) % 101) },
-             b: (0..<60).map { Double(($0 * 53) % 103 + 10) }, u: 1523.5, p: 0.14741933571660895),
         Case(name: "all tied", a: [5, 5, 5, 5], b: [5, 5, 5], u: 6, p: 1.0),
+        Case(name: "all tied within sides, 3 vs 3", a: [1, 1, 1], b: [2, 2, 2], u: 0, p: 0.04685417760387376),
     ]
 
     @Test(arguments: asymptoticCases)
     func asymptoticWithTiesMatchesScipy(_ c: Case) {
-        let result = MannWhitneyU.test(c.a, c.b)
+        let result = MannWhitneyU.test(c.a, c.b, method: .asymptotic)
         #expect(result.method == .asymptotic)
         #expect(result.statistic == c.u)
         #expect(Self.close(result.pValue, c.p))
+    }
+
+    /// Large samples with ties fall back to the normal approximation (m * n above `exactLimit`).
+    @Test func largeSamplesWithTiesUseTheAsymptoticMethod() {
+        // a = [float((i*37) % 101) for i in range(60)], b = [float((i*53) % 103 + 10) for i in range(60)]
+        let result = MannWhitneyU.test((0..<60).map { Double(($0 * 37) % 101) }, (0..<60).map { Double(($0 * 53) % 103 + 10) })
+        #expect(result.method == .asymptotic)
+        #expect(result.statistic == 1523.5)
+        #expect(Self.close(result.pValue, 0.14741933571660895))
     }
 
     /// method='asymptotic' on samples without ties, forced.
@@ -76,8 +107,11 @@ struct MannWhitneyUTests {
         #expect(Self.close(large.pValue, 0.14693524317011905))
     }
 
-    @Test func tiesNeverUseTheExactDistribution() {
-        #expect(MannWhitneyU.test([1, 2, 2], [2, 3, 4], method: .exact).method == .asymptotic)
+    @Test func theExactPValueWithTiesIsNeverBelowTheSmallestAttainable() {
+        // 3 vs 3 can never reach 0.05, ties or not: the permutation floor is 2 / C(6, 3).
+        for b in [[2.0, 2, 2], [2, 3, 3], [1, 2, 3]] {
+            #expect(MannWhitneyU.test([1, 1, 1], b).pValue >= Power.smallestPValue(3, 3) - 1e-12)
+        }
     }
 
     @Test func exactDistributionIsAProbabilityDistribution() {

@@ -1,5 +1,6 @@
 import Foundation
 import Results
+import Pipeline
 import Suites
 import Testing
 
@@ -25,7 +26,9 @@ struct BaselineFileTests {
         let store = BaselineStore(directory: directory)
         let document = Fixtures.document([Fixtures.timeCase(vcpus: 1)])
         let created = Date(timeIntervalSince1970: 1_800_000_000)
-        let url = try store.save(document, as: "main", source: "Reports/x.json", created: created)
+        let acceptance = BaselineAcceptance(reason: "6.18 release, quiet host", kernelCommit: "0123abcd",
+                                            tool: ToolInfo(version: "0.1.0", gitCommit: "feedbeef"), acceptedBy: "ci")
+        let url = try store.save(document, as: "main", source: "Reports/x.json", created: created, acceptance: acceptance)
         #expect(url.path == directory.appendingPathComponent("main.json").path)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
         #expect(object["schema_version"] as? Int == 1)
@@ -34,7 +37,10 @@ struct BaselineFileTests {
         #expect(header["name"] as? String == "main" && header["source"] as? String == "Reports/x.json")
         let loaded = try store.load("main")
         #expect(loaded.document == document)
-        #expect(loaded.baseline == BaselineHeader(name: "main", created: created, source: "Reports/x.json"))
+        #expect(loaded.baseline == BaselineHeader(name: "main", created: created, source: "Reports/x.json",
+                                                  reason: "6.18 release, quiet host", kernelRelease: "6.18.0",
+                                                  kernelCommit: "0123abcd", kvmbenchVersion: "0.1.0 (feedbeef)", acceptedBy: "ci"))
+        #expect(header["reason"] as? String == "6.18 release, quiet host" && header["kernel_commit"] as? String == "0123abcd")
         #expect(!loaded.isReference)
         #expect(store.names == ["main"])
         // A result file by path, and the same baseline by name.
@@ -67,6 +73,41 @@ struct BaselineFileTests {
         #expect(!store.exists("partial"))
         try store.save(Fixtures.document([Fixtures.timeCase(vcpus: 2)]), as: "main", source: "b", replace: true)
         #expect(try store.load("main").baseline?.source == "b")
+    }
+
+    /// A baseline judges every later run: an interrupted run, failed cases, a busy host or noisy
+    /// gated metrics are refused unless forced, and what was forced is recorded.
+    @Test func untrustworthyRunsNeedForceAndSaySo() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = BaselineStore(directory: directory)
+        var failed = Fixtures.timeCase(vcpus: 2, samples: [])
+        failed.status = .failed
+        failed.reason = "guest shutdown"
+        var busy = Fixtures.timeCase(vcpus: 1)
+        busy.metrics.append(Metric(name: HostLoad.metricName, unit: "%", better: .lower, samples: [40, 45, 50], gate: false))
+        let noisy = Fixtures.timeCase(vcpus: 4, samples: [100, 180, 95, 250, 60])
+        var interrupted = Fixtures.document([Fixtures.timeCase(vcpus: 1)])
+        interrupted.interrupted = true
+        let runs: [(String, ResultDocument, String)] = [
+            ("failed", Fixtures.document([Fixtures.timeCase(vcpus: 1), failed]), "failed cases: demand-paging[vcpus=2] (guest shutdown)"),
+            ("busy", Fixtures.document([busy]), "busy host: other processes used more than 10% of the CPUs during demand-paging[vcpus=1] (45%)"),
+            ("noisy", Fixtures.document([noisy]), "noisy gated metrics (robust spread above 30%): demand-paging[vcpus=4] first_touch_time"),
+            ("partial", interrupted, "interrupted: the run stopped before every case had run"),
+        ]
+        for (name, document, problem) in runs {
+            do {
+                try store.save(document, as: name, source: "\(name).json")
+                Issue.record("\(name) saved")
+            } catch {
+                #expect(error.kind == .usage && error.message.contains(problem) && error.message.contains("--force"), "\(error.message)")
+            }
+            #expect(!store.exists(name))
+            try store.save(document, as: name, source: "\(name).json", acceptance: BaselineAcceptance(reason: "known", force: true))
+            let header = try #require(try store.load(name).baseline)
+            #expect(header.forced?.contains { $0.hasPrefix(problem) } == true, "\(header.forced ?? [])")
+        }
+        #expect(BaselineStore.trustProblems(Fixtures.document([Fixtures.timeCase(vcpus: 1)])).isEmpty)
     }
 
     @Test func aMissingBaselineListsTheKnownOnes() throws {

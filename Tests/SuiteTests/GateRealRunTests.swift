@@ -102,12 +102,17 @@ struct GateRealRunTests {
                                                                              url: directory.appendingPathComponent("b.json")))
         let gated = aa.report.comparison.metrics.filter(\.gate)
         #expect(gated.count == 4, "two gated metrics per case")
+        // A/A never fails the gate; it passes outright when every gated metric is tight enough for
+        // its interval to fit inside the 10% threshold, else it may be inconclusive.
+        let aaText = "\(aa.summaryLine)\n\(Gate.regressionLines(aa).joined(separator: "\n")) (\(activity.description))"
+        let allTight = gated.allSatisfy { max($0.beforeSpread ?? 1, $0.afterSpread ?? 1) <= 0.02 }
         if activity.isBusy {
             withKnownIssue("A/A on a busy host (\(activity.description)): the runs compete with other work", isIntermittent: true) {
-                #expect(aa.status == .pass, "\(aa.summaryLine)\n\(Gate.regressionLines(aa).joined(separator: "\n"))")
+                #expect(aa.status == .pass || aa.status == .inconclusive, "\(aaText)")
             }
         } else {
-            #expect(aa.status == .pass, "\(aa.summaryLine)\n\(Gate.regressionLines(aa).joined(separator: "\n")) (\(activity.description))")
+            #expect(aa.status == .pass || aa.status == .inconclusive, "\(aaText)")
+            if allTight { #expect(aa.status == .pass, "\(aaText)") }
         }
 
         // The decision rule on the real samples: the busy-host rule (tested on its own) is left out
@@ -122,18 +127,18 @@ struct GateRealRunTests {
         let failing = try Gate.evaluate(baseline: faster, result: result)
         let fasterGated = failing.report.comparison.metrics.filter(\.gate)
         #expect(fasterGated.count == 4 && fasterGated.allSatisfy { gatedNames.contains($0.metric) })
-        #expect(fasterGated.allSatisfy { [.regressed, .notSignificant, .noisy].contains($0.verdict) }, "never unchanged or improved")
+        #expect(fasterGated.allSatisfy { [.regressed, .cannotDecide, .noisy].contains($0.verdict) }, "never unchanged or improved")
 
         // ... and against one edited to be 20% slower: improvements, and the gate passes.
         let slower = LoadedDocument(document: RealRuns.scaled(measured, speed: 1 / 1.2), baseline: nil, label: "slower", url: result.url)
         let passing = try Gate.evaluate(baseline: slower, result: result)
-        #expect(passing.status == .pass, "\(passing.summaryLine)")
+        #expect(passing.status == .pass || passing.status == .inconclusive, "\(passing.summaryLine)")
         let slowerGated = passing.report.comparison.metrics.filter(\.gate)
-        #expect(slowerGated.allSatisfy { [.improved, .notSignificant, .noisy].contains($0.verdict) }, "never unchanged or regressed")
+        #expect(slowerGated.allSatisfy { [.improved, .cannotDecide, .noisy].contains($0.verdict) }, "never unchanged or regressed")
 
         // On an idle host the gate fails on the faster baseline and shows improvements against the
         // slower one, and every gated metric whose own spread is well below the shift (CV at most
-        // 5%) shows it; a wider spread may rightly leave a 20% shift "not significant". On a busy
+        // 5%) shows it; a wider spread may rightly leave a 20% shift "cannot decide". On a busy
         // host the spread of every metric can be that wide, so these become known issues there.
         let tight = { (metric: MetricComparison) -> Bool in
             let item = measured.cases.first { $0.key == metric.caseKey }

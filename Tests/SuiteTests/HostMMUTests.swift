@@ -86,7 +86,7 @@ struct HostMMUTests {
         let error = #expect(throws: SuiteError.self) { try store.save(document, as: "tcg", source: "r.json") }
         #expect(error?.message.contains("emulated CPU") == true && error?.message.contains("--force") == true)
         #expect(!store.exists("tcg"))
-        try store.save(document, as: "tcg", source: "r.json", force: true)
+        try store.save(document, as: "tcg", source: "r.json", acceptance: BaselineAcceptance(force: true))
         #expect(try store.load("tcg").document.host.emulated == true)
     }
 }

@@ -75,7 +75,9 @@ struct SchemaTests {
         let result = directory.appendingPathComponent("result.json")
         try document.encoded().write(to: result)
         let store = BaselineStore(directory: directory.appendingPathComponent("Baselines"))
-        let baseline = try store.save(document, as: "main", source: result.path)
+        // Forced (the noisy case), so that every header field is written and checked.
+        let baseline = try store.save(document, as: "main", source: result.path, acceptance: BaselineAcceptance(
+            reason: "schema test", kernelCommit: "abc123", tool: ToolInfo(version: "0.1.0", gitCommit: nil), acceptedBy: "ci", force: true))
         let outcome = try SchemaValidator.errors([result, baseline])
         #expect(outcome.status == 0, "\(outcome.output)")
     }

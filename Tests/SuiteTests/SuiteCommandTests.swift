@@ -159,8 +159,23 @@ struct SuiteCommandTests {
         #expect(failing.status == 3)
         #expect(failing.stdout.contains("FAILED demand-paging[vcpus=1]: guest shutdown"), "\(failing.stdout)")
 
-        let usage = try cli.run(["gate", "--baseline", base, "--result", same, "--suite", "nightly"])
+        let usage = try cli.run(["gate", "--baseline", base, "--suite", "nightly", "--file", "x.yaml"])
         #expect(usage.status == 64)
+
+        let three = [100.0, 101.2, 99.1]
+        let short = try cli.write(Fixtures.document([Fixtures.timeCase(vcpus: 1, samples: three)]), "short.json")
+        let doubled = try cli.write(Fixtures.document([Fixtures.timeCase(vcpus: 1, samples: three.map { $0 * 2 })]), "doubled.json")
+        let inconclusive = try cli.run(["gate", "--baseline", short, "--result", doubled])
+        #expect(inconclusive.status == 5, "\(inconclusive.stdout)\(inconclusive.stderr)")
+        #expect(inconclusive.stdout.contains("gate: INCONCLUSIVE"), "\(inconclusive.stdout)")
+        let compared = try cli.run(["compare", short, doubled])
+        #expect(compared.status == 0)
+        #expect(compared.stdout.contains("cannot decide") && compared.stdout.contains("Detectable"), "\(compared.stdout)")
+
+        let twoCases = try cli.write(Fixtures.document([Fixtures.timeCase(vcpus: 1), Fixtures.timeCase(vcpus: 2)]), "two.json")
+        let missingCase = try cli.run(["gate", "--baseline", twoCases, "--result", same])
+        #expect(missingCase.status == 2, "\(missingCase.stdout)\(missingCase.stderr)")
+        #expect(missingCase.stdout.contains("MISSING case demand-paging[vcpus=2]"), "\(missingCase.stdout)")
     }
 
     @Test func compareAgainstAReferenceSetsTheNumbersSideBySideWithoutSignificance() throws {

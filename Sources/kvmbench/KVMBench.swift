@@ -12,5 +12,10 @@ struct KVMBench: ParsableCommand {
         """,
         version: ToolVersion.current.version,
         subcommands: [HostCommand.self, ListCommand.self, RunCommand.self, SuiteCommand.self, ReportCommand.self,
-                      BaselineCommand.self, CompareCommand.self, GateCommand.self])
+                      BaselineCommand.self, CompareCommand.self, GateCommand.self, RestoreCommand.self])
+
+    static func main() {
+        HostChangeRecovery.atStart()
+        main(nil)
+    }
 }

@@ -49,8 +49,12 @@ public struct RunSettings: Sendable, Equatable {
 /// A host that cannot run it makes the case "unsupported"; a guest or KVM failure makes it
 /// "failed" with the reason. Neither stops the caller's other cases.
 public enum CaseRunner {
+    /// `afterRepetition` gets the case as it stands after each measured repetition, marked
+    /// `interrupted` with the repetitions done so far (the caller writes it out, so a process
+    /// killed mid-case keeps them); it runs outside every timed region.
     public static func run(scenario: String, parameters: [String: String], settings: RunSettings,
                            progress: (String) -> Void = { _ in },
+                           afterRepetition: (CaseResult) -> Void = { _ in },
                            repetition body: (_ index: Int) throws -> Sample) -> CaseResult {
         var result = CaseResult(scenario: scenario, parameters: parameters)
         let total = settings.warmups + settings.repetitions
@@ -64,6 +68,10 @@ public enum CaseRunner {
                 PlacementLog.drain(into: &sample)
                 if warmup { continue }
                 merge(sample, into: &result)
+                var partial = result
+                partial.interrupted = CaseInterruption(repetitionsCompleted: index - settings.warmups + 1,
+                                                       repetitionsPlanned: settings.repetitions)
+                afterRepetition(partial)
             }
         } catch let error as ScenarioUnsupported {
             result.status = .unsupported
@@ -73,7 +81,7 @@ public enum CaseRunner {
             result.reason = error.reason
         } catch {
             result.status = .failed
-            result.reason = "\(error)"
+            result.reason = ErrorText.describe(error)
         }
         return result
     }

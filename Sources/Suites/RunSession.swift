@@ -24,6 +24,14 @@ public final class RunSession: Sendable {
     private struct State {
         var document: ResultDocument
         var outputs: [URL]
+        /// The case under way, with its finished repetitions (written after the finished cases).
+        var running: CaseResult?
+        /// The document as written: the finished cases plus the one under way.
+        var written: ResultDocument {
+            var out = document
+            if let running { out.cases.append(running) }
+            return out
+        }
     }
     private let state: Mutex<State>
 
@@ -46,7 +54,7 @@ public final class RunSession: Sendable {
         state.withLock { state in
             state.document.interrupted = true
             state.document.finishedAt = Date()
-            Self.write(state.document, to: state.outputs)
+            Self.write(state.written, to: state.outputs)
         }
         HugepagePool.restoreAll()
         exit(128 + signalNumber)
@@ -70,7 +78,8 @@ public final class RunSession: Sendable {
             for notice in scenario.notices { progress.notice(notice) }
             let started = monotonicNanos()
             var result = CaseRunner.run(scenario: name, parameters: scenario.parameters, settings: planned.settings,
-                                        progress: progress.step) { _ in
+                                        progress: progress.step,
+                                        afterRepetition: { self.recordRepetition($0, maxCV: maxCV) }) { _ in
                 // How busy the rest of the host was during this repetition (outside every timed region).
                 let load = HostLoad.snapshot()
                 var sample = try scenario.measure()
@@ -87,9 +96,21 @@ public final class RunSession: Sendable {
         return finish()
     }
 
+    /// Records the case under way after one more repetition and rewrites the outputs (atomically),
+    /// so a process killed in the middle of a case leaves every repetition finished before the kill.
+    public func recordRepetition(_ partial: CaseResult, maxCV: Double) {
+        var partial = partial
+        partial.summarise(maxCV: maxCV)
+        state.withLock { state in
+            state.running = partial
+            Self.write(state.written, to: state.outputs)
+        }
+    }
+
     /// Records a finished case and rewrites the outputs.
     public func append(_ result: CaseResult) {
         state.withLock { state in
+            state.running = nil
             state.document.cases.append(result)
             Self.write(state.document, to: state.outputs)
         }
@@ -106,11 +127,15 @@ public final class RunSession: Sendable {
 
     public var document: ResultDocument { state.withLock { $0.document } }
 
+    private static let reportedWriteFailures = Mutex<Set<String>>([])
+
     static func write(_ document: ResultDocument, to outputs: [URL]) {
         guard !outputs.isEmpty, let data = try? document.encoded() else { return }
         for url in outputs {
             do { try AtomicFile.write(data, to: url) } catch {
-                FileHandle.standardError.write(Data("kvmbench: cannot write \(url.path): \(error)\n".utf8))
+                // Said once per file, not after every repetition.
+                guard reportedWriteFailures.withLock({ $0.insert(url.path).inserted }) else { continue }
+                FileHandle.standardError.write(Data("kvmbench: \(ErrorText.failed("write the results to", path: url.path, error))\n".utf8))
             }
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Results
 
 @main
 struct KVMBench: ParsableCommand {
@@ -14,8 +15,16 @@ struct KVMBench: ParsableCommand {
         subcommands: [HostCommand.self, ListCommand.self, RunCommand.self, SuiteCommand.self, ReportCommand.self,
                       BaselineCommand.self, CompareCommand.self, GateCommand.self, RestoreCommand.self])
 
+    /// ArgumentParser's own main, except that an error it does not know (a Foundation or Swift
+    /// error escaping a command) is one line in words (`ErrorText`), not a type dump.
     static func main() {
         HostChangeRecovery.atStart()
-        main(nil)
+        do {
+            var command = try parseAsRoot(nil)
+            try command.run()
+        } catch {
+            if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") { exit(withError: error) }
+            fail(ErrorText.describe(error) + " (while running `kvmbench \(CommandLine.arguments.dropFirst().joined(separator: " "))`)", status: 1)
+        }
     }
 }

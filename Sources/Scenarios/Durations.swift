@@ -12,7 +12,8 @@ public func parseDuration(_ text: String, plainUnit: Double = 1_000) -> UInt64? 
         scale = unitScale
         break
     }
-    guard let value = Double(number), value >= 0, value.isFinite else { return nil }
+    // Above UInt64.max nanoseconds (584 years) is no duration; UInt64(_:) would trap on it.
+    guard let value = Double(number), value >= 0, value.isFinite, (value * scale).rounded() < 0x1p64 else { return nil }
     return UInt64((value * scale).rounded())
 }
 

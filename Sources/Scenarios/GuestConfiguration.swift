@@ -116,7 +116,8 @@ public func parseSize(_ text: String) -> UInt64? {
         multiplier = m
         number = String(trimmed.dropLast(3))
     }
-    guard let value = Double(number), value >= 0 else { return nil }
+    // Above UInt64.max (or "inf") is no size; UInt64(_:) would trap on it.
+    guard let value = Double(number), value >= 0, value * multiplier < 0x1p64 else { return nil }
     return UInt64(value * multiplier)
 }
 

@@ -23,7 +23,13 @@ struct KVMBench: ParsableCommand {
             var command = try parseAsRoot(nil)
             try command.run()
         } catch {
-            if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") { exit(withError: error) }
+            if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+                // Help, --version and explicit exit codes as ArgumentParser prints them; a usage
+                // error as one line (not "Error: ...", the usage and a hint on three).
+                let code = exitCode(for: error)
+                if code == .success || error is ExitCode { exit(withError: error) }
+                fail(ErrorText.oneLine(message(for: error)), status: code.rawValue)
+            }
             fail(ErrorText.describe(error) + " (while running `kvmbench \(CommandLine.arguments.dropFirst().joined(separator: " "))`)", status: 1)
         }
     }

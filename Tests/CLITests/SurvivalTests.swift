@@ -64,6 +64,8 @@ struct SurvivalTests {
         let ledger = temporary("ledger").appendingPathExtension("json")
         defer { for suffix in ["", ".lock"] { try? FileManager.default.removeItem(atPath: ledger.path + suffix) } }
         let environment = ["KVMBENCH_LEDGER": ledger.path]
+        // Whatever goes wrong below, the pool goes back.
+        defer { _ = try? CLI.run(["restore", "--all"], environment: environment) }
         let before = try #require(poolSize())
         let run = try Background(["run", "page-table", "--backing", "hugetlb-2m", "--guest-page-size", "2m", "--vcpus", "1",
                                   "--mem-per-vcpu", "32M", "--reserve-hugepages", "--repetitions", "20", "--warmups", "0", "-q"],

@@ -62,6 +62,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 
+        // libFuzzer targets for every parser of outside input (scripts/fuzz); replays inputs in any build.
+        .executableTarget(name: "kvmbench-fuzz", dependencies: ["Suites", "Scenarios", "Host", "Results"],
+                          path: "Fuzz/Sources", swiftSettings: strict),
+
         .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM", "Backings"], swiftSettings: strict),
         .testTarget(name: "GuestProgramTests", dependencies: ["GuestPrograms"], swiftSettings: strict),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics"], swiftSettings: strict),

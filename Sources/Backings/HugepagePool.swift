@@ -1,6 +1,5 @@
 import Foundation
 import KVM
-import Synchronization
 
 /// Why a backing cannot be had on this host; reported as "unsupported: <reason>".
 public struct BackingUnsupported: Error, CustomStringConvertible, Sendable {
@@ -12,11 +11,10 @@ public struct BackingUnsupported: Error, CustomStringConvertible, Sendable {
 /// The hugetlb pools under /sys/kernel/mm/hugepages: how many pages exist and are free, and
 /// reservations that kvmbench makes and undoes.
 ///
-/// Every reservation is recorded in a process-wide ledger before the pool is touched, so
-/// `HugepagePool.restoreAll()` can put every pool back on success, on failure and on a signal.
+/// Every reservation is recorded in the host-change ledger (`HostChangeLedger`, a file that outlives
+/// the process) before the pool is touched, so `HugepagePool.restoreAll()` puts every pool back on
+/// success, on failure and on a signal, and the next kvmbench does it after a SIGKILL or a crash.
 public enum HugepagePool {
-    /// Pool sizes kvmbench changed, with their values before the first change.
-    private static let ledger = Mutex<[HugepageSize: Int]>([:])
     static func path(_ size: HugepageSize, _ file: String) -> String { size.sysfsDirectory + "/" + file }
 
     static func read(_ size: HugepageSize, _ file: String) -> Int? {
@@ -50,24 +48,38 @@ public enum HugepagePool {
         guard allowReservation else {
             throw BackingUnsupported("needs \(pages) free \(size.rawValue) hugepages, the pool has \(available) (nr_hugepages \(total)); rerun with --reserve-hugepages to let kvmbench reserve \(missing) more and restore the pool afterwards")
         }
-        ledger.withLock { if $0[size] == nil { $0[size] = total } }
-        let target = total + missing
-        guard write(size, "nr_hugepages", target) else {
-            throw BackingUnsupported("cannot write \(path(size, "nr_hugepages")) to reserve \(missing) \(size.rawValue) hugepages (needs root)")
-        }
-        let got = self.total(size) ?? total
-        if got < target {
-            throw BackingUnsupported("asked the kernel for \(missing) more \(size.rawValue) hugepages, got \(got - total): not enough contiguous free memory")
+        // Recorded in the host-change ledger before the pool is touched, under the ledger's lock
+        // (so another kvmbench's restore cannot interleave), and confirmed with what the kernel gave.
+        do {
+            try HostChangeLedger.transaction { ledger throws(HostChangeLedger.Failure) in
+                let total = self.total(size) ?? total
+                let change = HostChange(kind: .hugepages, subject: "\(size.rawValue) hugepage pool",
+                                        path: path(size, "nr_hugepages"), before: total, amount: missing)
+                try ledger.record(change)
+                let target = total + missing
+                let wrote = write(size, "nr_hugepages", target)
+                let got = self.total(size) ?? total
+                try ledger.update(change.id) {
+                    $0.amount = max(0, got - total)
+                    $0.confirmed = true
+                }
+                if got <= total { try ledger.remove(change.id) } // nothing changed, nothing to undo
+                guard wrote else {
+                    throw .init("cannot write \(path(size, "nr_hugepages")) to reserve \(missing) \(size.rawValue) hugepages (needs root)")
+                }
+                if got < target {
+                    throw .init("asked the kernel for \(missing) more \(size.rawValue) hugepages, got \(got - total): not enough contiguous free memory")
+                }
+            }
+        } catch {
+            throw BackingUnsupported(error.description)
         }
     }
 
-    /// Puts every pool kvmbench grew back to its size before the run. Idempotent.
+    /// Puts every pool this process grew back (by the pages it added), and drops the ledger's
+    /// records of it. Idempotent.
     public static func restoreAll() {
-        let changed = ledger.withLock { ledger in
-            defer { ledger.removeAll() }
-            return ledger
-        }
-        for (size, original) in changed { _ = write(size, "nr_hugepages", original) }
+        HostChangeLedger.restoreOwn()
     }
 
     /// Pool sizes now, for the host fingerprint ("2M" -> nr_hugepages).

@@ -218,6 +218,15 @@ public enum Preflight {
         guard access(directory, W_OK | X_OK) == 0 else {
             return "-o \(path): the directory \(directory) is not writable (\(String(cString: strerror(errno))))"
         }
+        // access(2) says yes to root everywhere; only creating a file shows that files can be made
+        // there (not so in /proc, /sys, a read-only mount).
+        let probe = directory + "/.kvmbench-probe-\(getpid())"
+        let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            return "-o \(path): cannot create files in \(directory) (\(String(cString: strerror(errno)).lowercased())); choose a writable directory"
+        }
+        close(fd)
+        unlink(probe)
         return nil
     }
 }

@@ -19,9 +19,13 @@ public struct RunSettings: Sendable, Equatable {
 public enum CaseRunner {
     /// Every repetition gets a `CaseContext` of its own on `host` with the watchdog limit
     /// `timeoutSeconds`; the placement reports of the guests it built are added to its sample.
+    /// `afterRepetition` gets the case as it stands after each measured repetition, marked
+    /// `interrupted` with the repetitions done so far (the caller writes it out, so a process
+    /// killed mid-case keeps them); it runs outside every timed region.
     public static func run(scenario: String, parameters: [String: String], settings: RunSettings,
                            host: HostSession, timeoutSeconds: Double = CaseContext.defaultTimeoutSeconds,
                            progress: (String) -> Void = { _ in },
+                           afterRepetition: (CaseResult) -> Void = { _ in },
                            repetition body: (_ context: CaseContext) throws -> Sample) -> CaseResult {
         var result = CaseResult(scenario: scenario, parameters: parameters)
         let total = settings.warmups + settings.repetitions
@@ -37,6 +41,10 @@ public enum CaseRunner {
                 if warmup { continue }
                 merge(sample, into: &result)
                 derived.merge(sample.bestOfRepetitions) { $1 }
+                var partial = result
+                partial.interrupted = CaseInterruption(repetitionsCompleted: index - settings.warmups + 1,
+                                                       repetitionsPlanned: settings.repetitions)
+                afterRepetition(partial)
             }
             for (name, source) in derived.sorted(by: { $0.key < $1.key }) {
                 guard let metric = result.metric(named: source), !metric.samples.isEmpty else { continue }
@@ -51,7 +59,7 @@ public enum CaseRunner {
             result.reason = error.reason
         } catch {
             result.status = .failed
-            result.reason = "\(error)"
+            result.reason = ErrorText.describe(error)
         }
         return result
     }

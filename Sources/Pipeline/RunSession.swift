@@ -28,6 +28,14 @@ public final class RunSession: Sendable {
         var document: ResultDocument
         var outputs: [URL]
         var writeFailures: [String] = []
+        /// The case under way, with its finished repetitions (written after the finished cases).
+        var running: CaseResult?
+        /// The document as written: the finished cases plus the one under way.
+        var written: ResultDocument {
+            var out = document
+            if let running { out.cases.append(running) }
+            return out
+        }
     }
     private let state: Mutex<State>
     /// The host every case's VMs are created on.
@@ -81,7 +89,8 @@ public final class RunSession: Sendable {
             for notice in scenario.notices { progress.notice(notice) }
             let started = monotonicNanos()
             var result = CaseRunner.run(scenario: name, parameters: scenario.parameters, settings: planned.settings,
-                                        host: host, timeoutSeconds: timeoutSeconds, progress: progress.step) { context in
+                                        host: host, timeoutSeconds: timeoutSeconds, progress: progress.step,
+                                        afterRepetition: { self.recordRepetition($0, maxCV: maxCV) }) { context in
                 // How busy the rest of the host was during this repetition (outside every timed region).
                 let load = HostLoad.snapshot()
                 var sample = try scenario.measure(in: context)
@@ -98,9 +107,21 @@ public final class RunSession: Sendable {
         return finish()
     }
 
+    /// Records the case under way after one more repetition and rewrites the outputs (atomically),
+    /// so a process killed in the middle of a case leaves every repetition finished before the kill.
+    public func recordRepetition(_ partial: CaseResult, maxCV: Double) {
+        var partial = partial
+        partial.summarise(maxCV: maxCV)
+        state.withLock { state in
+            state.running = partial
+            Self.write(&state)
+        }
+    }
+
     /// Records a finished case and rewrites the outputs.
     public func append(_ result: CaseResult) {
         state.withLock { state in
+            state.running = nil
             state.document.cases.append(result)
             Self.write(&state)
         }
@@ -130,18 +151,20 @@ public final class RunSession: Sendable {
     /// Every write that failed so far, one line each ("cannot write PATH: reason").
     public var writeFailures: [String] { state.withLock { $0.writeFailures } }
 
-    /// The one write path of the result document: encode, then write every output atomically.
-    /// Failures are printed on stderr and recorded.
+    /// The one write path of the result document (the finished cases and the one under way):
+    /// encode, then write every output atomically. A failure is printed on stderr once per file
+    /// (not after every repetition) and recorded.
     private static func write(_ state: inout State) {
         guard !state.outputs.isEmpty else { return }
         let data: Data
-        do { data = try state.document.encoded() } catch {
-            report("cannot encode the result document: \(error)", into: &state)
+        do { data = try state.written.encoded() } catch {
+            report("cannot encode the result document: \(ErrorText.describe(error))", into: &state)
             return
         }
         for url in state.outputs {
             do { try AtomicFile.write(data, to: url) } catch {
-                report("cannot write \(url.path): \(error)", into: &state)
+                let failure = ErrorText.failed("write the results to", path: url.path, error)
+                if !state.writeFailures.contains(failure) { report(failure, into: &state) }
             }
         }
     }

@@ -63,6 +63,9 @@ func renderCaseText(_ item: CaseResult, colour: Bool) -> String {
             + item.status.rawValue.styled(style, colour: colour) + ": " + reason + "\n"
     case .ok:
         var out = label.styled(.bold, colour: colour) + "\n"
+        if let cut = item.interrupted {
+            out += "  " + "interrupted: \(cut.repetitionsCompleted) of \(cut.repetitionsPlanned) repetitions finished".styled(.yellow, colour: colour) + "\n"
+        }
         out += indent(metricTable(item.metrics).render(colour: colour))
         for note in item.notes { out += "  note: " + note.terminalSafe + "\n" }
         let stats = item.kvmStats.filter { $0.value != 0 }.sorted { $0.key < $1.key }

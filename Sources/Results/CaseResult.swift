@@ -36,6 +36,10 @@ public struct CaseResult: Codable, Sendable, Equatable {
     public var perVCPU: [[String: Double]]?
     /// Free-form remarks a reader should see beside the numbers (e.g. "slots capped at 32763").
     public var notes: [String]
+    /// Set while the case runs, and kept when it was cut short (SIGKILL, OOM killer, crash): how
+    /// many of its planned repetitions finished; `metrics` holds exactly those. Nil for a case that
+    /// ran to its end (and in documents written before it existed).
+    public var interrupted: CaseInterruption?
 
     public init(scenario: String, parameters: [String: String], status: CaseStatus = .ok,
                 reason: String? = nil, metrics: [Metric] = [], kvmStats: [String: Int64] = [:],
@@ -62,7 +66,7 @@ public struct CaseResult: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case scenario, parameters, status, reason, metrics
-        case kvmStats = "kvm_stats", phaseStats = "phase_stats", perVCPU = "per_vcpu", notes
+        case kvmStats = "kvm_stats", phaseStats = "phase_stats", perVCPU = "per_vcpu", notes, interrupted
         case kvmStatTypes = "kvm_stat_types", kvmStatsInstant = "kvm_stats_instant", kvmStatsHistograms = "kvm_stats_histograms"
     }
 }
@@ -74,6 +78,19 @@ public struct InstantStat: Codable, Sendable, Equatable {
     public init(before: Int64, after: Int64) {
         self.before = before
         self.after = after
+    }
+}
+
+/// How far a case got before it was cut short.
+public struct CaseInterruption: Codable, Sendable, Equatable {
+    public var repetitionsCompleted: Int
+    public var repetitionsPlanned: Int
+    public init(repetitionsCompleted: Int, repetitionsPlanned: Int) {
+        self.repetitionsCompleted = repetitionsCompleted
+        self.repetitionsPlanned = repetitionsPlanned
+    }
+    enum CodingKeys: String, CodingKey {
+        case repetitionsCompleted = "repetitions_completed", repetitionsPlanned = "repetitions_planned"
     }
 }
 

@@ -57,6 +57,10 @@ public final class GuestVM {
         // Placement before anything is touched: the main thread's CPUs, then the memory policy.
         let placement = try GuestPlacement(configuration: configuration)
         self.placement = placement
+        // Memory a cgroup limit would refuse fails the case here: past the limit the OOM killer
+        // would end the whole run. Hugetlb pages are charged to the hugetlb controller instead.
+        try MemoryCgroup.checkRoom(for: (configuration.backing.hugetlbPool == nil ? configuration.testSize : 0) + layout.systemSize,
+                                   what: "a guest of \(configuration.vcpus) vCPU(s) with \(configuration.backing.rawValue) memory")
         // Host memory first: a backing this host cannot give is "unsupported" before any VM exists.
         let testMemory: HostMemory
         do {

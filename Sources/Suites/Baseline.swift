@@ -234,7 +234,7 @@ public struct BaselineStore: Sendable {
         do {
             try AtomicFile.write(try file.encoded(), to: url(of: name))
         } catch {
-            throw .other("cannot write baseline \(url(of: name).path): \(error)")
+            throw .other(ErrorText.failed("write the baseline", path: url(of: name).path, error))
         }
         return url(of: name)
     }
@@ -266,6 +266,7 @@ public enum DocumentArgument {
         if FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory), !isDirectory.boolValue {
             return try DocumentLoader.load(URL(fileURLWithPath: argument), label: argument)
         }
+        if isDirectory.boolValue { throw .baseline("\(argument) is a directory; give a result file or a baseline name") }
         if (try? BaselineStore.validate(argument)) == nil || argument.hasSuffix(".json") {
             throw .baseline("\(argument): no such file, and not a baseline name (baselines: \(store.names.joined(separator: ", ")))")
         }

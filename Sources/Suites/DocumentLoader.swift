@@ -30,7 +30,7 @@ public enum DocumentLoader {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            let reason = FileManager.default.fileExists(atPath: url.path) ? "cannot read it" : "no such file"
+            let reason = FileManager.default.fileExists(atPath: url.path) ? "cannot read it (\(ErrorText.describe(error)))" : "no such file"
             throw .baseline("\(url.path): \(reason)")
         }
         let (document, header) = try decode(data, path: url.path)
@@ -75,42 +75,5 @@ public enum DocumentLoader {
     struct BaselineWrapper: Decodable { var baseline: BaselineHeader? }
 
     /// A DecodingError as "at cases[0].metrics[1].samples[2]: expected a number, found a string".
-    static func describe(_ error: any Error) -> String {
-        guard let error = error as? DecodingError else { return "\(error)" }
-        switch error {
-        case let .typeMismatch(type, context):
-            return "at \(jsonPath(context.codingPath)): expected \(typeName(type)) (\(context.debugDescription))"
-        case let .valueNotFound(type, context):
-            return "at \(jsonPath(context.codingPath)): expected \(typeName(type)), found null"
-        case let .keyNotFound(key, context):
-            return "at \(jsonPath(context.codingPath + [key])): required field '\(key.stringValue)' is missing"
-        case let .dataCorrupted(context):
-            return "at \(jsonPath(context.codingPath)): \(context.debugDescription)"
-        @unknown default:
-            return "\(error)"
-        }
-    }
-
-    /// "cases[0].metrics[1].samples", or "the top level".
-    static func jsonPath(_ path: [any CodingKey]) -> String {
-        var out = ""
-        for key in path {
-            if let index = key.intValue { out += "[\(index)]" } else { out += (out.isEmpty ? "" : ".") + key.stringValue }
-        }
-        return out.isEmpty ? "the top level" : out
-    }
-
-    static func typeName(_ type: Any.Type) -> String {
-        switch type {
-        case is Double.Type, is Float.Type: return "a number"
-        case is Int.Type, is Int64.Type, is UInt64.Type: return "a whole number"
-        case is String.Type: return "a string"
-        case is Bool.Type: return "true or false"
-        default:
-            let name = "\(type)"
-            if name.hasPrefix("Array") { return "a list" }
-            if name.hasPrefix("Dictionary") { return "an object" }
-            return name
-        }
-    }
+    static func describe(_ error: any Error) -> String { ErrorText.describe(error) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Results
 import Scenarios
 import Yams
 
@@ -44,7 +45,7 @@ public enum SuiteParser {
         } catch let error as YamlError {
             throw .usage(describe(error, file: file))
         } catch {
-            throw .usage("\(file): not valid YAML: \(error)")
+            throw .usage("\(file): not valid YAML: \(ErrorText.describe(error))")
         }
         guard let root else { throw .usage("\(file): empty suite file; it needs at least `cases:`") }
         let reader = Reader(file: file)
@@ -57,7 +58,7 @@ public enum SuiteParser {
         do {
             text = try String(contentsOf: url, encoding: .utf8)
         } catch {
-            throw .usage("\(label ?? url.path): cannot read the suite file: \((error as NSError).localizedDescription)")
+            throw .usage("\(label ?? url.path): cannot read the suite file: \(ErrorText.describe(error))")
         }
         var suite = try parse(text, file: label ?? url.path)
         if suite.name.isEmpty { suite.name = url.deletingPathExtension().lastPathComponent }
@@ -75,7 +76,7 @@ public enum SuiteParser {
         case let .reader(problem, offset, _, _):
             return "\(file): not readable as YAML at character \(offset ?? 0): \(problem)"
         default:
-            return "\(file): not valid YAML: \(error)"
+            return "\(file): not valid YAML: \(ErrorText.oneLine("\(error)"))"
         }
     }
 

@@ -50,7 +50,7 @@ struct ComparisonFlags: ParsableArguments {
             do {
                 try AtomicFile.write(Data(text.utf8), to: URL(fileURLWithPath: path))
             } catch {
-                fail("cannot write \(path): \(error)", status: 1)
+                fail(ErrorText.failed("write", path: path, error), status: 1)
             }
         }
     }

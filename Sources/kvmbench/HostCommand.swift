@@ -17,9 +17,31 @@ struct HostCommand: ParsableCommand {
     func run() throws {
         let fingerprint = openHost().fingerprint
         let backings = HostProbe.backingSupport()
+        let changes = HostChangeLedger.entries()
         if json {
-            struct Output: Encodable { let host: HostFingerprint; let backings: [String: String] }
-            let data = try ResultDocument.makeEncoder().encode(Output(host: fingerprint, backings: Dictionary(uniqueKeysWithValues: backings)))
+            struct Change: Encodable {
+                let change: HostChange; let state: String
+                enum CodingKeys: String, CodingKey { case kind, subject, path, before, amount, confirmed, pid, state }
+                func encode(to encoder: any Encoder) throws {
+                    var container = encoder.container(keyedBy: CodingKeys.self)
+                    try container.encode(change.kind, forKey: .kind)
+                    try container.encode(change.subject, forKey: .subject)
+                    try container.encode(change.path, forKey: .path)
+                    try container.encode(change.before, forKey: .before)
+                    try container.encode(change.amount, forKey: .amount)
+                    try container.encode(change.confirmed, forKey: .confirmed)
+                    try container.encode(change.owner.pid, forKey: .pid)
+                    try container.encode(state, forKey: .state)
+                }
+            }
+            struct Output: Encodable {
+                let host: HostFingerprint; let backings: [String: String]; let hostChanges: [Change]; let ledger: String
+                enum CodingKeys: String, CodingKey { case host, backings, hostChanges = "host_changes", ledger }
+            }
+            let data = try ResultDocument.makeEncoder().encode(Output(
+                host: fingerprint, backings: Dictionary(uniqueKeysWithValues: backings),
+                hostChanges: changes.map { Change(change: $0, state: $0.owner.state == .live ? "live" : "stale") },
+                ledger: HostChangeLedger.location.path))
             print(String(decoding: data, as: UTF8.self))
             return
         }
@@ -54,6 +76,20 @@ struct HostCommand: ParsableCommand {
         var backingTable = TextTable(columns: [.init("backing"), .init("status")])
         for (name, status) in backings { backingTable.append([name, status].map { TextTable.Cell($0) }) }
         print(backingTable.render(colour: colour))
+
+        // Reservations in the host-change ledger: live (their kvmbench runs) or stale (it is gone
+        // and its changes could not be undone at start, e.g. without root).
+        if changes.isEmpty {
+            print("host changes: none recorded (\(HostChangeLedger.location.path))")
+        } else {
+            var table = TextTable(columns: [.init("host change"), .init("owner"), .init("state")])
+            for change in changes {
+                let state = change.owner.state == .live ? "live" : "stale (\(change.owner.state.rawValue)): `kvmbench restore` as root undoes it"
+                table.append([change.summary, "pid \(change.owner.pid)", state].map { TextTable.Cell($0) })
+            }
+            print(table.render(colour: colour))
+            print("ledger: \(HostChangeLedger.location.path)")
+        }
     }
 }
 

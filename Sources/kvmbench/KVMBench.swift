@@ -1,4 +1,5 @@
 import ArgumentParser
+import Results
 
 @main
 struct KVMBench: ParsableCommand {
@@ -12,5 +13,24 @@ struct KVMBench: ParsableCommand {
         """,
         version: ToolVersion.current.version,
         subcommands: [HostCommand.self, ListCommand.self, RunCommand.self, SuiteCommand.self, ReportCommand.self,
-                      BaselineCommand.self, CompareCommand.self, GateCommand.self])
+                      BaselineCommand.self, CompareCommand.self, GateCommand.self, RestoreCommand.self])
+
+    /// ArgumentParser's own main, except that an error it does not know (a Foundation or Swift
+    /// error escaping a command) is one line in words (`ErrorText`), not a type dump.
+    static func main() {
+        HostChangeRecovery.atStart()
+        do {
+            var command = try parseAsRoot(nil)
+            try command.run()
+        } catch {
+            if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+                // Help, --version and explicit exit codes as ArgumentParser prints them; a usage
+                // error as one line (not "Error: ...", the usage and a hint on three).
+                let code = exitCode(for: error)
+                if code == .success || error is ExitCode { exit(withError: error) }
+                fail(ErrorText.oneLine(message(for: error)), status: code.rawValue)
+            }
+            fail(ErrorText.describe(error) + " (while running `kvmbench \(CommandLine.arguments.dropFirst().joined(separator: " "))`)", status: 1)
+        }
+    }
 }

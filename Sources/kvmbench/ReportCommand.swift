@@ -80,7 +80,7 @@ struct ReportCommand: ParsableCommand {
                 try AtomicFile.write(Data(text.utf8), to: url)
                 print("wrote \(url.path)")
             } catch {
-                fail("cannot write \(url.path): \(error)", status: 1)
+                fail(ErrorText.failed("write the report", path: url.path, error), status: 1)
             }
         }
     }

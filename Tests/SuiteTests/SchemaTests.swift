@@ -82,6 +82,22 @@ struct SchemaTests {
         #expect(outcome.status == 0, "\(outcome.output)")
     }
 
+    @Test func aCaseCutShortMatchesTheSchemaAndReadsBack() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var partial = Fixtures.timeCase(vcpus: 1, samples: [1, 2])
+        partial.interrupted = CaseInterruption(repetitionsCompleted: 2, repetitionsPlanned: 20)
+        let document = Fixtures.document([Fixtures.timeCase(vcpus: 2), partial])
+        let url = directory.appendingPathComponent("killed.json")
+        try document.encoded().write(to: url)
+        let outcome = try SchemaValidator.errors([url])
+        #expect(outcome.status == 0, "\(outcome.output)")
+        let loaded = try DocumentLoader.load(url)
+        #expect(loaded.document.cases.last?.interrupted == CaseInterruption(repetitionsCompleted: 2, repetitionsPlanned: 20))
+        #expect(loaded.document.cases.first?.interrupted == nil)
+        #expect(try String(contentsOf: url, encoding: .utf8).contains("\"repetitions_completed\" : 2"))
+    }
+
     @Test func theSchemaRejectsWhatIsNotAResultDocument() throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+
+/// A kvmbench process started in the background, which a test kills.
+private final class Background {
+    let process = Process()
+    let stderrFile: URL
+
+    init(_ arguments: [String], environment: [String: String]) throws {
+        stderrFile = FileManager.default.temporaryDirectory.appendingPathComponent("kvmbench-survival-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
+        process.executableURL = CLI.executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: stderrFile)
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(at: stderrFile)
+    }
+
+    var stderr: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
+
+    /// Waits (at most `seconds`) until `condition` holds while the process runs; whether it held.
+    func wait(seconds: Double, until condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !condition() {
+            guard process.isRunning, Date() < deadline else { return false }
+            usleep(5_000)
+        }
+        return true
+    }
+
+    func killHard() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
+private let poolFile = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+
+private func poolSize() -> Int? {
+    (try? String(contentsOfFile: poolFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+}
+
+private func temporary(_ name: String) -> URL {
+    FileManager.default.temporaryDirectory.appendingPathComponent("kvmbench-\(name)-\(UUID().uuidString)")
+}
+
+/// The changes recorded in a ledger file (empty when it does not exist).
+private func ledgerChanges(_ url: URL) -> [[String: Any]] {
+    guard let data = try? Data(contentsOf: url),
+          let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [] }
+    return json["changes"] as? [[String: Any]] ?? []
+}
+
+@Suite("command line: SIGKILL leaves the host restored and the results readable", .serialized,
+       .enabled(if: CLI.kvmUsable && access(poolFile, W_OK) == 0, "needs /dev/kvm and a writable 2M hugepage pool (root)"))
+struct SurvivalTests {
+    @Test func aKilledRunsHugepagesAreRestoredByTheNextCommandWhichSaysSo() throws {
+        let ledger = temporary("ledger").appendingPathExtension("json")
+        defer { for suffix in ["", ".lock"] { try? FileManager.default.removeItem(atPath: ledger.path + suffix) } }
+        let environment = ["KVMBENCH_LEDGER": ledger.path]
+        // Whatever goes wrong below, the pool goes back.
+        defer { _ = try? CLI.run(["restore", "--all"], environment: environment) }
+        let before = try #require(poolSize())
+        let run = try Background(["run", "page-table", "--backing", "hugetlb-2m", "--guest-page-size", "2m", "--vcpus", "1",
+                                  "--mem-per-vcpu", "32M", "--reserve-hugepages", "--repetitions", "20", "--warmups", "0", "-q"],
+                                 environment: environment)
+        let grew = run.wait(seconds: 60) { (poolSize() ?? 0) > before && !ledgerChanges(ledger).isEmpty }
+        try #require(grew, "the run never reserved hugepages: \(run.stderr)")
+
+        // While it runs, `kvmbench host` lists the reservation as live and leaves it alone.
+        let host = try CLI.run(["host"], environment: environment)
+        #expect(host.status == 0, "\(host.stderr)")
+        #expect(host.stdout.contains("2M hugepage pool +"), "\(host.stdout)")
+        #expect(host.stdout.contains("pid \(run.process.processIdentifier)"))
+        #expect(host.stdout.contains(" live"))
+        #expect(!host.stderr.contains("restored"))
+
+        run.killHard()
+        let left = poolSize() ?? 0
+        #expect(left > before, "the kill left the pool grown (\(left) pages, was \(before)): the case under test")
+        #expect(ledgerChanges(ledger).first?["owner"] as? [String: Any] != nil)
+
+        let next = try CLI.run(["list"], environment: environment)
+        #expect(next.status == 0, "\(next.stderr)")
+        let lines = next.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "one line expected: \(next.stderr)")
+        #expect(next.stderr.contains("restored the host changes of kvmbench processes that are gone: 2M hugepage pool \(left) -> \(before) page(s) (pid \(run.process.processIdentifier))"), "\(next.stderr)")
+        #expect(poolSize() == before, "nr_hugepages \(poolSize() ?? -1), was \(before)")
+        #expect(ledgerChanges(ledger).isEmpty)
+
+        // Nothing left: the next command is silent, and `kvmbench restore` says there is nothing to do.
+        let quiet = try CLI.run(["list"], environment: environment)
+        #expect(quiet.stderr.isEmpty, "\(quiet.stderr)")
+        let restore = try CLI.run(["restore"], environment: environment)
+        #expect(restore.status == 0)
+        #expect(restore.stdout.hasPrefix("nothing to restore"), "\(restore.stdout)")
+    }
+
+    @Test func aRunKilledInTheMiddleOfACaseLeavesEveryFinishedRepetition() throws {
+        let output = temporary("killed").appendingPathExtension("json")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let run = try Background(["run", "demand-paging", "--vcpus", "1", "--mem-per-vcpu", "8M,16M", "--repetitions", "400",
+                                  "--warmups", "0", "-q", "-o", output.path], environment: [:])
+        // Wait until a few repetitions of the first case are in the file, then kill without warning.
+        func completed() -> Int? {
+            guard let data = try? Data(contentsOf: output),
+                  let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let cases = json["cases"] as? [[String: Any]], let last = cases.last,
+                  let cut = last["interrupted"] as? [String: Any] else { return nil }
+            return cut["repetitions_completed"] as? Int
+        }
+        let started = run.wait(seconds: 60) { (completed() ?? 0) >= 3 }
+        try #require(started, "no repetition written within 60 s: \(run.stderr)")
+        run.killHard()
+
+        let data = try Data(contentsOf: output)
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let cases = try #require(json["cases"] as? [[String: Any]])
+        #expect(cases.count == 1)
+        let cut = try #require(cases[0]["interrupted"] as? [String: Int])
+        let done = try #require(cut["repetitions_completed"])
+        #expect(done >= 3 && done < 400)
+        #expect(cut["repetitions_planned"] == 400)
+        let metrics = try #require(cases[0]["metrics"] as? [[String: Any]])
+        let rate = try #require(metrics.first { $0["name"] as? String == "demand_paging_rate" })
+        #expect((rate["samples"] as? [Double])?.count == done)
+        #expect(json["finished_at"] == nil)
+
+        // kvmbench itself reads it and says how far the case got.
+        let report = try CLI.run(["report", output.path, "--markdown", "/dev/null"])
+        #expect(report.status == 0, "\(report.stderr)")
+        let compare = try CLI.run(["compare", output.path, output.path])
+        #expect(!compare.stderr.contains("not a valid"), "\(compare.stderr)")
+    }
+}

@@ -1,0 +1,111 @@
+import Backings
+import Foundation
+import Testing
+
+/// The host-change ledger against a stand-in pool file (no root, no real pool touched).
+@Suite("host-change ledger", .serialized)
+struct HostChangeLedgerTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kvmbench-ledger-\(UUID().uuidString)")
+    var ledger: URL { directory.appendingPathComponent("ledger.json") }
+    var pool: URL { directory.appendingPathComponent("nr_hugepages") }
+
+    init() throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    /// Runs `body` with KVMBENCH_LEDGER pointing at this test's ledger.
+    private func withLedger<T>(_ body: () throws -> T) rethrows -> T {
+        setenv("KVMBENCH_LEDGER", ledger.path, 1)
+        defer {
+            unsetenv("KVMBENCH_LEDGER")
+            try? FileManager.default.removeItem(at: directory)
+        }
+        return try body()
+    }
+
+    private func setPool(_ pages: Int) throws { try "\(pages)\n".write(to: pool, atomically: false, encoding: .utf8) }
+    private func poolPages() -> Int? { (try? String(contentsOf: pool, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } }
+
+    private func change(before: Int, amount: Int, owner: LedgerOwner, confirmed: Bool = true) -> HostChange {
+        var change = HostChange(kind: .hugepages, subject: "2M hugepage pool", path: pool.path, before: before, amount: amount, owner: owner)
+        change.confirmed = confirmed
+        return change
+    }
+
+    @Test func aReusedPidIsNotTheOwnerSoItsChangeIsUndoneAndALiveOwnersIsLeftAlone() throws {
+        try withLedger {
+            try setPool(36)
+            let me = LedgerOwner.current
+            #expect(me.startTime > 0)
+            #expect(me.state == .live)
+            // The same pid with another start time: a process that died and whose pid was reused.
+            let reused = LedgerOwner(pid: me.pid, startTime: me.startTime + 1, bootID: me.bootID)
+            #expect(reused.state == .gone)
+            try HostChangeLedger.transaction { ledger throws(HostChangeLedger.Failure) in
+                try ledger.record(change(before: 4, amount: 16, owner: reused))
+                try ledger.record(change(before: 20, amount: 16, owner: me))
+            }
+            let line = try #require(HostChangeLedger.restoreStale())
+            #expect(line == "restored the host changes of kvmbench processes that are gone: 2M hugepage pool 36 -> 20 page(s) (pid \(me.pid))")
+            #expect(poolPages() == 20) // only the dead owner's 16 pages went; the live one's stay
+            let left = HostChangeLedger.entries()
+            #expect(left.count == 1 && left.first?.owner == me)
+            HugepagePool.restoreAll() // this process's own change
+            #expect(poolPages() == 4)
+            #expect(HostChangeLedger.entries().isEmpty)
+            #expect(HostChangeLedger.restoreStale() == nil)
+        }
+    }
+
+    @Test func anOwnerThatDiedBeforeReadingBackUndoesAtMostWhatTheKernelGave() throws {
+        try withLedger {
+            try setPool(10) // asked for 16 more than 4; the kernel gave 6
+            let gone = LedgerOwner(pid: Int32.max - 1, startTime: 1, bootID: LedgerOwner.current.bootID)
+            try HostChangeLedger.transaction { ledger throws(HostChangeLedger.Failure) in
+                try ledger.record(change(before: 4, amount: 16, owner: gone, confirmed: false))
+            }
+            #expect(HostChangeLedger.restoreStale()?.contains("10 -> 4 page(s)") == true)
+            #expect(poolPages() == 4)
+        }
+    }
+
+    @Test func changesFromAnEarlierBootAreDroppedWithoutTouchingThePool() throws {
+        try withLedger {
+            try setPool(16)
+            let earlier = LedgerOwner(pid: 1, startTime: 1, bootID: "00000000-0000-0000-0000-000000000000")
+            #expect(earlier.state == .earlierBoot)
+            try HostChangeLedger.transaction { ledger throws(HostChangeLedger.Failure) in
+                try ledger.record(change(before: 0, amount: 16, owner: earlier))
+            }
+            #expect(HostChangeLedger.restoreStale()?.contains("from an earlier boot, dropped") == true)
+            #expect(poolPages() == 16)
+            #expect(HostChangeLedger.entries().isEmpty)
+        }
+    }
+
+    @Test func concurrentWritersLoseNoRecord() throws {
+        try withLedger {
+            try setPool(0)
+            let gone = LedgerOwner(pid: Int32.max - 1, startTime: 1, bootID: LedgerOwner.current.bootID)
+            DispatchQueue.concurrentPerform(iterations: 8) { _ in
+                for _ in 0..<10 {
+                    try? HostChangeLedger.transaction { ledger throws(HostChangeLedger.Failure) in
+                        try ledger.record(change(before: 0, amount: 0, owner: gone))
+                    }
+                }
+            }
+            #expect(HostChangeLedger.entries().count == 80)
+            let text = try String(contentsOf: ledger, encoding: .utf8)
+            #expect(text.contains("\"changes\""))
+        }
+    }
+
+    @Test func aLedgerThatIsNotOneIsReportedNotOverwritten() throws {
+        try withLedger {
+            try "not json".write(to: ledger, atomically: false, encoding: .utf8)
+            let line = try #require(HostChangeLedger.restoreStale())
+            #expect(line.contains("is not a kvmbench host-change ledger; check it, then delete it"), "\(line)")
+            #expect(try String(contentsOf: ledger, encoding: .utf8) == "not json")
+        }
+    }
+}

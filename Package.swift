@@ -58,7 +58,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ], resources: [], swiftSettings: strict),
         .executableTarget(name: "kvmbench", dependencies: [
-            "Pipeline", "Suites", "Scenarios", "Reporting", "Results", "Host", "KVM",
+            "Pipeline", "Suites", "Scenarios", "Reporting", "Results", "Host", "KVM", "Backings",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 

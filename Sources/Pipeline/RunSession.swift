@@ -185,9 +185,18 @@ public struct SilentProgress: ProgressReporter {
 }
 
 /// Writes files the way results must be written: to a temporary file beside the target, then
-/// rename(2), so a reader never sees half a file and a crash never leaves one.
+/// rename(2), so a reader never sees half a file and a crash never leaves one. A target that exists
+/// and is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is written in place instead:
+/// renaming over it would replace the device node with a plain file.
 public enum AtomicFile {
     public static func write(_ data: Data, to url: URL) throws {
+        var status = stat()
+        if stat(url.path, &status) == 0, (status.st_mode & S_IFMT) != S_IFREG, (status.st_mode & S_IFMT) != S_IFDIR {
+            let handle = try FileHandle(forWritingTo: url)
+            defer { try? handle.close() }
+            try handle.write(contentsOf: data)
+            return
+        }
         let directory = url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp")

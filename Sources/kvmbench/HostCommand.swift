@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backings
 import Foundation
 import Host
 import KVM

@@ -62,7 +62,8 @@ let package = Package(
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics"], swiftSettings: strict),
         .testTarget(name: "ScenarioTests", dependencies: ["Scenarios", "KVM", "Backings", "GuestPrograms", "Results"], swiftSettings: strict),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Results", "Statistics"], swiftSettings: strict),
-        .testTarget(name: "SuiteTests", dependencies: ["Suites", "Results", "Statistics"], swiftSettings: strict),
+        .testTarget(name: "SuiteTests", dependencies: ["Suites", "Results", "Statistics", "Reporting"],
+                    exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: [], swiftSettings: strict),
     ]
 )

@@ -6,7 +6,8 @@
 //   Backings (host memory) , GuestPrograms (x86-64 page tables and CPL3 workload)
 //   Statistics (pure maths), Results (the versioned result document)
 //   Host (fingerprint: sysfs, KVM caps, hwloc, libnuma)
-//   Scenarios (VM harness and the MMU scenarios)
+//   Selftests (running KVM selftest binaries, reading their output)
+//   Scenarios (VM harness and the MMU scenarios, and the selftest case)
 //   Reporting (tables, JSON, HTML, Markdown, JUnit), Suites (suite files, baselines, gate)
 //   kvmbench (the command line)
 import PackageDescription
@@ -43,8 +44,9 @@ let package = Package(
         .target(name: "Host", dependencies: [
             "KVM", "Backings", "Results", "CHwloc", "CNUMA",
         ], swiftSettings: strict),
+        .target(name: "Selftests", dependencies: ["Statistics"], swiftSettings: strict),
         .target(name: "Scenarios", dependencies: [
-            "KVM", "Backings", "GuestPrograms", "Results", "Statistics", "Host", "CKVM", "CNUMA",
+            "KVM", "Backings", "GuestPrograms", "Results", "Statistics", "Host", "CKVM", "CNUMA", "Selftests",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ], swiftSettings: strict),
         .target(name: "Reporting", dependencies: ["Results", "Statistics"], swiftSettings: strict),
@@ -65,5 +67,7 @@ let package = Package(
         .testTarget(name: "SuiteTests", dependencies: ["Suites", "Results", "Statistics", "Reporting"],
                     exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: [], swiftSettings: strict),
+        .testTarget(name: "SelftestTests", dependencies: ["Selftests", "Scenarios", "Suites", "Results"],
+                    exclude: ["Fixtures"], swiftSettings: strict),
     ]
 )

@@ -35,7 +35,7 @@ import Yams
 /// Every error names the file, line and column, and what is allowed.
 public enum SuiteParser {
     static let topKeys = ["suite", "description", "warmups", "repetitions", "gate", "cases"]
-    static let entryKeys = ["scenario", "selftest", "args", "description", "matrix", "parameters", "warmups", "repetitions"]
+    static let entryKeys = ["scenario", "description", "matrix", "parameters", "warmups", "repetitions", "selftest", "args"]
     static let gateKeys = ["threshold", "alpha", "max_cv", "min_samples", "max_host_busy", "metrics"]
 
     /// Parses `text`; `file` names it in errors and becomes the definition's `source`.

@@ -6,7 +6,8 @@
 //   Backings (host memory) , GuestPrograms (x86-64 page tables and CPL3 workload)
 //   Statistics (pure maths), Results (the versioned result document)
 //   Host (fingerprint: sysfs, KVM caps, hwloc, libnuma)
-//   Scenarios (VM harness and the MMU scenarios)
+//   Selftests (running KVM selftest binaries, reading their output)
+//   Scenarios (VM harness and the MMU scenarios, and the selftest case)
 //   Pipeline (host session, case runner, repetitions, interrupts, progress, result writing)
 //   Reporting (tables, JSON, HTML, Markdown, JUnit), Suites (suite files, baselines, gate)
 //   kvmbench (the command line)
@@ -44,8 +45,9 @@ let package = Package(
         .target(name: "Host", dependencies: [
             "KVM", "Backings", "Results", "CHwloc", "CNUMA",
         ], swiftSettings: strict),
+        .target(name: "Selftests", dependencies: ["Statistics"], swiftSettings: strict),
         .target(name: "Scenarios", dependencies: [
-            "KVM", "Backings", "GuestPrograms", "Results", "Statistics", "Host",
+            "KVM", "Backings", "GuestPrograms", "Results", "Statistics", "Host", "Selftests",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: strict),
@@ -71,7 +73,10 @@ let package = Package(
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics"], swiftSettings: strict),
         .testTarget(name: "ScenarioTests", dependencies: ["Scenarios", "Pipeline", "KVM", "Backings", "GuestPrograms", "Results"], swiftSettings: strict),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Results", "Statistics"], swiftSettings: strict),
-        .testTarget(name: "SuiteTests", dependencies: ["Suites", "Pipeline", "Results", "Statistics"], swiftSettings: strict),
+        .testTarget(name: "SuiteTests", dependencies: ["Suites", "Pipeline", "Results", "Statistics", "Reporting"],
+                    exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: [], swiftSettings: strict),
+        .testTarget(name: "SelftestTests", dependencies: ["Selftests", "Scenarios", "Pipeline", "Host", "Suites", "Results"],
+                    exclude: ["Fixtures"], swiftSettings: strict),
     ]
 )

@@ -27,6 +27,8 @@ import Yams
 ///     parameters:                  # fixed values (an axis of one value)
 ///       mem_per_vcpu: 64M
 ///     repetitions: 3               # optional per-entry warmups/repetitions
+///   - selftest: /path/to/dirty_log_perf_test   # a KVM selftest binary (see SelftestScenario)
+///     args: -v 1 -b 64M -i 3       # its own flags (a string, or a list of arguments)
 /// ```
 ///
 /// Keys are checked here against `GuestConfiguration.parameterKeys` and the scenario's
@@ -34,7 +36,7 @@ import Yams
 /// Every error names the file, line and column, and what is allowed.
 public enum SuiteParser {
     static let topKeys = ["suite", "description", "warmups", "repetitions", "gate", "cases"]
-    static let entryKeys = ["scenario", "description", "matrix", "parameters", "warmups", "repetitions"]
+    static let entryKeys = ["scenario", "description", "matrix", "parameters", "warmups", "repetitions", "selftest", "args"]
     static let gateKeys = ["threshold", "alpha", "max_cv", "min_samples", "max_host_busy", "metrics"]
 
     /// Parses `text`; `file` names it in errors and becomes the definition's `source`.
@@ -82,7 +84,9 @@ public enum SuiteParser {
 
     /// The keys a case of `scenario` accepts: the guest's and the scenario's own, with their help.
     public static func allowedKeys(for scenario: any Scenario.Type) -> [String: String] {
-        GuestConfiguration.parameterKeys.merging(scenario.parameterKeys) { _, own in own }
+        // A selftest brings its own guest: its flags go in `args`.
+        if scenario == SelftestScenario.self { return scenario.parameterKeys }
+        return GuestConfiguration.parameterKeys.merging(scenario.parameterKeys) { _, own in own }
     }
 
     /// Parses a threshold written as "5%" or 0.05.
@@ -213,8 +217,40 @@ public enum SuiteParser {
             return out
         }
 
+        /// `- selftest: PATH` with `args: "-v 1 -b 64M"` (or a list, one argument per item) is
+        /// `scenario: selftest` with the parameters `path` and `args`.
+        func selftestPairs(_ pairs: [(key: String, keyNode: Node, value: Node)], _ node: Node) throws(SuiteError) -> [(key: String, keyNode: Node, value: Node)] {
+            if pairs.contains(where: { $0.key == "scenario" }) {
+                throw error(node, "a case is either `scenario: NAME` or `selftest: PATH`, not both")
+            }
+            var out: [(key: String, keyNode: Node, value: Node)] = []
+            var fixed: [(Node, Node)] = []
+            for pair in pairs {
+                switch pair.key {
+                case "selftest":
+                    out.append(("scenario", pair.keyNode, Node.scalar(.init("selftest", .implicit, .any, pair.value.mark))))
+                    fixed.append((Node.scalar(.init("path", .implicit, .any, pair.keyNode.mark)),
+                                  Node.scalar(.init(try scalar(pair.value, "selftest (the path of the binary)"), .implicit, .any, pair.value.mark))))
+                case "args":
+                    if let sequence = pair.value.sequence {
+                        var items: [String] = []
+                        for item in sequence { items.append(SelftestScenario.quoted(try scalar(item, "an argument"))) }
+                        fixed.append((Node.scalar(.init("args", .implicit, .any, pair.keyNode.mark)), Node.scalar(.init(items.joined(separator: " "), .implicit, .any, pair.value.mark))))
+                    } else {
+                        fixed.append((Node.scalar(.init("args", .implicit, .any, pair.keyNode.mark)), Node.scalar(.init(try scalar(pair.value, "args"), .implicit, .any, pair.value.mark))))
+                    }
+                case "parameters":
+                    throw error(pair.keyNode, "a selftest case takes `args:` (its own flags), not parameters; a list of argument strings under matrix: args: runs one case each")
+                default: out.append(pair)
+                }
+            }
+            if !fixed.isEmpty { out.append(("parameters", node, Node.mapping(.init(fixed, .implicit, .any, node.mark)))) }
+            return out
+        }
+
         func entry(_ node: Node) throws(SuiteError) -> SuiteEntry {
-            let pairs = try mapping(node, "a case")
+            var pairs = try mapping(node, "a case")
+            if pairs.contains(where: { $0.key == "selftest" }) { pairs = try selftestPairs(pairs, node) }
             guard let scenarioPair = pairs.first(where: { $0.key == "scenario" }) else {
                 throw error(node, "a case needs `scenario: NAME`; known scenarios: \(ScenarioCatalog.names)")
             }
@@ -226,7 +262,7 @@ public enum SuiteParser {
             var entry = SuiteEntry(scenario: name, axes: [], position: position(node))
             for (key, keyNode, value) in pairs {
                 switch key {
-                case "scenario", "description": continue
+                case "scenario", "description", "selftest": continue
                 case "warmups": entry.warmups = try integer(value, "warmups", minimum: 0)
                 case "repetitions": entry.repetitions = try integer(value, "repetitions", minimum: 1)
                 case "matrix", "parameters":

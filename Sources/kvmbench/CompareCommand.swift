@@ -88,6 +88,9 @@ struct CompareCommand: ParsableCommand {
     @Flag(help: "Print the comparison as JSON.")
     var json = false
 
+    @Option(help: "Output: table (default), or cover-letter (plain-text Test / Before / After / Improvement tables per configuration, times in seconds, as kernel patch cover letters print them).")
+    var format: CompareFormat = .table
+
     @OptionGroup var flags: ComparisonFlags
 
     func run() throws {
@@ -101,6 +104,8 @@ struct CompareCommand: ParsableCommand {
         CompareText.printWarnings(report)
         if json {
             print(String(decoding: try ResultDocument.makeEncoder().encode(report.comparison), as: UTF8.self))
+        } else if format == .coverLetter {
+            print(CompareText.coverLetter(report, documents: [beforeDocument.document, afterDocument.document]), terminator: "")
         } else {
             print(CompareText.render(report), terminator: "")
         }
@@ -108,7 +113,20 @@ struct CompareCommand: ParsableCommand {
     }
 }
 
+/// What `compare --format` prints.
+enum CompareFormat: String, ExpressibleByArgument, CaseIterable {
+    case table
+    case coverLetter = "cover-letter"
+}
+
 enum CompareText {
+    /// The comparison as cover-letter tables; a reference side's notes follow the tables.
+    static func coverLetter(_ report: ComparisonReport, documents: [ResultDocument]) -> String {
+        let footnotes = report.involvesReference ? ["Reference figures (published, other hardware; no significance possible):"]
+            + report.referenceNotes.map { "  " + $0 } : []
+        return CoverLetter.render(report.comparison, documents: documents, footnotes: footnotes)
+    }
+
     /// Host differences (loud, on stderr) and policy problems.
     static func printWarnings(_ report: ComparisonReport) {
         var text = report.hostWarning ?? ""

@@ -84,19 +84,27 @@ struct GateCommand: ParsableCommand {
             }
             let overrides = SuiteCLI.orExit { () throws(SuiteError) in try SuiteCLI.overrides(guest: guest, set: set, output: output) }
             guard let (document, url) = try SuiteCLI.runSuite(definition, overrides: overrides, output: output,
-                                                            dryRun: false, printResults: verbose && !output.json) else { return }
+                                                            dryRun: false, printResults: verbose && !output.json && !output.ktap) else { return }
             after = LoadedDocument(document: document, baseline: nil, label: url.path, url: url)
         }
         let outcome = SuiteCLI.orExit { () throws(SuiteError) in try Gate.evaluate(baseline: base, result: after, settings: settings, suite: given) }
         CompareText.printWarnings(outcome.report)
-        if output.json {
-            print(String(decoding: try ResultDocument.makeEncoder().encode(outcome.report.comparison), as: UTF8.self))
-        } else if verbose {
-            print(CompareText.render(outcome.report))
+        if output.ktap {
+            print(KTAPReport.render(gate: outcome.report.comparison, summary: outcome.summaryLine), terminator: "")
+        } else {
+            if output.json {
+                print(String(decoding: try ResultDocument.makeEncoder().encode(outcome.report.comparison), as: UTF8.self))
+            } else if verbose {
+                print(CompareText.render(outcome.report))
+            }
+            let lines = Gate.regressionLines(outcome)
+            if !lines.isEmpty { print(lines.joined(separator: "\n")) }
+            let noisy = outcome.report.comparison.metrics.filter { $0.gate && $0.verdict == .noisy }
+            if !noisy.isEmpty {
+                print("not gated (noisy): " + noisy.map { "\($0.scenario) \($0.metric)" }.joined(separator: ", "))
+            }
+            print(outcome.summaryLine)
         }
-        let lines = Gate.regressionLines(outcome)
-        if !lines.isEmpty { print(lines.joined(separator: "\n")) }
-        print(outcome.summaryLine)
         flags.writeReports(outcome.report, documents: [base.document, after.document])
         switch outcome.status {
         case .pass: return

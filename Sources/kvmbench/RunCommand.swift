@@ -72,6 +72,8 @@ struct OutputOptions: ParsableArguments {
     var warmups = 1
     @Flag(help: "Print the result document as JSON on stdout instead of tables.")
     var json = false
+    @Flag(help: "Print the results as KTAP version 1 on stdout instead of tables (one test point per case, its figures as diagnostics), as the kselftest runner does.")
+    var ktap = false
     @Option(name: .shortAndLong, help: "Also write the result document to this file (atomically, after every case).")
     var output: String?
     @Flag(name: .shortAndLong, help: "No progress lines.")
@@ -80,6 +82,7 @@ struct OutputOptions: ParsableArguments {
     var caseTimeout: Double = 120
 
     func validate() throws {
+        if json && ktap { throw ValidationError("give at most one of --json and --ktap") }
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1 (got \(repetitions))") }
         guard warmups >= 0 else { throw ValidationError("--warmups must be 0 or more (got \(warmups))") }
         guard caseTimeout.isFinite, caseTimeout >= 0.5, caseTimeout <= 86_400 else {
@@ -127,7 +130,7 @@ func executeRun(scenario: any Scenario.Type, lists: [String: [String]], output: 
     let outputs = output.output.map { [URL(fileURLWithPath: $0)] } ?? []
     let session = RunSession(host: host, tool: ToolVersion.current, outputs: outputs, timeoutSeconds: output.caseTimeout)
     session.handleSignals()
-    let progress = ConsoleProgress(label: scenario.name, quiet: output.quiet || output.json)
+    let progress = ConsoleProgress(label: scenario.name, quiet: output.quiet || output.json || output.ktap)
     var document = session.run(cases, settings: output.settings, progress: progress)
     var appendix = ""
     if let amend {
@@ -136,6 +139,8 @@ func executeRun(scenario: any Scenario.Type, lists: [String: [String]], output: 
     }
     if output.json {
         print(String(decoding: try document.encoded(), as: UTF8.self))
+    } else if output.ktap {
+        print(KTAPReport.render(document), terminator: "")
     } else {
         let colour = isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
         print(renderResultText(document, colour: colour))

@@ -145,11 +145,15 @@ enum SuiteCLI {
             return nil
         }
         let url = output.output.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.defaultReport(suite: plan.suite.name)
-        let progress = ConsoleProgress(label: plan.suite.name, quiet: output.quiet || output.json)
+        let progress = ConsoleProgress(label: plan.suite.name, quiet: output.quiet || output.json || output.ktap)
         let document = SuiteRunner.run(plan, host: host, tool: ToolVersion.current, outputs: [url],
                                        timeoutSeconds: output.caseTimeout, progress: progress, handleSignals: true)
         if printResults {
-            print(output.json ? String(decoding: try document.encoded(), as: UTF8.self) : renderResultText(document, colour: colour))
+            if output.ktap {
+                print(KTAPReport.render(document), terminator: "")
+            } else {
+                print(output.json ? String(decoding: try document.encoded(), as: UTF8.self) : renderResultText(document, colour: colour))
+            }
         }
         note("results written to \(url.path)")
         return (document, url)

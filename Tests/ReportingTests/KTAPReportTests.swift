@@ -1,0 +1,116 @@
+import Foundation
+import Reporting
+import Results
+import Testing
+
+@Suite("KTAP output (--ktap)")
+struct KTAPReportTests {
+    @Test func aRunIsOneTestPointPerCaseWithItsFigures() throws {
+        let document = Fixtures.documentA()
+        let text = KTAPReport.render(document)
+        #expect(text.hasPrefix("KTAP version 1\n1..\(document.cases.count)\n"))
+        let (tests, _) = try KTAPParser.parse(text)
+        #expect(tests.count == document.cases.count)
+        for (test, item) in zip(tests, document.cases) {
+            #expect(test.subtests.isEmpty)
+            switch item.status {
+            case .ok:
+                #expect(test.ok && test.skip == nil, "\(test.name)")
+                #expect(test.diagnostics.count >= item.metrics.count)
+            case .unsupported:
+                #expect(test.ok && test.skip == item.reason, "\(test.name)")
+            case .failed:
+                #expect(!test.ok && test.skip == nil)
+                #expect(test.diagnostics.contains("failed: \(item.reason ?? "")"))
+            }
+        }
+        let first = try #require(tests.first)
+        #expect(first.name == "demand-paging [vcpus=1 mem_per_vcpu=512M backing=anonymous]")
+        #expect(first.diagnostics.contains { $0.hasPrefix("first_touch_time: ") && $0.contains("(median of 5, min ") })
+    }
+
+    @Test func theGateMakesEveryGatedMetricASubtest() throws {
+        let comparison = Fixtures.comparison()
+        let text = KTAPReport.render(gate: comparison, summary: "gate: FAIL: 2 significant regressions")
+        let (tests, trailer) = try KTAPParser.parse(text)
+        #expect(trailer == ["gate: FAIL: 2 significant regressions"])
+        let dp4 = try #require(tests.first { $0.name.hasPrefix("demand-paging [vcpus=4") })
+        #expect(!dp4.ok)
+        #expect(dp4.subtests.map(\.name) == ["demand_paging_rate", "first_touch_time"])
+        #expect(dp4.subtests.allSatisfy { !$0.ok })
+        #expect(dp4.subtests[1].diagnostics.first?.hasPrefix("first_touch_time: before 160.0 ms, after 190.0 ms, change +18.8%, p 0.008") == true)
+        let pageTable = try #require(tests.first { $0.name.hasPrefix("page-table") })
+        #expect(pageTable.ok)
+        #expect(pageTable.subtests.count == 3)
+        #expect(pageTable.subtests[2].skip?.hasPrefix("noisy: ") == true)
+        // A regression of a metric that does not gate is a figure, not a failure.
+        let dp1 = try #require(tests.first { $0.name.hasPrefix("demand-paging [vcpus=1") })
+        #expect(dp1.ok && dp1.subtests.map(\.name) == ["demand_paging_rate"])
+        #expect(dp1.diagnostics.contains { $0.hasPrefix("first_touch_time (not gated): ") })
+        #expect(tests.contains { $0.name.hasPrefix("zap-all") && !$0.ok && $0.skip == nil })
+        #expect(tests.contains { $0.skip == "unsupported: no 1G hugepages in the pool" })
+    }
+
+    @Test func hostileTextCannotBreakTheFormat() throws {
+        var document = Fixtures.hostileDocument()
+        document.cases[0].notes.append("line one\nok 99 fake # SKIP injected\n  KTAP version 1")
+        document.cases[2].reason = "crash\n# SKIP\nnot ok 1 x"
+        document.cases[1].parameters["slots"] = "#1 \n ok 7"
+        let (tests, _) = try KTAPParser.parse(KTAPReport.render(document))
+        #expect(tests.count == 3)
+        #expect(tests.map(\.ok) == [true, true, false])
+        #expect(!tests[1].name.contains("#"))
+        let gate = KTAPReport.render(gate: Fixtures.hostileComparison(), summary: "summary\nnot ok 5")
+        let parsed = try KTAPParser.parse(gate)
+        #expect(parsed.trailer == ["summary", "not ok 5"])
+    }
+
+    @Test func theStrictParserRejectsWhatTheSpecForbids() {
+        let bad = [
+            "1..1\nok 1 a\n",                                        // no version line
+            "KTAP version 1\n1..2\nok 1 a\n",                          // plan not met
+            "KTAP version 1\n1..1\nok 2 a\n",                          // wrong number
+            "KTAP version 1\n1..1\nok 1 a # TODO later\n",             // directive kvmbench never uses
+            "KTAP version 1\n1..1\n  KTAP version 1\n  1..1\n  not ok 1 x\nok 1 parent\n", // parent passes a failure
+            "KTAP version 1\n1..1\nrandom text\nok 1 a\n",             // unknown line
+            "KTAP version 1\n1..1\nok 1 a \n",                         // trailing space
+            "KTAP version 1\n1..1\n   ok 1 a\n",                       // bad indentation
+        ]
+        for text in bad {
+            #expect(throws: KTAPParser.Failure.self, "\(text)") { try KTAPParser.parse(text) }
+        }
+        let good = "KTAP version 1\n1..2\n  KTAP version 1\n  1..1\n  ok 1 x\n# about the parent\nok 1 parent\nok 2 b # SKIP why\n"
+        #expect(throws: Never.self) { try KTAPParser.parse(good) }
+    }
+
+    /// The kernel's own KTAP parser (tools/testing/kunit/kunit.py parse), when a kernel source tree
+    /// is at $KVMBENCH_KUNIT_PY's directory or where scripts/build-selftests unpacks it.
+    @Test func theKernelsKUnitParserAcceptsTheOutput() throws {
+        let candidates = [ProcessInfo.processInfo.environment["KVMBENCH_KUNIT_PY"],
+                          "/work/selftests-build/linux-source-6.12/tools/testing/kunit/kunit.py"].compactMap { $0 }
+        guard let kunit = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            print("skipped: kunit.py not found (set KVMBENCH_KUNIT_PY to tools/testing/kunit/kunit.py of a kernel source tree)")
+            return
+        }
+        var document = Fixtures.documentA()
+        document.cases.removeAll { $0.status == .failed }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kvmbench-ktap-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("run.ktap")
+        try Data(KTAPReport.render(document).utf8).write(to: file)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [kunit, "parse", file.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(output)")
+        #expect(!output.contains("[ERROR]"), "\(output)")
+        let skipped = document.cases.filter { $0.status == .unsupported }.count
+        #expect(output.contains("Ran \(document.cases.count) tests: passed: \(document.cases.count - skipped), skipped: \(skipped)"), "\(output)")
+    }
+}

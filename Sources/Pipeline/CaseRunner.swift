@@ -1,3 +1,4 @@
+import Foundation
 import Backings
 import Host
 import Results
@@ -59,9 +60,19 @@ public enum CaseRunner {
             result.reason = error.reason
         } catch {
             result.status = .failed
-            result.reason = ErrorText.describe(error)
+            result.reason = failureReason(error)
         }
         return result
+    }
+
+    /// kvmbench's own errors as they describe themselves (a guest crash's registers, a selftest's
+    /// last lines); Foundation's and decoding errors in words (`ErrorText`), never as a type dump.
+    static func failureReason(_ error: any Error) -> String {
+        let domain = (error as NSError).domain
+        if error is DecodingError || error is EncodingError || domain == NSCocoaErrorDomain || domain == NSPOSIXErrorDomain {
+            return ErrorText.describe(error)
+        }
+        return String(describing: error)
     }
 
     static func merge(_ sample: Sample, into result: inout CaseResult) {

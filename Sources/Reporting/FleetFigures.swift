@@ -80,12 +80,12 @@ public struct FleetFigure: Sendable, Equatable {
     }
 
     /// A regression fails; an improvement or a change within the threshold passes; a verdict that
-    /// is not a decision (not significant, noisy) is a measurement without a pass.
+    /// is not a decision (not significant, noisy, cannot decide) is a measurement without a pass.
     static func outcome(of verdict: Verdict) -> FigureOutcome {
         switch verdict {
         case .regressed: .failed
         case .improved, .unchanged: .passed
-        case .notSignificant, .noisy: .measured
+        case .notSignificant, .noisy, .cannotDecide: .measured
         }
     }
 }

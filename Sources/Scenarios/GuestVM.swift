@@ -333,6 +333,17 @@ public final class GuestVM {
     public func passNanos(vcpu: Int, pass: Int = 0) -> UInt64 { workers[vcpu].passNanos[pass] }
     public func passesRun(vcpu: Int) -> Int { workers[vcpu].passesRun }
 
+    /// Rewrites vCPU `index`'s parameter block for `ReadBackProgram` (a VM built with its code).
+    public func setReadBackWorkload(_ index: Int, _ workload: ReadBackWorkload) {
+        workload.store(into: parameterBlock(index))
+    }
+
+    /// Lets KVM_RUN fail with EFAULT and retries it (memory made read-only or unmapped for a moment).
+    public func retryFaults(_ retry: Bool) { for worker in workers { worker.retryFaults = retry } }
+    public var faultRetries: Int { workers.reduce(0) { $0 + $1.faultRetries } }
+    /// The same, readable while the vCPUs run (relaxed: a lower bound).
+    public var faultRetriesSoFar: Int { workers.reduce(0) { $0 + $1.liveFaultRetries.load(ordering: .relaxed) } }
+
     /// Lets vCPUs take MMIO exits (accesses to guest-physical holes) without failing.
     public func allowMMIOExits(_ allow: Bool) { for worker in workers { worker.allowMMIO = allow } }
     public var mmioExits: Int { workers.reduce(0) { $0 + $1.mmioExits } }

@@ -11,7 +11,7 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run one scenario; comma-separated values of a flag (--vcpus 1,2,4) run one case each.",
-        subcommands: [RunDemandPaging.self, RunMemslots.self, RunMemslotStress.self, RunZapAll.self, RunDirtyLogging.self, RunPageTable.self])
+        subcommands: [RunDemandPaging.self, RunMemslots.self, RunMemslotStress.self, RunZapAll.self, RunDirtyLogging.self, RunPageTable.self, RunMMUStress.self])
 }
 
 /// Flags every scenario's guest understands. Each takes a comma-separated list: the cases are

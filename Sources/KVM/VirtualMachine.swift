@@ -21,13 +21,17 @@ public struct Memslot: Sendable, Equatable {
     /// Host virtual address of the backing memory.
     public var hostAddress: UInt
     public var flags: MemslotFlags
+    /// The guest_memfd behind the slot (KVM_MEM_GUEST_MEMFD through KVM_SET_USER_MEMORY_REGION2), if any.
+    public var guestMemfd: GuestMemfdBinding?
 
-    public init(id: UInt32, guestPhysicalAddress: UInt64, size: UInt64, hostAddress: UInt, flags: MemslotFlags = []) {
+    public init(id: UInt32, guestPhysicalAddress: UInt64, size: UInt64, hostAddress: UInt, flags: MemslotFlags = [],
+                guestMemfd: GuestMemfdBinding? = nil) {
         self.id = id
         self.guestPhysicalAddress = guestPhysicalAddress
         self.size = size
         self.hostAddress = hostAddress
         self.flags = flags
+        self.guestMemfd = guestMemfd
     }
 
     /// Number of 4 KiB guest pages, which is also the number of bits in the slot's dirty bitmap.
@@ -36,6 +40,28 @@ public struct Memslot: Sendable, Equatable {
     var described: String {
         "slot \(id), gpa \(hex(guestPhysicalAddress)), size \(formatBytes(size)), flags \(hex(flags.rawValue))"
     }
+}
+
+/// Where a guest_memfd-backed slot's memory lives: the guest_memfd and the slot's offset in it.
+/// The fd is owned elsewhere (`HostMemory(guestMemfd:size:)`); the binding only names it.
+public struct GuestMemfdBinding: Sendable, Equatable {
+    public var fd: Int32
+    public var offset: UInt64
+    public init(fd: Int32, offset: UInt64) {
+        self.fd = fd
+        self.offset = offset
+    }
+}
+
+/// Flags of KVM_CREATE_GUEST_MEMFD.
+public struct GuestMemfdFlags: OptionSet, Sendable {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    /// GUEST_MEMFD_FLAG_MMAP: userspace may mmap the guest_memfd.
+    public static let mmap = GuestMemfdFlags(rawValue: UInt64(GUEST_MEMFD_FLAG_MMAP))
+    /// GUEST_MEMFD_FLAG_INIT_SHARED: its memory starts shared, so a VM without private memory
+    /// can fault it (KVM then maps it through guest_memfd only, never through the host mapping).
+    public static let initShared = GuestMemfdFlags(rawValue: UInt64(GUEST_MEMFD_FLAG_INIT_SHARED))
 }
 
 /// A virtual machine: an fd from KVM_CREATE_VM. Owns the VM's memslots, dirty logging and stats.
@@ -63,7 +89,12 @@ public struct VirtualMachine: ~Copyable {
     // MARK: Memslots (KVM API 4.35 KVM_SET_USER_MEMORY_REGION)
 
     /// Creates the slot, or changes the flags of an existing slot with the same id and range.
+    /// A slot with a guest_memfd goes through KVM_SET_USER_MEMORY_REGION2.
     public func setMemslot(_ slot: Memslot) throws(KVMError) {
+        if let binding = slot.guestMemfd {
+            try setMemslot2(slot, guestMemfd: binding.fd, guestMemfdOffset: binding.offset)
+            return
+        }
         var region = kvm_userspace_memory_region(
             slot: slot.id, flags: slot.flags.rawValue, guest_phys_addr: slot.guestPhysicalAddress,
             memory_size: slot.size, userspace_addr: UInt64(slot.hostAddress))
@@ -112,11 +143,11 @@ public struct VirtualMachine: ~Copyable {
     }
 
     /// KVM_CREATE_GUEST_MEMFD: returns the new fd; the caller owns it.
-    public func createGuestMemfd(size: UInt64, flags: UInt64) throws(KVMError) -> Int32 {
+    public func createGuestMemfd(size: UInt64, flags: GuestMemfdFlags) throws(KVMError) -> Int32 {
         var request = kvm_create_guest_memfd()
         request.size = size
-        request.flags = flags
-        return try retryingOnInterrupt("KVM_CREATE_GUEST_MEMFD", "size \(formatBytes(size)), flags \(hex(flags))") {
+        request.flags = flags.rawValue
+        return try retryingOnInterrupt("KVM_CREATE_GUEST_MEMFD", "size \(formatBytes(size)), flags \(hex(flags.rawValue))") {
             ckvm_ioctl_ptr(fd.rawValue, CKVM_CREATE_GUEST_MEMFD, &request)
         }
     }

@@ -218,6 +218,7 @@ public struct DirtyLoggingScenario: Scenario {
     }
 
     public func measure() throws -> Sample {
+        if guest.backing == .guestMemfd { throw ScenarioUnsupported("dirty-logging on guest-memfd: \(GuestMemfdSupport.noDirtyLogging)") }
         let session = try DirtyLogSession(guest: guest, options: options)
         session.dropOneHarvestedPage = dropOneHarvestedPage
         return options.concurrent ? try session.measureConcurrent() : try session.measureIterations()

@@ -51,17 +51,32 @@ public final class GuestVM {
         let placement = try GuestPlacement(configuration: configuration)
         self.placement = placement
         // Host memory first: a backing this host cannot give is "unsupported" before any VM exists.
-        let testMemory: HostMemory
-        do {
-            testMemory = try HostMemory(kind: configuration.backing, size: configuration.testSize,
+        // guest_memfd memory comes from the VM, so only its support is checked here.
+        let isGuestMemfd = configuration.backing == .guestMemfd
+        var ordinaryMemory: HostMemory? = nil
+        if !isGuestMemfd {
+            let memory: HostMemory
+            do {
+                memory = try HostMemory(kind: configuration.backing, size: configuration.testSize,
                                         allowReservation: configuration.reserveHugepages)
-        } catch { throw ScenarioUnsupported("\(configuration.backing.rawValue): \(error.reason)") }
-        try placement.bind(testMemory)
+            } catch { throw ScenarioUnsupported("\(configuration.backing.rawValue): \(error.reason)") }
+            try placement.bind(memory)
+            ordinaryMemory = consume memory
+        }
         let systemMemory = try HostMemory(kind: .anonymous4k, size: layout.systemSize)
         GuestImage.write(layout: layout, into: systemMemory.buffer, userCode: userCode)
 
         let kvm = try KVMSystem()
+        if isGuestMemfd { try GuestMemfdSupport.check(kvm) }
         var vm = try kvm.createVM()
+        let testMemory: HostMemory
+        if let memory = ordinaryMemory.take() {
+            testMemory = memory
+        } else {
+            let fd = try vm.createGuestMemfd(size: configuration.testSize, flags: GuestMemfdSupport.flags)
+            do { testMemory = try HostMemory(guestMemfd: fd, size: configuration.testSize) }
+            catch { throw ScenarioUnsupported("guest-memfd: \(error.reason)") }
+        }
         try? vm.setTSSAddress(0xFFFB_D000) // Intel needs three pages below 4 GiB for real mode; harmless elsewhere.
         try prepareVM(vm)
         if dirtyRingEntries > 0 {
@@ -74,6 +89,11 @@ public final class GuestVM {
 
         try vm.setMemslot(Memslot(id: 0, guestPhysicalAddress: 0, size: layout.systemSize, hostAddress: systemMemory.address))
         slots = Self.splitIntoSlots(configuration: configuration, layout: layout, hostAddress: testMemory.address)
+        if isGuestMemfd, let fd = testMemory.memfd {
+            for index in slots.indices {
+                slots[index].guestMemfd = GuestMemfdBinding(fd: fd, offset: UInt64(slots[index].hostAddress - testMemory.address))
+            }
+        }
         if !deferTestSlots {
             for slot in slots { try vm.setMemslot(slot) }
             testSlotsAdded = slots.count
@@ -424,4 +444,29 @@ public struct WatchdogTimeout: Error, CustomStringConvertible, Sendable {
 final class StatsBox {
     var stats: BinaryStats?
     init(stats: consuming BinaryStats?) { self.stats = stats }
+}
+
+/// What kvmbench needs from the host for `--backing guest-memfd`, checked before any VM exists.
+public enum GuestMemfdSupport {
+    /// A guest_memfd the host can mmap, whose memory starts shared: a VM without private memory
+    /// (type 0) can run from it, and KVM faults it through guest_memfd.
+    public static let flags: GuestMemfdFlags = [.mmap, .initShared]
+
+    /// Throws `ScenarioUnsupported` with the missing capability.
+    public static func check(_ kvm: borrowing KVMSystem) throws(ScenarioUnsupported) {
+        if kvm.check(.userMemory2) <= 0 {
+            throw ScenarioUnsupported("guest-memfd needs KVM_SET_USER_MEMORY_REGION2: KVM_CAP_USER_MEMORY2 is 0 on this host (kernel 6.8 or later)")
+        }
+        if kvm.check(.guestMemfd) <= 0 {
+            throw ScenarioUnsupported("guest-memfd: KVM_CAP_GUEST_MEMFD is 0 on this host (kernel 6.8 or later, CONFIG_KVM_GUEST_MEMFD)")
+        }
+        let accepted = UInt64(kvm.check(.guestMemfdFlags))
+        if accepted & flags.rawValue != flags.rawValue {
+            throw ScenarioUnsupported("guest-memfd needs flags MMAP | INIT_SHARED (\(hex(flags.rawValue))) for a VM without private memory; KVM_CAP_GUEST_MEMFD_FLAGS on this host is \(hex(accepted)) (kernel 6.18 or later)")
+        }
+    }
+
+    /// Why a scenario that logs dirty pages cannot use guest-memfd (KVM refuses
+    /// KVM_MEM_LOG_DIRTY_PAGES on KVM_MEM_GUEST_MEMFD slots with EINVAL).
+    public static let noDirtyLogging = "KVM refuses dirty logging (KVM_MEM_LOG_DIRTY_PAGES) on guest_memfd slots (KVM_SET_USER_MEMORY_REGION2 fails with EINVAL)"
 }

@@ -98,6 +98,7 @@ public struct PageTableScenario: Scenario {
 
     /// One repetition on a fresh VM.
     public func measure() throws -> Sample {
+        if guest.backing == .guestMemfd { throw ScenarioUnsupported("page-table on guest-memfd: its update phase logs dirty pages, and \(GuestMemfdSupport.noDirtyLogging)") }
         let vm = try GuestVM(configuration: guest, maxPasses: 1)
         let vcpus = guest.vcpus
         var sample = Sample()

@@ -44,7 +44,7 @@ public enum ScenarioCatalog {
         MemslotsScenario.self, MemslotStressScenario.self, ZapAllScenario.self,
         DirtyLoggingScenario.self,
         PageTableScenario.self,
-        MMUStressScenario.self,
+        MMUStressScenario.self, AccessTrackingScenario.self,
     ]
 
     public static func named(_ name: String) -> (any Scenario.Type)? { all.first { $0.name == name } }

@@ -12,11 +12,15 @@ public enum BackingKind: String, CaseIterable, Sendable, Codable {
     case shmem
     /// Shared memory from a hugetlb memfd, 2 MiB pages.
     case sharedHugetlb = "shared-hugetlb"
+    /// A guest_memfd of the VM (KVM_CREATE_GUEST_MEMFD with MMAP | INIT_SHARED), 4 KiB pages,
+    /// given to KVM with KVM_SET_USER_MEMORY_REGION2: KVM faults it through guest_memfd, not
+    /// through the host mapping. Created with the VM (`HostMemory(guestMemfd:size:)`).
+    case guestMemfd = "guest-memfd"
 
     /// The host page size the backing hands out; guest addresses and sizes align to it.
     public var pageSize: UInt64 {
         switch self {
-        case .anonymous4k, .shmem: 4096
+        case .anonymous4k, .shmem, .guestMemfd: 4096
         case .thp, .hugetlb2m, .sharedHugetlb: 2 << 20
         case .hugetlb1g: 1 << 30
         }

@@ -37,6 +37,8 @@ public struct HostMemory: ~Copyable {
         case .hugetlb2m, .hugetlb1g:
             let sizeFlag = kind == .hugetlb2m ? CKVM_MAP_HUGE_2MB : CKVM_MAP_HUGE_1GB
             mapped = mmap(nil, mappedSize, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | sizeFlag, -1, 0)
+        case .guestMemfd:
+            throw BackingUnsupported("guest-memfd memory is created by a VM (KVM_CREATE_GUEST_MEMFD): use HostMemory(guestMemfd:size:)")
         case .shmem, .sharedHugetlb:
             let flags: UInt32 = kind == .shmem ? UInt32(MFD_CLOEXEC) : UInt32(MFD_CLOEXEC) | UInt32(MFD_HUGETLB) | CKVM_MFD_HUGE_2MB
             let memfd = ckvm_memfd_create("kvmbench-\(kind.rawValue)", flags)
@@ -74,6 +76,38 @@ public struct HostMemory: ~Copyable {
         memfd = fd
         mappedBase = region
         self.mappedSize = mappedSize
+    }
+
+    /// Maps a guest_memfd (created with GUEST_MEMFD_FLAG_MMAP) shared, and takes ownership of
+    /// the fd: it is closed with the mapping. The host sees the same memory the guest does.
+    public init(guestMemfd fd: Int32, size: UInt64) throws(BackingUnsupported) {
+        guard let region = mmap(nil, Int(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), region != MAP_FAILED else {
+            let error = Errno(rawValue: Glibc.errno)
+            close(fd)
+            throw BackingUnsupported("mmap of the \(formatBytes(size)) guest_memfd failed: \(error)")
+        }
+        base = region
+        self.size = size
+        kind = .guestMemfd
+        memfd = fd
+        mappedBase = region
+        mappedSize = Int(size)
+    }
+
+    /// Host pages of [offset, offset+length) that this process's page tables map (the present bit
+    /// of /proc/self/pagemap), as opposed to `mincore`, which also counts a shared file's page
+    /// cache. Nil when pagemap cannot be read.
+    public func pagesMappedByHost(offset: UInt64 = 0, length: UInt64? = nil) -> Int? {
+        let length = length ?? size - offset
+        let fd = open("/proc/self/pagemap", O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        let pages = Int(length / 4096)
+        var entries = [UInt64](repeating: 0, count: pages)
+        let first = (UInt(bitPattern: base) + UInt(offset)) / 4096
+        let bytes = entries.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(first * 8)) }
+        guard bytes == pages * 8 else { return nil }
+        return entries.reduce(0) { $0 + Int($1 >> 63) }
     }
 
     deinit {

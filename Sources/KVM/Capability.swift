@@ -18,6 +18,8 @@ public enum Capability: Int32, CaseIterable, Sendable, CustomStringConvertible {
     case guestMemfd = 234
     case vmTypes = 235
     case preFaultMemory = 236
+    /// The guest_memfd flags this host accepts (a mask of GUEST_MEMFD_FLAG_*; 6.18).
+    case guestMemfdFlags = 244
 
     /// The name the KVM API document uses (`KVM_CAP_NR_MEMSLOTS`).
     public var description: String {
@@ -38,6 +40,7 @@ public enum Capability: Int32, CaseIterable, Sendable, CustomStringConvertible {
         case .guestMemfd: "KVM_CAP_GUEST_MEMFD"
         case .vmTypes: "KVM_CAP_VM_TYPES"
         case .preFaultMemory: "KVM_CAP_PRE_FAULT_MEMORY"
+        case .guestMemfdFlags: "KVM_CAP_GUEST_MEMFD_FLAGS"
         }
     }
 }

@@ -21,13 +21,17 @@ public struct Memslot: Sendable, Equatable {
     /// Host virtual address of the backing memory.
     public var hostAddress: UInt
     public var flags: MemslotFlags
+    /// The guest_memfd behind the slot (KVM_MEM_GUEST_MEMFD through KVM_SET_USER_MEMORY_REGION2), if any.
+    public var guestMemfd: GuestMemfdBinding?
 
-    public init(id: UInt32, guestPhysicalAddress: UInt64, size: UInt64, hostAddress: UInt, flags: MemslotFlags = []) {
+    public init(id: UInt32, guestPhysicalAddress: UInt64, size: UInt64, hostAddress: UInt, flags: MemslotFlags = [],
+                guestMemfd: GuestMemfdBinding? = nil) {
         self.id = id
         self.guestPhysicalAddress = guestPhysicalAddress
         self.size = size
         self.hostAddress = hostAddress
         self.flags = flags
+        self.guestMemfd = guestMemfd
     }
 
     /// Number of 4 KiB guest pages, which is also the number of bits in the slot's dirty bitmap.
@@ -36,6 +40,28 @@ public struct Memslot: Sendable, Equatable {
     var described: String {
         "slot \(id), gpa \(hex(guestPhysicalAddress)), size \(formatBytes(size)), flags \(hex(flags.rawValue))"
     }
+}
+
+/// Where a guest_memfd-backed slot's memory lives: the guest_memfd and the slot's offset in it.
+/// The fd is owned elsewhere (`HostMemory(guestMemfd:size:)`); the binding only names it.
+public struct GuestMemfdBinding: Sendable, Equatable {
+    public var fd: Int32
+    public var offset: UInt64
+    public init(fd: Int32, offset: UInt64) {
+        self.fd = fd
+        self.offset = offset
+    }
+}
+
+/// Flags of KVM_CREATE_GUEST_MEMFD.
+public struct GuestMemfdFlags: OptionSet, Sendable {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    /// GUEST_MEMFD_FLAG_MMAP: userspace may mmap the guest_memfd.
+    public static let mmap = GuestMemfdFlags(rawValue: UInt64(GUEST_MEMFD_FLAG_MMAP))
+    /// GUEST_MEMFD_FLAG_INIT_SHARED: its memory starts shared, so a VM without private memory
+    /// can fault it (KVM then maps it through guest_memfd only, never through the host mapping).
+    public static let initShared = GuestMemfdFlags(rawValue: UInt64(GUEST_MEMFD_FLAG_INIT_SHARED))
 }
 
 /// A virtual machine: an fd from KVM_CREATE_VM. Owns the VM's memslots, dirty logging and stats.
@@ -63,7 +89,12 @@ public struct VirtualMachine: ~Copyable {
     // MARK: Memslots (KVM API 4.35 KVM_SET_USER_MEMORY_REGION)
 
     /// Creates the slot, or changes the flags of an existing slot with the same id and range.
+    /// A slot with a guest_memfd goes through KVM_SET_USER_MEMORY_REGION2.
     public func setMemslot(_ slot: Memslot) throws(KVMError) {
+        if let binding = slot.guestMemfd {
+            try setMemslot2(slot, guestMemfd: binding.fd, offset: binding.offset)
+            return
+        }
         var region = kvm_userspace_memory_region(
             slot: slot.id, flags: slot.flags.rawValue, guest_phys_addr: slot.guestPhysicalAddress,
             memory_size: slot.size, userspace_addr: UInt64(slot.hostAddress))
@@ -101,12 +132,6 @@ public struct VirtualMachine: ~Copyable {
         try setMemslot2(slot, guestMemfd: -1, offset: 0)
     }
 
-    /// KVM_SET_USER_MEMORY_REGION2 of a slot whose private memory is `guestMemfd` from `offset`
-    /// (KVM_MEM_GUEST_MEMFD).
-    public func setMemslot2(_ slot: Memslot, guestMemfd: borrowing GuestMemfd, offset: UInt64) throws(KVMError) {
-        try setMemslot2(slot, guestMemfd: guestMemfd.fd.rawValue, offset: offset)
-    }
-
     private func setMemslot2(_ slot: Memslot, guestMemfd: Int32, offset: UInt64) throws(KVMError) {
         var region = kvm_userspace_memory_region2()
         region.slot = slot.id
@@ -121,16 +146,14 @@ public struct VirtualMachine: ~Copyable {
         }
     }
 
-    /// KVM_CREATE_GUEST_MEMFD (KVM_CAP_GUEST_MEMFD): guest memory that userspace cannot map
-    /// unless `flags` has GUEST_MEMFD_FLAG_MMAP.
-    public func createGuestMemfd(size: UInt64, flags: GuestMemfd.Flags = []) throws(KVMError) -> GuestMemfd {
+    /// KVM_CREATE_GUEST_MEMFD: returns the new fd; the caller owns it.
+    public func createGuestMemfd(size: UInt64, flags: GuestMemfdFlags) throws(KVMError) -> Int32 {
         var request = kvm_create_guest_memfd()
         request.size = size
         request.flags = flags.rawValue
-        let raw = try retryingOnInterrupt("KVM_CREATE_GUEST_MEMFD", "size \(formatBytes(size)), flags \(hex(flags.rawValue))") {
+        return try retryingOnInterrupt("KVM_CREATE_GUEST_MEMFD", "size \(formatBytes(size)), flags \(hex(flags.rawValue))") {
             ckvm_ioctl_ptr(fd.rawValue, CKVM_CREATE_GUEST_MEMFD, &request)
         }
-        return GuestMemfd(fd: FileDescriptor(rawValue: raw), size: size)
     }
 
     // MARK: Dirty logging (KVM API 4.8 KVM_GET_DIRTY_LOG, 4.117 KVM_CLEAR_DIRTY_LOG)
@@ -245,27 +268,3 @@ public struct DirtyRingResetter: Sendable {
     }
 }
 
-/// A guest_memfd (KVM_CREATE_GUEST_MEMFD): guest memory owned by KVM rather than by a userspace
-/// mapping, bound to its VM. Closed when the owner goes away; KVM keeps the memory while a memslot
-/// still uses it.
-public struct GuestMemfd: ~Copyable {
-    let fd: FileDescriptor
-    public let size: UInt64
-
-    /// kvm_create_guest_memfd.flags.
-    public struct Flags: OptionSet, Sendable, Hashable {
-        public let rawValue: UInt64
-        public init(rawValue: UInt64) { self.rawValue = rawValue }
-        /// GUEST_MEMFD_FLAG_MMAP (6.18): userspace may mmap the guest_memfd.
-        public static let mmap = Flags(rawValue: UInt64(GUEST_MEMFD_FLAG_MMAP))
-        /// GUEST_MEMFD_FLAG_INIT_SHARED (6.18): memory starts shared with the host.
-        public static let initShared = Flags(rawValue: UInt64(GUEST_MEMFD_FLAG_INIT_SHARED))
-    }
-
-    init(fd: FileDescriptor, size: UInt64) {
-        self.fd = fd
-        self.size = size
-    }
-
-    deinit { try? fd.close() }
-}

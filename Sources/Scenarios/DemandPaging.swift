@@ -56,6 +56,9 @@ public struct DemandPagingScenario: Scenario {
             }
             return UffdService.Options(mode: .none)
         }
+        if guest.backing == .guestMemfd {
+            throw ParameterError("--uffd \(mode.rawValue) with --backing guest-memfd: KVM faults guest_memfd memory through the guest_memfd, never through the host mapping userfaultfd watches; use another backing")
+        }
         if mode == .minor && !guest.backing.isShared {
             throw ParameterError("--uffd minor needs a shared backing (shmem or shared-hugetlb): minor faults resolve pages already in a file's page cache, and --backing \(guest.backing.rawValue) is private memory")
         }
@@ -112,6 +115,7 @@ public struct DemandPagingScenario: Scenario {
         let before = vm.readStats()
         let firstNanos = try vm.runPasses(1)
         let afterFirst = vm.readStats()
+        let guestMemfdPages = guest.backing == .guestMemfd ? GuestMemfdPages(vm.testMemory) : nil
         let firstPerVCPU = (0..<vcpus).map { Double(vm.passNanos(vcpu: $0)) / 1e9 }
         // Stops the handlers and closes the uffds: the second pass takes ordinary faults, if any.
         let report = try service?.finish()
@@ -162,6 +166,7 @@ public struct DemandPagingScenario: Scenario {
         if let faults = sample.kvmStats["pf_taken"], touched > 0 {
             sample.add("faults_per_page", Double(faults) / touched, unit: "count", better: .lower, gate: false)
         }
+        if let guestMemfdPages { try recordGuestMemfd(guestMemfdPages, stats: sample.kvmStats, into: &sample) }
         sample.phaseStats = [
             "first_touch": sample.kvmStats,
             "second_pass": vm.statsDeltas(from: afterFirst, to: afterSecond),

@@ -218,6 +218,7 @@ public struct DirtyLoggingScenario: Scenario {
     }
 
     public func measure(in context: CaseContext) throws -> Sample {
+        if guest.backing == .guestMemfd { throw ScenarioUnsupported("dirty-logging on guest-memfd: \(GuestMemfdSupport.noDirtyLogging)") }
         let session = try DirtyLogSession(guest: guest, options: options, context: context)
         session.dropOneHarvestedPage = dropOneHarvestedPage
         session.addOneHarvestedPage = addOneHarvestedPage

@@ -62,17 +62,32 @@ public final class GuestVM {
         try MemoryCgroup.checkRoom(for: (configuration.backing.hugetlbPool == nil ? configuration.testSize : 0) + layout.systemSize,
                                    what: "a guest of \(configuration.vcpus) vCPU(s) with \(configuration.backing.rawValue) memory")
         // Host memory first: a backing this host cannot give is "unsupported" before any VM exists.
-        let testMemory: HostMemory
-        do {
-            testMemory = try HostMemory(kind: configuration.backing, size: configuration.testSize,
+        // guest_memfd memory comes from the VM, so only its support is checked here.
+        let isGuestMemfd = configuration.backing == .guestMemfd
+        var ordinaryMemory: HostMemory? = nil
+        if !isGuestMemfd {
+            let memory: HostMemory
+            do {
+                memory = try HostMemory(kind: configuration.backing, size: configuration.testSize,
                                         allowReservation: configuration.reserveHugepages)
-        } catch { throw ScenarioUnsupported("\(configuration.backing.rawValue): \(error.reason)") }
-        try placement.bind(testMemory)
+            } catch { throw ScenarioUnsupported("\(configuration.backing.rawValue): \(error.reason)") }
+            try placement.bind(memory)
+            ordinaryMemory = consume memory
+        }
         let systemMemory = try HostMemory(kind: .anonymous4k, size: layout.systemSize)
         GuestImage.write(layout: layout, into: systemMemory.buffer, userCode: userCode, adBits: configuration.guestADBits)
 
         let kvm = context.host
+        if isGuestMemfd { try GuestMemfdSupport.check(kvm.kvm) }
         var vm = try kvm.kvm.createVM()
+        let testMemory: HostMemory
+        if let memory = ordinaryMemory.take() {
+            testMemory = memory
+        } else {
+            let fd = try vm.createGuestMemfd(size: configuration.testSize, flags: GuestMemfdSupport.flags)
+            do { testMemory = try HostMemory(guestMemfd: fd, size: configuration.testSize) }
+            catch { throw ScenarioUnsupported("guest-memfd: \(error.reason)") }
+        }
         try? vm.setTSSAddress(0xFFFB_D000) // Intel needs three pages below 4 GiB for real mode; harmless elsewhere.
         try prepareVM(vm)
         if dirtyRingEntries > 0 {
@@ -87,6 +102,11 @@ public final class GuestVM {
         slots = Self.splitIntoSlots(configuration: configuration, layout: layout, hostAddress: testMemory.address)
         testSlotInstalled = [Bool](repeating: !deferTestSlots, count: slots.count)
         otherSlots.reserveCapacity(8)
+        if isGuestMemfd, let fd = testMemory.memfd {
+            for index in slots.indices {
+                slots[index].guestMemfd = GuestMemfdBinding(fd: fd, offset: UInt64(slots[index].hostAddress - testMemory.address))
+            }
+        }
         if !deferTestSlots {
             for slot in slots { try vm.setMemslot(slot) }
             testSlotsAdded = slots.count
@@ -354,6 +374,17 @@ public final class GuestVM {
     public func exits(vcpu index: Int) -> Int { workers[index].progress.load(ordering: .relaxed) }
     public func passesRun(vcpu: Int) -> Int { workers[vcpu].passesRun }
 
+    /// Rewrites vCPU `index`'s parameter block for `ReadBackProgram` (a VM built with its code).
+    public func setReadBackWorkload(_ index: Int, _ workload: ReadBackWorkload) {
+        workload.store(into: parameterBlock(index))
+    }
+
+    /// Lets KVM_RUN fail with EFAULT and retries it (memory made read-only or unmapped for a moment).
+    public func retryFaults(_ retry: Bool) { for worker in workers { worker.retryFaults = retry } }
+    public var faultRetries: Int { workers.reduce(0) { $0 + $1.faultRetries } }
+    /// The same, readable while the vCPUs run (relaxed: a lower bound).
+    public var faultRetriesSoFar: Int { workers.reduce(0) { $0 + $1.liveFaultRetries.load(ordering: .relaxed) } }
+
     /// Lets vCPUs take MMIO exits (accesses to guest-physical holes) without failing.
     public func allowMMIOExits(_ allow: Bool) { for worker in workers { worker.allowMMIO = allow } }
     public var mmioExits: Int { workers.reduce(0) { $0 + $1.mmioExits } }
@@ -570,4 +601,29 @@ public struct KVMStatsReport: Sendable, Equatable {
         for (name, buckets) in histograms { out[name] = buckets.reduce(0, &+) }
         return out
     }
+}
+
+/// What kvmbench needs from the host for `--backing guest-memfd`, checked before any VM exists.
+public enum GuestMemfdSupport {
+    /// A guest_memfd the host can mmap, whose memory starts shared: a VM without private memory
+    /// (type 0) can run from it, and KVM faults it through guest_memfd.
+    public static let flags: GuestMemfdFlags = [.mmap, .initShared]
+
+    /// Throws `ScenarioUnsupported` with the missing capability.
+    public static func check(_ kvm: borrowing KVMSystem) throws(ScenarioUnsupported) {
+        if kvm.check(.userMemory2) <= 0 {
+            throw ScenarioUnsupported("guest-memfd needs KVM_SET_USER_MEMORY_REGION2: KVM_CAP_USER_MEMORY2 is 0 on this host (kernel 6.8 or later)")
+        }
+        if kvm.check(.guestMemfd) <= 0 {
+            throw ScenarioUnsupported("guest-memfd: KVM_CAP_GUEST_MEMFD is 0 on this host (kernel 6.8 or later, CONFIG_KVM_GUEST_MEMFD)")
+        }
+        let accepted = UInt64(kvm.check(.guestMemfdFlags))
+        if accepted & flags.rawValue != flags.rawValue {
+            throw ScenarioUnsupported("guest-memfd needs flags MMAP | INIT_SHARED (\(hex(flags.rawValue))) for a VM without private memory; KVM_CAP_GUEST_MEMFD_FLAGS on this host is \(hex(accepted)) (kernel 6.18 or later)")
+        }
+    }
+
+    /// Why a scenario that logs dirty pages cannot use guest-memfd (KVM refuses
+    /// KVM_MEM_LOG_DIRTY_PAGES on KVM_MEM_GUEST_MEMFD slots with EINVAL).
+    public static let noDirtyLogging = "KVM refuses dirty logging (KVM_MEM_LOG_DIRTY_PAGES) on guest_memfd slots (KVM_SET_USER_MEMORY_REGION2 fails with EINVAL)"
 }

@@ -145,6 +145,7 @@ public struct PageTableScenario: Scenario {
 
     /// One repetition on a fresh VM.
     public func measure(in context: CaseContext) throws -> Sample {
+        if guest.backing == .guestMemfd { throw ScenarioUnsupported("page-table on guest-memfd: its update phase logs dirty pages, and \(GuestMemfdSupport.noDirtyLogging)") }
         let vm = try GuestVM(configuration: guest, context: context, maxPasses: 1, userCode: PageTableProgram.code)
         let vcpus = guest.vcpus
         var sample = Sample()

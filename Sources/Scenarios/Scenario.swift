@@ -49,6 +49,7 @@ public enum ScenarioCatalog {
         DirtyLoggingScenario.self,
         PageTableScenario.self,
         SelftestScenario.self,
+        MMUStressScenario.self, AccessTrackingScenario.self,
     ]
 
     public static func named(_ name: String) -> (any Scenario.Type)? { all.first { $0.name == name } }

@@ -39,6 +39,11 @@ final class VCPUWorker: @unchecked Sendable {
     var allowMMIO = false
     var mmioExits = 0
     var dirtyRingFullExits = 0
+    /// KVM_RUN failing with EFAULT is retried (and counted) instead of failing the pass: the host
+    /// has made the memory read-only or unmapped it for a moment (mmu-stress).
+    var retryFaults = false
+    var faultRetries = 0
+    let liveFaultRetries = Atomic<Int>(0)
     /// Called on the worker thread when KVM_EXIT_DIRTY_RING_FULL arrives; must make room and return.
     var onDirtyRingFull: (@Sendable (Int) -> Void)?
     let stopRequested = Atomic<Bool>(false)
@@ -132,11 +137,22 @@ final class VCPUWorker: @unchecked Sendable {
     private func runOnePass() -> Error? {
         while true {
             let exit: VCPUExit
-            do { exit = try vcpu.run() } catch { return error }
+            do { exit = try vcpu.run() } catch {
+                guard retryFaults, error.errno == .badAddress, !stopRequested.load(ordering: .acquiring) else { return error }
+                faultRetries += 1
+                liveFaultRetries.add(1, ordering: .relaxed)
+                progress.add(1, ordering: .relaxed)
+                sched_yield()
+                continue
+            }
             progress.add(1, ordering: .relaxed)
             switch exit {
             case .io(let port, true, _, _, _) where port == GuestLayout.syncPort:
                 return nil
+            case .io(let port, true, _, _, _) where port == ReadBackProgram.mismatchPort:
+                let registers = try? vcpu.registers()
+                return ReadBackMismatch(vcpu: index, guestAddress: registers?.rdi ?? 0, read: registers?.rbx ?? 0,
+                                        expected: registers?.rax ?? 0)
             case .mmio where allowMMIO:
                 mmioExits += 1
             case .dirtyRingFull:
@@ -162,4 +178,25 @@ public func monotonicNanos() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+}
+
+/// The guest read back a value other than the one it last wrote (or a non-zero value where the
+/// host discarded the memory): a mapping KVM should have invalidated, or lost data.
+public struct ReadBackMismatch: Error, CustomStringConvertible, Sendable {
+    public var vcpu: Int
+    public var guestAddress: UInt64
+    public var read: UInt64
+    public var expected: UInt64
+
+    /// The read-back program reports the address in rdi, the value read in rbx, the one expected in rax.
+    init(vcpu: Int, guestAddress: UInt64, read: UInt64, expected: UInt64) {
+        self.vcpu = vcpu
+        self.guestAddress = guestAddress
+        self.read = read
+        self.expected = expected
+    }
+
+    public var description: String {
+        "read-back check failed: vCPU \(vcpu) read \(hex(read)) at guest address \(hex(guestAddress)), expected \(hex(expected))"
+    }
 }

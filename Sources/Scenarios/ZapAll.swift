@@ -87,6 +87,13 @@ public struct ZapAllScenario: Scenario {
         var sample = Sample()
         var phases: [String: [String: Int64]] = [:]
         var firstDeltas: [String: Int64]? = nil
+        var triggers = self.triggers
+        if guest.backing == .guestMemfd && triggers.contains(.dirtyLog) {
+            let reason = "\(ZapTrigger.dirtyLog.rawValue) on guest-memfd: \(GuestMemfdSupport.noDirtyLogging)"
+            guard triggers != [.dirtyLog] else { throw ScenarioUnsupported(reason) }
+            triggers.removeAll { $0 == .dirtyLog }
+            sample.notes.append("not run: \(reason)")
+        }
         let withQuirk = triggers.filter { $0 != .unrelatedSlotNoQuirk }
         if !withQuirk.isEmpty {
             let vm = try GuestVM(configuration: guest, context: context, maxPasses: 2)

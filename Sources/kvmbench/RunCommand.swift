@@ -10,7 +10,7 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run one scenario; comma-separated values of a flag (--vcpus 1,2,4) run one case each.",
-        subcommands: [RunDemandPaging.self, RunMemslots.self, RunMemslotStress.self, RunZapAll.self, RunDirtyLogging.self, RunPageTable.self])
+        subcommands: [RunDemandPaging.self, RunMemslots.self, RunMemslotStress.self, RunZapAll.self, RunDirtyLogging.self, RunPageTable.self, RunMMUStress.self, RunAccessTracking.self])
 }
 
 /// Flags every scenario's guest understands. Each takes a comma-separated list: the cases are
@@ -20,7 +20,7 @@ struct GuestOptions: ParsableArguments {
     var vcpus: String?
     @Option(name: .customLong("mem-per-vcpu"), help: "Guest memory per vCPU, e.g. 256M, 1G.")
     var memPerVCPU: String?
-    @Option(help: "Host backing: anonymous-4k, thp, hugetlb-2m, hugetlb-1g, shmem, shared-hugetlb.")
+    @Option(help: "Host backing: anonymous-4k, thp, hugetlb-2m, hugetlb-1g, shmem, shared-hugetlb, guest-memfd.")
     var backing: String?
     @Option(name: .customLong("guest-page-size"), help: "Guest page-table page size: 4k or 2m.")
     var guestPageSize: String?

@@ -93,6 +93,8 @@ struct CompareCommand: ParsableCommand {
 
     @OptionGroup var flags: ComparisonFlags
 
+    @OptionGroup var exports: FleetExportOptions
+
     func run() throws {
         let settings = SuiteCLI.orExit { () throws(SuiteError) in try flags.settings() }
         let store = BaselineStore()
@@ -110,6 +112,9 @@ struct CompareCommand: ParsableCommand {
             print(CompareText.render(report), terminator: "")
         }
         flags.writeReports(report, documents: [beforeDocument.document, afterDocument.document])
+        let measured = afterDocument.document
+        exports.write(FleetFigure.figures(of: report.comparison), documents: [beforeDocument.document, measured],
+                      host: measured.host, tool: measured.kvmbench, startedAt: measured.startedAt)
     }
 }
 

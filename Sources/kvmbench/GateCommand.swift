@@ -51,6 +51,8 @@ struct GateCommand: ParsableCommand {
 
     @OptionGroup var flags: ComparisonFlags
 
+    @OptionGroup var exports: FleetExportOptions
+
     @Flag(name: .customLong("allow-other-host"), help: "Gate even when the hosts differ in more than the kernel release (CPU, online CPUs, memory, NUMA nodes, guest or not, KVM module and parameters, THP, kernel command line, microcode).")
     var allowOtherHost = false
 
@@ -106,6 +108,8 @@ struct GateCommand: ParsableCommand {
             print(outcome.summaryLine)
         }
         flags.writeReports(outcome.report, documents: [base.document, after.document])
+        exports.write(FleetFigure.figures(of: outcome.report.comparison), documents: [base.document, after.document],
+                      host: after.document.host, tool: after.document.kvmbench, startedAt: after.document.startedAt)
         switch outcome.status {
         case .pass: return
         case .regression: throw ExitCode(ExitStatus.regression)

@@ -13,7 +13,8 @@ struct ReportCommand: ParsableCommand {
         Each RESULT is a result file or a baseline name. Documents from different hosts are grouped by host in
         the HTML report, which is how a fleet's nightly runs are read together. With --baseline, the first RESULT
         is compared with it (the same decision rule as kvmbench compare). Without --html, --markdown or --junit,
-        the HTML report goes to Reports/<first result's name>.html. Files are written atomically.
+        the HTML report goes to Reports/<first result's name>.html. --kcidb, --bmf, --csv and --lava export
+        the figures for kernel labs and dashboards (KCIDB, Bencher, Apache Otava, LAVA). Files are written atomically.
         """)
 
     @Argument(help: "Result files or baseline names.")
@@ -37,6 +38,8 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Relative change that counts with --baseline (0.05 or 5%).")
     var threshold: String?
 
+    @OptionGroup var exports: FleetExportOptions
+
     func validate() throws {
         guard !results.isEmpty else { throw ValidationError("give at least one result file or baseline name") }
     }
@@ -59,7 +62,8 @@ struct ReportCommand: ParsableCommand {
         }
         let documents = loaded.map(\.document)
         var files: [(URL, String)] = []
-        let htmlPath = html ?? ((markdown == nil && junit == nil) ? defaultHTMLPath(for: loaded[0]) : nil)
+        let exporting = exports.kcidb != nil || exports.bmf != nil || exports.csv != nil || exports.lava
+        let htmlPath = html ?? ((markdown == nil && junit == nil && !exporting) ? defaultHTMLPath(for: loaded[0]) : nil)
         if let htmlPath {
             let heading = title ?? (comparison.map { "\($0.before.label) vs \($0.after.label)" } ?? "kvmbench: \(loaded.map(\.label).joined(separator: ", "))")
             files.append((URL(fileURLWithPath: htmlPath), HTMLReport.render(documents: documents, comparison: comparison, title: heading)))
@@ -83,6 +87,10 @@ struct ReportCommand: ParsableCommand {
                 fail(ErrorText.failed("write the report", path: url.path, error), status: 1)
             }
         }
+        // A comparison's figures carry its verdicts; plain runs' figures are measurements.
+        let figures = comparison.map(FleetFigure.figures(of:)) ?? documents.flatMap(FleetFigure.figures(of:))
+        let measured = documents[0]
+        exports.write(figures, documents: documents, host: measured.host, tool: measured.kvmbench, startedAt: measured.startedAt)
     }
 
     private func defaultHTMLPath(for document: LoadedDocument) -> String {

@@ -8,6 +8,7 @@
 //   Host (fingerprint: sysfs, KVM caps, hwloc, libnuma)
 //   Scenarios (VM harness and the MMU scenarios)
 //   Reporting (tables, JSON, HTML, Markdown, JUnit), Suites (suite files, baselines, gate)
+//   History (runs recorded in SQLite through GRDB)
 //   kvmbench (the command line)
 import PackageDescription
 
@@ -24,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .target(name: "CKVM", path: "Sources/CKVM"),
@@ -52,8 +54,11 @@ let package = Package(
             "Scenarios", "Results", "Statistics", "Reporting", "Host",
             .product(name: "Yams", package: "Yams"),
         ], resources: [], swiftSettings: strict),
+        .target(name: "History", dependencies: [
+            "Results", "Statistics", .product(name: "GRDB", package: "GRDB.swift"),
+        ], swiftSettings: strict),
         .executableTarget(name: "kvmbench", dependencies: [
-            "Suites", "Scenarios", "Reporting", "Results", "Host", "KVM", "Backings",
+            "History", "Suites", "Scenarios", "Reporting", "Results", "Host", "KVM", "Backings",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 
@@ -64,5 +69,6 @@ let package = Package(
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Results", "Statistics"], swiftSettings: strict),
         .testTarget(name: "SuiteTests", dependencies: ["Suites", "Results", "Statistics"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: [], swiftSettings: strict),
+        .testTarget(name: "HistoryTests", dependencies: ["History", "Results", "Statistics"], swiftSettings: strict),
     ]
 )

@@ -54,6 +54,8 @@ struct GateCommand: ParsableCommand {
     @Flag(name: .customLong("allow-other-host"), help: "Gate even when the hosts differ in more than the kernel release (CPU, online CPUs, memory, NUMA nodes, guest or not, KVM module and parameters, THP, kernel command line, microcode).")
     var allowOtherHost = false
 
+    @OptionGroup var history: HistoryRecordingOptions
+
     @Flag(name: .shortAndLong, help: "Also print the whole comparison table.")
     var verbose = false
 
@@ -98,6 +100,7 @@ struct GateCommand: ParsableCommand {
         if !lines.isEmpty { print(lines.joined(separator: "\n")) }
         print(outcome.summaryLine)
         flags.writeReports(outcome.report, documents: [base.document, after.document])
+        history.record(after.document, source: after.url.path, accepted: outcome.status == .pass ? nil : false)
         switch outcome.status {
         case .pass: return
         case .regression: throw ExitCode(ExitStatus.regression)

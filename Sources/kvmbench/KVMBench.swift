@@ -12,5 +12,5 @@ struct KVMBench: ParsableCommand {
         """,
         version: ToolVersion.current.version,
         subcommands: [HostCommand.self, ListCommand.self, RunCommand.self, SuiteCommand.self, ReportCommand.self,
-                      BaselineCommand.self, CompareCommand.self, GateCommand.self])
+                      BaselineCommand.self, CompareCommand.self, GateCommand.self, HistoryCommand.self])
 }

@@ -221,3 +221,20 @@ private func printJSON<T: Encodable>(_ value: T) {
 private func orFail<T>(_ body: () throws -> T) -> T {
     do { return try body() } catch { fail("history database: \(error)", status: 1) }
 }
+
+extension HistoryRecordingOptions {
+    /// The "before" side of `gate --against history`, or exit 4 when the history holds no accepted
+    /// run of this host (and suite).
+    func pooledBaseline(for result: ResultDocument, last: Int) -> LoadedDocument {
+        let database = location.open()
+        let pooled: HistoryDatabase.PooledBaseline?
+        do { pooled = try database.pooledBaseline(for: result, last: last) } catch {
+            fail("history database \(database.path): \(error)", status: 1)
+        }
+        guard let pooled else {
+            fail("the history \(database.path) holds no accepted run of host \(HostKey.of(result.host))\(result.suite.map { " and suite \($0.name)" } ?? ""): nothing to gate against (kvmbench history list shows what it holds)", status: ExitStatus.baselineProblem)
+        }
+        let label = "history (runs \(pooled.runIDs.map(String.init).joined(separator: ",")))"
+        return LoadedDocument(document: pooled.document, baseline: nil, label: label, url: URL(fileURLWithPath: database.path))
+    }
+}

@@ -11,7 +11,7 @@ struct HistoryCLITests {
 
     /// Writes `count` nights: the nightly moved on a day each, the first case's first gated metric
     /// 30% higher from night `stepAt`, every value wobbling by a fixed ±1.5%. Returns the files.
-    static func writeNights(_ count: Int, stepAt: Int, into folder: URL) throws -> (files: [URL], caseMetric: String) {
+    static func writeNights(_ count: Int, stepAt: Int, into folder: URL, firstCaseOnly: Bool = false) throws -> (files: [URL], caseMetric: String) {
         let wobble = [1.0, 1.012, 0.991, 1.004, 0.985, 1.015, 0.996, 1.008, 0.989, 1.013, 0.994, 1.006]
         let data = try Data(contentsOf: nightly)
         let iso = ISO8601DateFormatter()
@@ -23,6 +23,7 @@ struct HistoryCLITests {
             document["started_at"] = iso.string(from: started.addingTimeInterval(Double(night) * 86_400))
             document.removeValue(forKey: "finished_at")
             var cases = document["cases"] as! [[String: Any]]
+            if firstCaseOnly { cases = Array(cases.prefix(1)) }
             for c in cases.indices {
                 var metrics = cases[c]["metrics"] as! [[String: Any]]
                 var stepped = false
@@ -127,5 +128,28 @@ struct HistoryCLITests {
         #expect(warnings.count == 1, "\(unwritable.stderr)")
         let skipped = try CLI.run(gate + ["--no-history", "--history", "/proc/kvmbench/history.sqlite"])
         #expect(!skipped.stderr.contains("history"), "\(skipped.stderr)")
+    }
+
+    /// Eight ordinary nights recorded; a ninth with the first case's gated metric 30% higher is a
+    /// regression against them, an ordinary ninth is not.
+    @Test func theGateJudgesARunAgainstTheHistory() throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("history.sqlite").path
+        // The first case alone keeps the gate quick (a debug build bootstraps every metric).
+        let (files, metric) = try Self.writeNights(10, stepAt: 9, into: folder, firstCaseOnly: true)
+        let imported = try CLI.run(["history", "import", "--history", database] + files.prefix(8).map(\.path))
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let gate = ["gate", "--against", "history", "--last", "8", "--suite", "nightly", "--history", database, "--no-history"]
+        let ordinary = try CLI.run(gate + ["--result", files[8].path])
+        #expect(ordinary.status != 2, "\(ordinary.stdout) \(ordinary.stderr)")
+        let stepped = try CLI.run(gate + ["--result", files[9].path])
+        #expect(stepped.status == 2, "\(stepped.stdout) \(stepped.stderr)")
+        #expect(stepped.stdout.contains(metric), "\(stepped.stdout)")
+        let empty = try CLI.run(["gate", "--against", "history", "--suite", "nightly", "--no-history", "--result", files[9].path,
+                                 "--history", folder.appendingPathComponent("empty.sqlite").path])
+        #expect(empty.status == 4 && empty.stderr.contains("holds no accepted run"), "\(empty.stderr)")
+        let both = try CLI.run(["gate", "--against", "history", "--baseline", "nightly", "--result", files[9].path])
+        #expect(both.status == 64 && both.stderr.contains("either --baseline NAME or --against history"), "\(both.stderr)")
     }
 }

@@ -10,6 +10,7 @@
 //   Scenarios (VM harness and the MMU scenarios, and the selftest case)
 //   Pipeline (host session, case runner, repetitions, interrupts, progress, result writing)
 //   Reporting (tables, JSON, HTML, Markdown, JUnit), Suites (suite files, baselines, gate)
+//   History (runs recorded in SQLite through GRDB)
 //   kvmbench (the command line)
 import PackageDescription
 
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .target(name: "CKVM", path: "Sources/CKVM"),
@@ -59,8 +61,11 @@ let package = Package(
             "Pipeline", "Scenarios", "Results", "Statistics", "Reporting", "Host",
             .product(name: "Yams", package: "Yams"),
         ], resources: [], swiftSettings: strict),
+        .target(name: "History", dependencies: [
+            "Results", "Statistics", .product(name: "GRDB", package: "GRDB.swift"),
+        ], swiftSettings: strict),
         .executableTarget(name: "kvmbench", dependencies: [
-            "Pipeline", "Suites", "Scenarios", "Reporting", "Results", "Host", "KVM", "Backings",
+            "Pipeline", "History", "Suites", "Scenarios", "Reporting", "Results", "Host", "KVM", "Backings",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 
@@ -78,5 +83,6 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: [], swiftSettings: strict),
         .testTarget(name: "SelftestTests", dependencies: ["Selftests", "Scenarios", "Pipeline", "Host", "Suites", "Results"],
                     exclude: ["Fixtures"], swiftSettings: strict),
+        .testTarget(name: "HistoryTests", dependencies: ["History", "Results", "Statistics"], swiftSettings: strict),
     ]
 )

@@ -28,10 +28,20 @@ struct GateCommand: ParsableCommand {
         gated metric missing from the result; 4 no regression but some case ran on a busy host (or nothing was \
         comparable); 5 inconclusive: a gated metric could not be decided; 0 every gated metric unchanged or \
         improved. 64 usage, 1 other error.
+
+        --against history judges the run against the history database instead of one baseline: per case, the \
+        samples of the last --last accepted runs of the same host key (and suite) pooled as the before side, \
+        then the same rule; the policy comes from --suite / --file, else defaults.
         """)
 
     @Option(name: .customLong("baseline"), help: "The baseline to gate against: a baseline name or a result file.")
-    var baseline: String
+    var baseline: String?
+
+    @Option(name: .customLong("against"), help: "`history`: gate against the pooled samples of the last --last accepted runs of this host and case in the history database.")
+    var against: String?
+
+    @Option(name: .customLong("last"), help: "With --against history: how many recorded runs to pool per case.")
+    var last = 10
 
     @Option(name: .customLong("suite"), help: "Run this suite for the after side.")
     var suite: String?
@@ -56,19 +66,27 @@ struct GateCommand: ParsableCommand {
     @Flag(name: .customLong("allow-other-host"), help: "Gate even when the hosts differ in more than the kernel release (CPU, online CPUs, memory, NUMA nodes, guest or not, KVM module and parameters, THP, kernel command line, microcode).")
     var allowOtherHost = false
 
+    @OptionGroup var history: HistoryRecordingOptions
+
     @Flag(name: .shortAndLong, help: "Also print the whole comparison table.")
     var verbose = false
 
     func validate() throws {
         if suite != nil, file != nil { throw ValidationError("give at most one of --suite and --file") }
+        if (baseline == nil) == (against == nil) { throw ValidationError("give either --baseline NAME or --against history") }
+        if let against, against != "history" { throw ValidationError("--against takes only `history`, not \(against)") }
+        if last < 1 { throw ValidationError("--last must be at least 1 run, not \(last)") }
+        if against != nil, suite == nil, file == nil, result == nil {
+            throw ValidationError("--against history needs --suite NAME, --file PATH or --result FILE (the history records no suite definition)")
+        }
     }
 
     func run() throws {
         var settings = SuiteCLI.orExit { () throws(SuiteError) in try flags.settings() }
         settings.allowOtherHost = allowOtherHost
         let store = BaselineStore()
-        let base = SuiteCLI.orExit { () throws(SuiteError) in try DocumentArgument.load(baseline, store: store) }
-        if base.isReference {
+        let named = baseline.map { baseline in SuiteCLI.orExit { () throws(SuiteError) in try DocumentArgument.load(baseline, store: store) } }
+        if let base = named, base.isReference {
             fail("\(base.label) is a reference baseline (published figures from other hardware, one value per metric): it can be compared with `kvmbench compare` but cannot gate", status: ExitStatus.baselineProblem)
         }
         let after: LoadedDocument
@@ -79,8 +97,8 @@ struct GateCommand: ParsableCommand {
         } else {
             let definition = SuiteCLI.orExit { () throws(SuiteError) -> SuiteDefinition in
                 if let given { return given }
-                guard let record = base.document.suite else {
-                    throw SuiteError(.usage, "\(base.label) records no suite: give --suite NAME, --file PATH or --result FILE")
+                guard let base = named, let record = base.document.suite else {
+                    throw SuiteError(.usage, "\(baseline ?? "") records no suite: give --suite NAME, --file PATH or --result FILE")
                 }
                 return try SuiteParser.parse(record.definition, file: "suite record of \(base.label)")
             }
@@ -89,6 +107,7 @@ struct GateCommand: ParsableCommand {
                                                             dryRun: false, printResults: verbose && !output.json && !output.ktap) else { return }
             after = LoadedDocument(document: document, baseline: nil, label: url.path, url: url)
         }
+        let base = named ?? history.pooledBaseline(for: after.document, last: last)
         let outcome = SuiteCLI.orExit { () throws(SuiteError) in try Gate.evaluate(baseline: base, result: after, settings: settings, suite: given) }
         CompareText.printWarnings(outcome.report)
         if output.ktap {
@@ -110,6 +129,7 @@ struct GateCommand: ParsableCommand {
         flags.writeReports(outcome.report, documents: [base.document, after.document])
         exports.write(FleetFigure.figures(of: outcome.report.comparison), documents: [base.document, after.document],
                       host: after.document.host, tool: after.document.kvmbench, startedAt: after.document.startedAt)
+        history.record(after.document, source: after.url.path, accepted: outcome.status == .pass ? nil : false)
         switch outcome.status {
         case .pass: return
         case .regression: throw ExitCode(ExitStatus.regression)

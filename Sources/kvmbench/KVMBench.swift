@@ -14,7 +14,7 @@ struct KVMBench: ParsableCommand {
         version: ToolVersion.current.version,
         subcommands: [HostCommand.self, ListCommand.self, RunCommand.self, SuiteCommand.self, ReportCommand.self,
                       BaselineCommand.self, CompareCommand.self, GateCommand.self, RestoreCommand.self,
-                      SelftestCommand.self])
+                      SelftestCommand.self, HistoryCommand.self])
 
     /// ArgumentParser's own main, except that an error it does not know (a Foundation or Swift
     /// error escaping a command) is one line in words (`ErrorText`), not a type dump.

@@ -45,6 +45,7 @@ struct SuiteCommand: ParsableCommand {
     @Flag(name: .customLong("replace"), help: "Let --save-baseline overwrite an existing baseline.")
     var replace = false
 
+    @OptionGroup var history: HistoryRecordingOptions
 
     @Flag(name: .customLong("dry-run"), help: "Validate the suite and list its cases without running them.")
     var dryRun = false
@@ -69,6 +70,7 @@ struct SuiteCommand: ParsableCommand {
             }
         }
         guard let (document, written) = try SuiteCLI.runSuite(suite, overrides: overrides, output: output, dryRun: dryRun) else { return }
+        history.record(document, source: written.path)
         if let saveBaseline {
             let url = SuiteCLI.orExit { () throws(SuiteError) in
                 try store.save(document, as: saveBaseline, source: written.path, replace: replace, acceptance: acceptance.acceptance)

@@ -1,0 +1,240 @@
+import ArgumentParser
+import Foundation
+import History
+import Reporting
+import Results
+import Suites
+
+/// Where the history database is, and whether a run is recorded in it.
+struct HistoryOptions: ParsableArguments {
+    @Option(name: .customLong("history"), help: ArgumentHelp("The history database (default $KVMBENCH_HISTORY, else $XDG_DATA_HOME/kvmbench/history.sqlite, else ~/.local/share/kvmbench/history.sqlite).", valueName: "path"))
+    var path: String?
+
+    var resolvedPath: String { HistoryDatabase.defaultPath(option: path) }
+
+    func open() -> HistoryDatabase {
+        do { return try HistoryDatabase(path: resolvedPath) } catch {
+            fail("cannot open the history database \(resolvedPath): \(error)", status: 1)
+        }
+    }
+}
+
+/// `--history PATH` and `--no-history` for the commands that record their run.
+struct HistoryRecordingOptions: ParsableArguments {
+    @OptionGroup var location: HistoryOptions
+
+    @Flag(name: .customLong("no-history"), help: "Do not record this run in the history database.")
+    var noHistory = false
+
+    /// Records `document`; a database that cannot be written costs one warning line, never the run.
+    func record(_ document: ResultDocument, source: String?, accepted: Bool? = nil) {
+        guard !noHistory else { return }
+        let path = location.resolvedPath
+        do {
+            try HistoryDatabase(path: path).record(document, sourcePath: source, accepted: accepted)
+        } catch {
+            SuiteCLI.note("warning: this run was not recorded in the history database \(path): \(error)")
+        }
+    }
+}
+
+struct HistoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "The history of runs: import result documents, list runs, show a metric's series, find change points.",
+        discussion: """
+        `kvmbench suite` and `kvmbench gate` record every run here (unless --no-history). Runs are grouped by host \
+        key: the hostname and a hash of the host fields the gate compares, apart from the kernel release (a new \
+        kernel stays in the series and shows as a change point). A run is accepted when it finished and no case \
+        failed (a gate run: and the gate passed).
+        """,
+        subcommands: [Import.self, List.self, Show.self, Changes.self])
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "import",
+            abstract: "Record result documents in the history, in the order of their start times (a document already there is skipped).")
+
+        @Argument(help: "Result documents (kvmbench run/suite JSON).")
+        var files: [String]
+
+        @OptionGroup var history: HistoryOptions
+        @Flag(name: .customLong("json"), help: "Print what was imported as JSON.")
+        var json = false
+
+        func run() throws {
+            let loaded = files.map { path in
+                SuiteCLI.orExit { () throws(SuiteError) in try DocumentLoader.load(URL(fileURLWithPath: path), label: path) }
+            }.sorted { $0.document.startedAt < $1.document.startedAt }
+            let database = history.open()
+            var rows: [ImportRow] = []
+            for document in loaded {
+                let outcome: HistoryDatabase.RecordOutcome
+                do { outcome = try database.record(document.document, sourcePath: document.url.path) } catch {
+                    fail("cannot record \(document.label) in \(database.path): \(error)", status: 1)
+                }
+                switch outcome {
+                case .recorded(let id): rows.append(ImportRow(file: document.label, runID: id, imported: true))
+                case .alreadyPresent(let id): rows.append(ImportRow(file: document.label, runID: id, imported: false))
+                }
+            }
+            if json { return printJSON(rows) }
+            var table = TextTable(columns: [.init("file"), .init("run", .right), .init("")])
+            for row in rows { table.append([.init(row.file), .init(String(row.runID)), .init(row.imported ? "imported" : "already recorded")]) }
+            print(table.render(colour: SuiteCLI.colour))
+            print("\(rows.filter(\.imported).count) of \(rows.count) imported into \(database.path)")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "The recorded runs, per host, oldest first.")
+        @OptionGroup var history: HistoryOptions
+        @Flag(name: .customLong("json"), help: "Print the runs as JSON.")
+        var json = false
+
+        func run() throws {
+            let runs = orFail { try history.open().runs() }
+            if json { return printJSON(runs) }
+            if runs.isEmpty { return print("no runs recorded in \(history.resolvedPath)") }
+            for host in Set(runs.map(\.hostKey)).sorted() {
+                print("host \(host)")
+                var table = TextTable(columns: [.init("run", .right), .init("started"), .init("duration", .right), .init("suite"),
+                                                .init("kernel"), .init("kvmbench"), .init("cases", .right), .init("accepted")])
+                for run in runs where run.hostKey == host {
+                    table.append([.init(String(run.id)), .init(run.startedAt), .init(duration(run)), .init(run.suiteName ?? "-"),
+                                  .init(run.kernelRelease), .init(run.kvmbenchVersion), .init(String(run.caseCount)),
+                                  .init(run.accepted ? "yes" : "no")])
+                }
+                print(table.render(colour: SuiteCLI.colour))
+            }
+        }
+
+        func duration(_ run: RunRecord) -> String {
+            let format = ISO8601DateFormatter()
+            format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            guard let end = run.finishedAt.flatMap(format.date(from:)), let start = format.date(from: run.startedAt) else { return "-" }
+            return UnitFormatting.duration(end.timeIntervalSince(start))
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "One metric's series: per host and case, every run's median and its interval.")
+        @Argument(help: "The metric name (for example first_touch_time).")
+        var metric: String
+        @Option(name: .customLong("case"), help: "Only this case key (as `history changes` prints it).")
+        var caseKey: String?
+        @Option(name: .customLong("scenario"), help: "Only cases of this scenario.")
+        var scenario: String?
+        @Option(name: .customLong("host"), help: "Only this host (a host key or a hostname).")
+        var host: String?
+        @OptionGroup var history: HistoryOptions
+        @Flag(name: .customLong("json"), help: "Print the series as JSON.")
+        var json = false
+
+        func validate() throws {
+            if caseKey != nil && scenario != nil { throw ValidationError("give at most one of --case and --scenario") }
+        }
+
+        func run() throws {
+            let points = orFail { try history.open().series(metric: metric, caseKey: caseKey, scenario: scenario, host: host) }
+            if json { return printJSON(points) }
+            if points.isEmpty { fail("no recorded values of \(metric) match (see kvmbench history list)", status: 1) }
+            var groups: [String] = []
+            for point in points where !groups.contains(point.hostKey + "\u{0}" + point.caseKey) { groups.append(point.hostKey + "\u{0}" + point.caseKey) }
+            for group in groups {
+                let series = points.filter { $0.hostKey + "\u{0}" + $0.caseKey == group }
+                print("\(series[0].caseKey) on \(series[0].hostKey): \(metric) (\(series[0].better) is better)")
+                var table = TextTable(columns: [.init("run", .right), .init("started"), .init("kernel"), .init("median", .right),
+                                                .init("interval", .right), .init("samples", .right)])
+                for point in series {
+                    let interval = point.low.flatMap { low in point.high.map { high in
+                        UnitFormatting.format(low, unit: point.unit) + " – " + UnitFormatting.format(high, unit: point.unit) } } ?? "-"
+                    table.append([.init(String(point.runID)), .init(point.startedAt), .init(point.kernelRelease),
+                                  .init(point.median.map { UnitFormatting.format($0, unit: point.unit) } ?? "n/a"),
+                                  .init(interval), .init(String(point.samples.count))])
+                }
+                print(table.render(colour: SuiteCLI.colour))
+            }
+        }
+    }
+
+    struct Changes: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "changes",
+            abstract: "Change points of every gated metric's median series, per host and case.",
+            discussion: """
+            E-divisive means as Apache Otava does it: windows of --window runs, a two-sided t-test between the \
+            segments either side of each candidate, weak points found at 10x --max-p and merged away unless \
+            p <= --max-p. The run printed is the first of the new level; magnitude is Otava's (the larger \
+            relative change, forwards or backwards); change is after/before - 1 of the segment means.
+            """)
+        @Option(name: .customLong("window"), help: "Window length in runs (Otava's default).")
+        var window = ChangePointDetection.defaultWindowLength
+        @Option(name: .customLong("max-p"), help: "Significance level (Otava's default).")
+        var maxP = ChangePointDetection.defaultMaxPValue
+        @OptionGroup var history: HistoryOptions
+        @Flag(name: .customLong("json"), help: "Print the change points as JSON.")
+        var json = false
+
+        func validate() throws {
+            if window < 2 { throw ValidationError("--window must be at least 2 runs, not \(window)") }
+            if !(maxP > 0 && maxP < 1) { throw ValidationError("--max-p must lie in (0, 1), not \(maxP)") }
+        }
+
+        func run() throws {
+            let changes = orFail { try history.open().changes(windowLength: window, maxPValue: maxP) }
+            if json { return printJSON(changes) }
+            if changes.isEmpty { return print("no change points in the gated metrics recorded in \(history.resolvedPath)") }
+            var table = TextTable(columns: [.init("host"), .init("case"), .init("metric"), .init("from run", .right), .init("started"),
+                                            .init("kernel"), .init("before", .right), .init("after", .right), .init("change", .right),
+                                            .init("magnitude", .right), .init("p", .right)])
+            for change in changes {
+                let point = change.changePoint
+                let worse = change.better == .lower ? point.forwardChange > 0 : point.forwardChange < 0
+                table.append([.init(change.host), .init(change.caseKey), .init(change.metric), .init(String(change.runID)),
+                              .init(change.startedAt), .init(change.kernelRelease),
+                              .init(UnitFormatting.format(point.meanBefore, unit: change.unit)),
+                              .init(UnitFormatting.format(point.meanAfter, unit: change.unit)),
+                              .init(UnitFormatting.change(point.forwardChange), style: worse ? .red : .green),
+                              .init(UnitFormatting.change(point.magnitude).replacingOccurrences(of: "+", with: "")),
+                              .init(UnitFormatting.pValue(point.pValue))])
+            }
+            print(table.render(colour: SuiteCLI.colour))
+        }
+    }
+}
+
+private struct ImportRow: Codable {
+    var file: String
+    var runID: Int64
+    var imported: Bool
+    enum CodingKeys: String, CodingKey { case file, runID = "run_id", imported }
+}
+
+private func printJSON<T: Encodable>(_ value: T) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    do { print(String(decoding: try encoder.encode(value), as: UTF8.self)) } catch { fail("cannot encode JSON: \(error)", status: 1) }
+}
+
+private func orFail<T>(_ body: () throws -> T) -> T {
+    do { return try body() } catch { fail("history database: \(error)", status: 1) }
+}
+
+extension HistoryRecordingOptions {
+    /// The "before" side of `gate --against history`, or exit 4 when the history holds no accepted
+    /// run of this host (and suite).
+    func pooledBaseline(for result: ResultDocument, last: Int) -> LoadedDocument {
+        let database = location.open()
+        let pooled: HistoryDatabase.PooledBaseline?
+        do { pooled = try database.pooledBaseline(for: result, last: last) } catch {
+            fail("history database \(database.path): \(error)", status: 1)
+        }
+        guard let pooled else {
+            fail("the history \(database.path) holds no accepted run of host \(HostKey.of(result.host))\(result.suite.map { " and suite \($0.name)" } ?? ""): nothing to gate against (kvmbench history list shows what it holds)", status: ExitStatus.baselineProblem)
+        }
+        let label = "history (runs \(pooled.runIDs.map(String.init).joined(separator: ",")))"
+        return LoadedDocument(document: pooled.document, baseline: nil, label: label, url: URL(fileURLWithPath: database.path))
+    }
+}

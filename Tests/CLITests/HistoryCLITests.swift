@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+
+/// `kvmbench history` on a temporary database filled from doctored copies of the committed real
+/// nightly result.
+@Suite("command line: history")
+struct HistoryCLITests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let nightly = root.appendingPathComponent("Reports/sample/nightly.json")
+
+    /// Writes `count` nights: the nightly moved on a day each, the first case's first gated metric
+    /// 30% higher from night `stepAt`, every value wobbling by a fixed ±1.5%. Returns the files.
+    static func writeNights(_ count: Int, stepAt: Int, into folder: URL, firstCaseOnly: Bool = false) throws -> (files: [URL], caseMetric: String) {
+        let wobble = [1.0, 1.012, 0.991, 1.004, 0.985, 1.015, 0.996, 1.008, 0.989, 1.013, 0.994, 1.006]
+        let data = try Data(contentsOf: nightly)
+        let iso = ISO8601DateFormatter()
+        var files: [URL] = []
+        var metricName = ""
+        for night in 0..<count {
+            var document = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            let started = try #require(iso.date(from: document["started_at"] as! String))
+            document["started_at"] = iso.string(from: started.addingTimeInterval(Double(night) * 86_400))
+            document.removeValue(forKey: "finished_at")
+            var cases = document["cases"] as! [[String: Any]]
+            if firstCaseOnly { cases = Array(cases.prefix(1)) }
+            for c in cases.indices {
+                var metrics = cases[c]["metrics"] as! [[String: Any]]
+                var stepped = false
+                for m in metrics.indices {
+                    var factor = wobble[night % wobble.count]
+                    if c == 0, !stepped, metrics[m]["gate"] as? Bool == true {
+                        stepped = true
+                        metricName = metrics[m]["name"] as! String
+                        if night >= stepAt { factor *= 1.3 }
+                    }
+                    metrics[m]["samples"] = (metrics[m]["samples"] as! [Double]).map { $0 * factor }
+                    metrics[m]["median"] = (metrics[m]["median"] as! Double) * factor
+                    if var summary = metrics[m]["summary"] as? [String: Any] {
+                        summary["median_interval"] = (summary["median_interval"] as? [Double])?.map { $0 * factor }
+                        metrics[m]["summary"] = summary
+                    }
+                }
+                cases[c]["metrics"] = metrics
+            }
+            document["cases"] = cases
+            let file = folder.appendingPathComponent("night-\(night).json")
+            try JSONSerialization.data(withJSONObject: document).write(to: file)
+            files.append(file)
+        }
+        return (files, metricName)
+    }
+
+    static func temporaryFolder() throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("kvmbench-history-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
+    @Test func importListShowAndChanges() throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("history.sqlite").path
+        let (files, metric) = try Self.writeNights(12, stepAt: 6, into: folder)
+
+        // Given newest first, imported oldest first.
+        let imported = try CLI.run(["history", "import", "--history", database] + files.reversed().map(\.path))
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stdout.contains("12 of 12 imported"), "\(imported.stdout)")
+        let again = try CLI.run(["history", "import", "--history", database, files[3].path])
+        #expect(again.stdout.contains("0 of 1 imported") && again.stdout.contains("already recorded"), "\(again.stdout)")
+
+        // The environment variable names the database too.
+        let list = try CLI.run(["history", "list", "--json"], environment: ["KVMBENCH_HISTORY": database])
+        #expect(list.status == 0, "\(list.stderr)")
+        let runs = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+        #expect(runs.count == 12)
+        let starts = runs.map { $0["started_at"] as! String }
+        #expect(starts == starts.sorted())
+        #expect(runs.map { $0["source_path"] as! String }.first?.hasSuffix("night-0.json") == true)
+        let table = try CLI.run(["history", "list", "--history", database])
+        #expect(table.stdout.contains("host ") && table.stdout.contains("accepted"), "\(table.stdout)")
+
+        let show = try CLI.run(["history", "show", metric, "--scenario", "demand-paging", "--history", database])
+        #expect(show.status == 0, "\(show.stderr)")
+        #expect(show.stdout.contains("median") && show.stdout.contains("interval") && show.stdout.contains(" ms"), "\(show.stdout)")
+
+        let changes = try CLI.run(["history", "changes", "--json", "--history", database])
+        #expect(changes.status == 0, "\(changes.stderr)")
+        let found = try #require(try JSONSerialization.jsonObject(with: Data(changes.stdout.utf8)) as? [[String: Any]])
+        #expect(found.count == 1, "\(changes.stdout)")
+        #expect(found.first?["metric"] as? String == metric)
+        #expect(found.first?["run_id"] as? Int == runs[6]["id"] as? Int)
+        let text = try CLI.run(["history", "changes", "--history", database])
+        #expect(text.stdout.contains(metric) && text.stdout.contains("+30.0%"), "\(text.stdout)")
+    }
+
+    @Test func badInputIsOneLine() throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("history.sqlite").path
+        let window = try CLI.run(["history", "changes", "--window", "1", "--history", database])
+        #expect(window.status == 64 && window.stderr.contains("--window must be at least 2"), "\(window.stderr)")
+        let missing = try CLI.run(["history", "import", "--history", database, folder.appendingPathComponent("none.json").path])
+        #expect(missing.status != 0 && missing.stderr.contains("no such file"), "\(missing.stderr)")
+        let unknown = try CLI.run(["history", "show", "no_such_metric", "--history", database])
+        #expect(unknown.status == 1 && unknown.stderr.contains("no recorded values of no_such_metric"), "\(unknown.stderr)")
+    }
+
+    /// The gate records what it judged; a database it cannot write costs one warning, not the verdict.
+    @Test func theGateRecordsItsRunAndFailsSoft() throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("history.sqlite").path
+        // The nightly's first case alone keeps the three gate runs quick.
+        var document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: Self.nightly)) as? [String: Any])
+        document["cases"] = Array((document["cases"] as! [Any]).prefix(1))
+        let small = folder.appendingPathComponent("one-case.json")
+        try JSONSerialization.data(withJSONObject: document).write(to: small)
+        let gate = ["gate", "--baseline", small.path, "--result", small.path, "--allow-other-host"]
+        let recorded = try CLI.run(gate + ["--history", database])
+        let list = try CLI.run(["history", "list", "--json", "--history", database])
+        let runs = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+        #expect(runs.count == 1, "\(list.stdout) \(recorded.stderr)")
+        let unwritable = try CLI.run(gate + ["--history", "/proc/kvmbench/history.sqlite"])
+        #expect(unwritable.status == recorded.status)
+        let warnings = unwritable.stderr.split(separator: "\n").filter { $0.contains("not recorded in the history") }
+        #expect(warnings.count == 1, "\(unwritable.stderr)")
+        let skipped = try CLI.run(gate + ["--no-history", "--history", "/proc/kvmbench/history.sqlite"])
+        #expect(!skipped.stderr.contains("history"), "\(skipped.stderr)")
+    }
+
+    /// Eight ordinary nights recorded; a ninth with the first case's gated metric 30% higher is a
+    /// regression against them, an ordinary ninth is not.
+    @Test func theGateJudgesARunAgainstTheHistory() throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("history.sqlite").path
+        // The first case alone keeps the gate quick (a debug build bootstraps every metric).
+        let (files, metric) = try Self.writeNights(10, stepAt: 9, into: folder, firstCaseOnly: true)
+        let imported = try CLI.run(["history", "import", "--history", database] + files.prefix(8).map(\.path))
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let gate = ["gate", "--against", "history", "--last", "8", "--suite", "nightly", "--history", database, "--no-history"]
+        let ordinary = try CLI.run(gate + ["--result", files[8].path])
+        #expect(ordinary.status != 2, "\(ordinary.stdout) \(ordinary.stderr)")
+        let stepped = try CLI.run(gate + ["--result", files[9].path])
+        #expect(stepped.status == 2, "\(stepped.stdout) \(stepped.stderr)")
+        #expect(stepped.stdout.contains(metric), "\(stepped.stdout)")
+        let empty = try CLI.run(["gate", "--against", "history", "--suite", "nightly", "--no-history", "--result", files[9].path,
+                                 "--history", folder.appendingPathComponent("empty.sqlite").path])
+        #expect(empty.status == 4 && empty.stderr.contains("holds no accepted run"), "\(empty.stderr)")
+        let both = try CLI.run(["gate", "--against", "history", "--baseline", "nightly", "--result", files[9].path])
+        #expect(both.status == 64 && both.stderr.contains("either --baseline NAME or --against history"), "\(both.stderr)")
+    }
+}

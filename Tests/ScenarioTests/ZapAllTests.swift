@@ -55,7 +55,8 @@ struct ZapAllKVMTests {
 
     @Test func deletingAnUnrelatedSlotZapsEverythingWithTheQuirk() throws {
         let (_, phase, refault) = try zap(.unrelatedSlot)
-        #expect((phase["mmu_shadow_zapped"] ?? 0) > 0)
+        // mmu_shadow_zapped is the shadow MMU's own counter; the mapping counts hold on every MMU.
+        if HostPaging.current.usesShadowMMU { #expect((phase["mmu_shadow_zapped"] ?? 0) > 0) }
         #expect((phase["pages_4k_before"] ?? 0) >= Self.pages)
         #expect((phase["pages_4k_after"] ?? Int64.max) < Self.pages / 10)
         // ... so the next pass maps every page again (shadow paging prefetches neighbouring PTEs,
@@ -83,7 +84,7 @@ struct ZapAllKVMTests {
 
     @Test func deletingThePopulatedSlotDropsItsMappings() throws {
         let (_, phase, refault) = try zap(.populatedSlot)
-        #expect((phase["mmu_shadow_zapped"] ?? 0) > 0)
+        if HostPaging.current.usesShadowMMU { #expect((phase["mmu_shadow_zapped"] ?? 0) > 0) }
         #expect((phase["pages_4k_after"] ?? Int64.max) < Self.pages / 10)
         #expect((refault["pages_4k"] ?? 0) >= Self.pages)
     }

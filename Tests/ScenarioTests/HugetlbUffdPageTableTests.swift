@@ -91,8 +91,11 @@ struct HugetlbUffdPageTableTests {
         #expect(small("update") - small("create") >= 8 * 257)
         // Dirty logging off, then reads: the huge mappings are back.
         #expect(huge("rebuild") >= huge("create"))
-        // Per-phase KVM stats deltas: the update phase faulted on every written page.
-        #expect((stats["update"]?["pf_taken"] ?? 0) >= 8 * 257)
+        // Per-phase KVM stats deltas. Shadow paging faults on every page touched while logging;
+        // the TDP MMU splits the huge mappings eagerly when logging starts (eager_page_split), so
+        // only the 8 writes fault (write-protection, fast path).
+        let updateFaults = stats["update"]?["pf_taken"] ?? 0
+        #expect(updateFaults >= (HostPaging.current.usesShadowMMU ? 8 * 257 : 8), "update pf_taken \(updateFaults)")
         for name in ["create_mappings_time", "update_mappings_time", "rebuild_blocks_time",
                      "enable_dirty_log_time", "disable_dirty_log_time"] {
             let metric = try #require(sample.metrics.first { $0.name == name })

@@ -54,7 +54,7 @@ extension HistoryDatabase {
                     if let index = metrics.firstIndex(where: { $0.name == name }) {
                         for sample in samples { metrics[index].append(sample) }
                     } else {
-                        metrics.append(Metric(name: name, unit: row["unit"], better: Polarity(rawValue: row["better"]) ?? .lower,
+                        metrics.append(Metric(name: name, unit: MetricUnit(symbol: row["unit"]), better: Polarity(rawValue: row["better"]) ?? .lower,
                                               samples: samples, gate: row["gate"]))
                     }
                 }

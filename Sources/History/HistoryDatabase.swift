@@ -120,7 +120,7 @@ public final class HistoryDatabase: Sendable {
                     try db.execute(sql: """
                         INSERT INTO metrics (case_id, name, unit, better, gate, median, low, high, samples)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [caseID, metric.name, metric.unit, metric.better.rawValue, metric.gate,
+                        """, arguments: [caseID, metric.name, metric.unit.symbol, metric.better.rawValue, metric.gate,
                                          metric.median.isFinite ? metric.median : nil,
                                          interval?.first, interval?.last, try JSONText.encode(metric.samples)])
                 }
@@ -230,7 +230,8 @@ public struct SeriesPoint: Sendable, Equatable, Codable {
     public var caseKey: String
     public var scenario: String
     public var metric: String
-    public var unit: String
+    /// Stored as its symbol, read back typed.
+    public var unit: MetricUnit
     public var better: Polarity
     public var gate: Bool
     public var median: Double?
@@ -242,7 +243,7 @@ public struct SeriesPoint: Sendable, Equatable, Codable {
     init(row: Row) {
         runID = row["run_id"]; startedAt = row["started_at"]; hostKey = row["host_key"]
         kernelRelease = row["kernel_release"]; accepted = row["accepted"]; caseKey = row["case_key"]
-        scenario = row["scenario"]; metric = row["name"]; unit = row["unit"]
+        scenario = row["scenario"]; metric = row["name"]; unit = MetricUnit(symbol: row["unit"])
         better = Polarity(rawValue: row["better"]) ?? .lower; gate = row["gate"]
         median = row["median"]; low = row["low"]; high = row["high"]
         samples = (try? JSONText.decode([Double].self, row["samples"])) ?? []
@@ -259,7 +260,8 @@ public struct SeriesChange: Sendable, Equatable, Codable {
     public var host: String
     public var caseKey: String
     public var metric: String
-    public var unit: String
+    /// Stored as its symbol, read back typed.
+    public var unit: MetricUnit
     public var better: Polarity
     public var runID: Int64
     public var startedAt: String

@@ -80,8 +80,7 @@ public enum CaseRunner {
             if let at = result.metrics.firstIndex(where: { $0.name == metric.name }) {
                 result.metrics[at].append(metric.value)
             } else {
-                result.metrics.append(Metric(name: metric.name, unit: metric.unit, better: metric.better,
-                                             samples: [metric.value], gate: metric.gate))
+                result.metrics.append(Metric(metric.metric, samples: [metric.value]))
             }
         }
         result.kvmStats = sample.kvmStats

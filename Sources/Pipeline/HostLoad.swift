@@ -1,4 +1,5 @@
 import Foundation
+import Results
 
 /// How busy the rest of the host was while kvmbench measured: CPU time used by other processes
 /// (and stolen by an outer hypervisor) as a percentage of all CPUs' time.
@@ -14,7 +15,9 @@ import Foundation
 /// kernel tasks included) and cutime + cstime (children it waited for: a selftest binary), over
 /// the wall time times the online CPUs.
 public struct HostLoad: Sendable {
-    public static let metricName = "host_busy"
+    /// Recorded on every case, never gated: a busy host explains noise, it is not a regression.
+    public static let metric = MetricDefinition("host_busy", unit: .percent, better: .lower, gated: false)
+    public static var metricName: String { metric.name }
 
     let busy: Int
     let own: Int

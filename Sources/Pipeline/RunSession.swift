@@ -95,7 +95,7 @@ public final class RunSession: Sendable {
                 let load = HostLoad.snapshot()
                 var sample = try scenario.measure(in: context)
                 if let busy = load.othersPercent() {
-                    sample.add(HostLoad.metricName, busy, unit: "%", better: .lower, gate: false)
+                    sample.add(HostLoad.metric, busy)
                 }
                 return sample
             }

@@ -173,9 +173,8 @@ public enum CoverLetter {
     }
 
     /// Seconds with three significant digits, no exponent ("0.0000792s"); other units as reports print them.
-    public static func value(_ value: Double, unit: String) -> String {
-        let toSeconds: [String: Double] = ["s": 1, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9]
-        guard let factor = toSeconds[unit] else { return UnitFormatting.format(value, unit: unit) }
+    public static func value(_ value: Double, unit: MetricUnit) -> String {
+        guard case .time(let factor) = UnitKind(unit) else { return UnitFormatting.format(value, unit: unit) }
         let seconds = value * factor
         guard seconds.isFinite else { return "n/a" }
         guard seconds != 0 else { return "0s" }

@@ -1,3 +1,5 @@
+import Results
+
 /// How to print values of one unit at one magnitude: divide by `divisor`, then append `symbol`.
 ///
 /// Tables pick a scale per value ("123.0 µs", "1.50 s"); chart axes pick one scale for the whole
@@ -8,8 +10,8 @@ struct DisplayScale: Equatable, Sendable {
     /// What follows the number, e.g. "µs" or "M pages/s"; empty for plain counts.
     var symbol: String
 
-    /// The scale that makes `magnitude` (a value in `unit`) read naturally, e.g. 0.000123 "s" -> µs.
-    init(unit: String, magnitude: Double) {
+    /// The scale that makes `magnitude` (a value in `unit`) read naturally, e.g. 0.000123 s -> µs.
+    init(unit: MetricUnit, magnitude: Double) {
         self.init(kind: UnitKind(unit), magnitude: magnitude)
     }
 

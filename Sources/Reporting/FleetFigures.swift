@@ -21,7 +21,8 @@ public struct FleetFigure: Sendable, Equatable {
     public var parameters: [String: String]
     /// nil for a case without numbers (unsupported, failed, missing on one side).
     public var metric: String?
-    public var unit: String
+    /// The metric's unit; nil with `metric`.
+    public var unit: MetricUnit?
     public var value: Double?
     /// Interval of the value (bootstrap interval of the median, else min...max), when known.
     public var low: Double?
@@ -51,10 +52,10 @@ public struct FleetFigure: Sendable, Equatable {
                                        message: "\(metric.samples.count) samples, median \(UnitFormatting.format(metric.median, unit: metric.unit))")
                 }
             case .unsupported:
-                return [FleetFigure(scenario: item.scenario, parameters: item.parameters, metric: nil, unit: "",
+                return [FleetFigure(scenario: item.scenario, parameters: item.parameters, metric: nil, unit: nil,
                                     value: nil, outcome: .skipped, message: item.reason ?? "unsupported")]
             case .failed:
-                return [FleetFigure(scenario: item.scenario, parameters: item.parameters, metric: nil, unit: "",
+                return [FleetFigure(scenario: item.scenario, parameters: item.parameters, metric: nil, unit: nil,
                                     value: nil, outcome: .failed, message: item.reason ?? "failed")]
             }
         }
@@ -73,7 +74,7 @@ public struct FleetFigure: Sendable, Equatable {
                             + "change \(UnitFormatting.change(metric.change)); \(metric.explanation)")
         }
         let uncompared = comparison.uncompared.map { item in
-            FleetFigure(scenario: item.scenario, parameters: item.parameters, metric: nil, unit: "", value: nil,
+            FleetFigure(scenario: item.scenario, parameters: item.parameters, metric: nil, unit: nil, value: nil,
                         outcome: item.kind == "failed" ? .failed : .skipped, message: "\(item.kind): \(item.reason)")
         }
         return compared + uncompared

@@ -148,12 +148,12 @@ struct CaseStatsDetails {
             guard let low = values.first, let high = values.last else { continue }
             let median = values.count % 2 == 1 ? values[values.count / 2]
                 : (values[values.count / 2 - 1] + values[values.count / 2]) / 2
-            let unit = item.metric(named: name)?.unit ?? "count"
+            let unit = item.metric(named: name)?.unit ?? .count
             let format = { UnitFormatting.format($0, unit: unit) }
             table.append([
                 .init(name), .init(format(low), numeric: true), .init(format(median), numeric: true),
                 .init(format(high), numeric: true),
-                .init(low > 0 ? UnitFormatting.format(high / low, unit: "ratio") : "n/a", numeric: true),
+                .init(low > 0 ? UnitFormatting.format(high / low, unit: .ratio) : "n/a", numeric: true),
             ])
         }
         return table.markup

@@ -37,7 +37,7 @@ public enum KCIDBExport {
             if let low = figure.low { misc["interval_low"] = "\(low)" }
             if let high = figure.high { misc["interval_high"] = "\(high)" }
             misc["kvmbench_version"] = tool.version
-            let number = figure.value.flatMap { value in value.isFinite ? Number(value: value, unit: figure.unit.isEmpty || figure.unit == "count" ? nil : figure.unit) : nil }
+            let number = figure.value.flatMap { value in value.isFinite ? Number(value: value, unit: figure.unit.flatMap { $0 == .count ? nil : $0.symbol }) : nil }
             return Test(id: id, build_id: buildID, origin: origin,
                         path: "kvmbench.\(engineName(figure.scenario, keepingDots: false))\(metricPart)",
                         status: status(figure.outcome), number: number, start_time: time,

@@ -31,7 +31,7 @@ public enum LAVATestCases {
             seen[name, default: 0] += 1
             if seen[name]! > 1 { name += "_\(seen[name]!)" }
             let measurement = figure.value.flatMap { $0.isFinite ? $0 : nil }
-            let units = measurement == nil || figure.unit.isEmpty ? nil : unitName(figure.unit)
+            let units = measurement == nil ? nil : figure.unit.map { unitName($0.symbol) }
             return Invocation(name: name, result: result(figure.outcome), measurement: measurement, units: units)
         }
     }

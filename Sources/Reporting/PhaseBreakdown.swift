@@ -76,7 +76,7 @@ struct PhaseBreakdown: Sendable {
         self.rows = rows
     }
 
-    private static func seconds(_ value: Double, unit: String) -> Double? {
+    private static func seconds(_ value: Double, unit: MetricUnit) -> Double? {
         guard case .time(let secondsPerUnit) = UnitKind(unit), value.isFinite, value >= 0 else { return nil }
         return value * secondsPerUnit
     }

@@ -1,3 +1,5 @@
+import Results
+
 /// Draws a `PhaseBreakdown` as horizontal stacked bars, one per case (and side), one colour per phase.
 struct PhaseChart {
     let breakdown: PhaseBreakdown
@@ -17,7 +19,7 @@ struct PhaseChart {
                             bottom: top + Double(breakdown.rows.count) * (rowHeight + rowGap))
         let height = area.bottom + 48
         let ticks = ValueTicks(upTo: breakdown.rows.map(\.total).max() ?? 1, count: 4)
-        let display = DisplayScale(unit: "s", magnitude: ticks.top)
+        let display = DisplayScale(unit: .seconds, magnitude: ticks.top)
         let scale = AxisScale(domain: (0, ticks.top), pixels: (area.left, area.right))
         let title = "\(breakdown.scenario): time per phase"
 
@@ -49,12 +51,12 @@ struct PhaseChart {
                 "height": svgNumber(rowHeight), "fill": ChartPalette.series(colourIndex),
             ]) {
                 Markup.element("title") {
-                    "\(row.label): \(PhaseBreakdown.phaseName(segment.metric)) \(UnitFormatting.format(segment.seconds, unit: "s"))"
+                    "\(row.label): \(PhaseBreakdown.phaseName(segment.metric)) \(UnitFormatting.format(segment.seconds, unit: .seconds))"
                 }
             })
         }
         let x = scale.position(elapsed)
-        parts.append(ChartCanvas.text(UnitFormatting.format(row.total, unit: "s"), x: x + 6, y: y + rowHeight / 2 + 4,
+        parts.append(ChartCanvas.text(UnitFormatting.format(row.total, unit: .seconds), x: x + 6, y: y + rowHeight / 2 + 4,
                                       className: "value"))
         return Markup.element("g", ["class": "phase-row"]) { Markup.joined(parts) }
     }

@@ -19,7 +19,7 @@ struct ScalingPlot: Sendable {
     var scenario: String
     var parameter: String
     var metric: String
-    var unit: String
+    var unit: MetricUnit
     var better: Polarity
     var series: [Series]
 

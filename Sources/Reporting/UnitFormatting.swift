@@ -1,4 +1,5 @@
 import Foundation
+import Results
 
 /// Numbers with their units, for people: every value a report prints goes through here.
 ///
@@ -8,8 +9,8 @@ import Foundation
 public enum UnitFormatting {
     /// `value`, measured in `unit`, as a person would write it: "123.0 µs", "1.23 M pages/s", "1,234".
     ///
-    /// A plain count ("count") prints without a unit: what is counted is the metric's name.
-    public static func format(_ value: Double, unit: String) -> String {
+    /// A plain count (`.count`) prints without a unit: what is counted is the metric's name.
+    public static func format(_ value: Double, unit: MetricUnit) -> String {
         guard value.isFinite else { return value.isNaN ? "n/a" : (value < 0 ? "-∞" : "∞") }
         let kind = UnitKind(unit)
         switch kind {
@@ -53,7 +54,7 @@ public enum UnitFormatting {
     /// A wall-clock duration: "45.2 s", "12 min 05 s", "1 h 02 min".
     public static func duration(_ seconds: TimeInterval) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "n/a" }
-        if seconds < 60 { return format(seconds, unit: "s") }
+        if seconds < 60 { return format(seconds, unit: .seconds) }
         let whole = Int(seconds.rounded())
         if whole < 3600 { return "\(whole / 60) min " + twoDigits(whole % 60) + " s" }
         return "\(whole / 3600) h " + twoDigits(whole % 3600 / 60) + " min"

@@ -1,7 +1,7 @@
-/// What a metric's unit string means for display: how to scale it and what to print after the number.
-///
-/// Metric units are plain strings in result documents ("s", "ms", "us", "ns", "pages/s", "GiB/s",
-/// "count", "%", "ratio"); this is the one place that interprets them.
+import Results
+
+/// How a metric's unit is displayed: how to scale it and what to print after the number. Built
+/// from the typed `MetricUnit`; nothing here reads unit strings.
 enum UnitKind: Equatable, Sendable {
     /// A duration; the payload is how many seconds one unit is ("ms" -> 0.001).
     case time(secondsPerUnit: Double)
@@ -18,21 +18,18 @@ enum UnitKind: Equatable, Sendable {
     /// A unit this module does not know; printed as written, unscaled.
     case other(String)
 
-    init(_ unit: String) {
+    init(_ unit: MetricUnit) {
         switch unit {
-        case "s": self = .time(secondsPerUnit: 1)
-        case "ms": self = .time(secondsPerUnit: 1e-3)
-        case "us", "µs", "μs": self = .time(secondsPerUnit: 1e-6)
-        case "ns": self = .time(secondsPerUnit: 1e-9)
-        case "B/s": self = .byteRate(bytesPerUnit: 1)
-        case "KiB/s": self = .byteRate(bytesPerUnit: 0x1p10)
-        case "MiB/s": self = .byteRate(bytesPerUnit: 0x1p20)
-        case "GiB/s": self = .byteRate(bytesPerUnit: 0x1p30)
-        case "TiB/s": self = .byteRate(bytesPerUnit: 0x1p40)
-        case "count", "": self = .count
-        case "%": self = .percent
-        case "ratio", "x", "×": self = .ratio
-        default: self = unit.hasSuffix("/s") ? .rate(unit) : .other(unit)
+        case .seconds: self = .time(secondsPerUnit: 1)
+        case .milliseconds: self = .time(secondsPerUnit: 1e-3)
+        case .microseconds: self = .time(secondsPerUnit: 1e-6)
+        case .nanoseconds: self = .time(secondsPerUnit: 1e-9)
+        case .bytesPerSecond(let prefix): self = .byteRate(bytesPerUnit: prefix.bytes)
+        case .perSecond: self = .rate(unit.symbol)
+        case .count: self = .count
+        case .percent: self = .percent
+        case .ratio: self = .ratio
+        case .other(let symbol): self = .other(symbol)
         }
     }
 

@@ -97,8 +97,8 @@ public struct CaseInterruption: Codable, Sendable, Equatable {
 /// One measured quantity of a case: every sample (one per repetition) and its median.
 public struct Metric: Codable, Sendable, Equatable {
     public var name: String
-    /// Unit of every sample: "s", "ms", "us", "ns", "pages/s", "GiB/s", "count", "%".
-    public var unit: String
+    /// Unit of every sample; documents write its symbol ("s", "us", "pages/s", "count", "%").
+    public var unit: MetricUnit
     public var better: Polarity
     public var samples: [Double]
     public var median: Double
@@ -108,13 +108,19 @@ public struct Metric: Codable, Sendable, Equatable {
     /// median), filled in when the case is recorded; nil in documents written before it existed.
     public var summary: Summary?
 
-    public init(name: String, unit: String, better: Polarity, samples: [Double], gate: Bool = true) {
+    public init(name: String, unit: MetricUnit, better: Polarity, samples: [Double], gate: Bool = true) {
         self.name = name
         self.unit = unit
         self.better = better
         self.samples = samples
         self.median = Self.median(of: samples)
         self.gate = gate
+    }
+
+    /// A metric of `definition` (its name, unit, polarity and gating) with these samples.
+    public init(_ definition: MetricDefinition, samples: [Double]) {
+        self.init(name: definition.name, unit: definition.unit, better: definition.better, samples: samples,
+                  gate: definition.gated)
     }
 
     public mutating func append(_ sample: Double) {

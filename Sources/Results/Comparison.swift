@@ -27,7 +27,7 @@ public struct MetricComparison: Codable, Sendable, Equatable {
     public var scenario: String
     public var parameters: [String: String]
     public var metric: String
-    public var unit: String
+    public var unit: MetricUnit
     public var better: Polarity
     public var gate: Bool
     public var beforeSamples: [Double]
@@ -56,7 +56,7 @@ public struct MetricComparison: Codable, Sendable, Equatable {
     public var afterSpread: Double?
 
     public init(caseKey: String, scenario: String, parameters: [String: String], metric: String,
-                unit: String, better: Polarity, gate: Bool, beforeSamples: [Double],
+                unit: MetricUnit, better: Polarity, gate: Bool, beforeSamples: [Double],
                 afterSamples: [Double], beforeMedian: Double, afterMedian: Double, change: Double,
                 ratioInterval: [Double]?, pValue: Double?, threshold: Double, verdict: Verdict,
                 explanation: String, smallestPValue: Double? = nil, detectableChange: Double? = nil,

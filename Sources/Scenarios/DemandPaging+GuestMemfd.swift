@@ -22,10 +22,10 @@ extension DemandPagingScenario {
     func recordGuestMemfd(_ pages: GuestMemfdPages, stats: [String: Int64], into sample: inout Sample) throws {
         let touched = WorkloadReplay.touchedUnits(configuration: guest, unit: 4096)
         let faults = Int(stats["pf_taken"] ?? 0)
-        sample.add("pages_touched", Double(touched), unit: "count", better: .lower, gate: false)
-        sample.add("gmem_pages_allocated", Double(pages.allocated), unit: "count", better: .lower, gate: false)
+        sample.add(Self.metrics.pagesTouched, Double(touched))
+        sample.add(Self.metrics.gmemPagesAllocated, Double(pages.allocated))
         if let mapped = pages.hostMapped {
-            sample.add("host_ptes_mapped", Double(mapped), unit: "count", better: .lower, gate: false)
+            sample.add(Self.metrics.hostPTEsMapped, Double(mapped))
         }
         guard faults >= touched else {
             throw CheckFailed("guest-memfd: \(faults) KVM page faults (pf_taken) for \(touched) pages touched for the first time: expected at least one per page")

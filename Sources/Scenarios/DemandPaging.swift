@@ -131,19 +131,19 @@ public struct DemandPagingScenario: Scenario {
         let first = Double(firstNanos) / 1e9
         let totalPages = pagesPerVCPU * Double(vcpus)
         let sortedFirst = firstPerVCPU.sorted()
-        sample.add("first_touch_time", first, unit: "s", better: .lower)
-        sample.add("vcpu_time_min", sortedFirst.first ?? 0, unit: "s", better: .lower, gate: false)
-        sample.add("vcpu_time_median", sortedFirst[sortedFirst.count / 2], unit: "s", better: .lower, gate: false)
+        sample.add(Self.metrics.firstTouchTime, first)
+        sample.add(Self.metrics.vcpuTimeMin, sortedFirst.first ?? 0)
+        sample.add(Self.metrics.vcpuTimeMedian, sortedFirst[sortedFirst.count / 2])
         // The slowest vCPU: the one the whole VM waits for.
-        sample.add("vcpu_time_max", sortedFirst.last ?? 0, unit: "s", better: .lower)
-        sample.add("demand_paging_rate", totalPages / first, unit: "pages/s", better: .higher)
+        sample.add(Self.metrics.vcpuTimeMax, sortedFirst.last ?? 0)
+        sample.add(Self.metrics.demandPagingRate, totalPages / first)
         // demand_paging_test's "Per-vcpu demand paging rate": one vCPU's pages over the whole first touch.
-        sample.add("rate_per_vcpu", pagesPerVCPU / first, unit: "pages/s", better: .higher)
+        sample.add(Self.metrics.ratePerVCPU, pagesPerVCPU / first)
         let second = Double(secondNanos) / 1e9
-        sample.add("second_pass_time", second, unit: "s", better: .lower)
+        sample.add(Self.metrics.secondPassTime, second)
         let secondSlowest = secondPerVCPU.max() ?? second
-        sample.add("second_pass_per_page", secondSlowest / pagesPerVCPU * 1e9, unit: "ns", better: .lower, gate: false)
-        sample.add("host_pages_resident_before", Double(residentBefore), unit: "count", better: .lower, gate: false)
+        sample.add(Self.metrics.secondPassPerPage, secondSlowest / pagesPerVCPU * 1e9)
+        sample.add(Self.metrics.hostPagesResidentBefore, Double(residentBefore))
         if let report {
             try record(report, vm: vm, into: &sample)
             // The vCPU side of a userfault: each vCPU's first-touch time over the faults it sent to
@@ -152,7 +152,7 @@ public struct DemandPagingScenario: Scenario {
             let faults = report.messages - report.alreadyPresent
             if faults > 0 {
                 let vcpuNanos = firstPerVCPU.reduce(0, +) * 1e9
-                sample.add("uffd_vcpu_time_per_fault", vcpuNanos / Double(faults) / 1000, unit: "us", better: .lower, gate: false)
+                sample.add(Self.metrics.uffdVCPUTimePerFault, vcpuNanos / Double(faults) / 1000)
             }
         }
         if guest.hostPrefault && residentBefore < hostPages {
@@ -164,7 +164,7 @@ public struct DemandPagingScenario: Scenario {
         // whose guest PTEs have the Accessed bit (`--guest-ad-bits preset`) and whose host pages exist.
         let touched = Double(WorkloadReplay.touchedUnits(configuration: guest, unit: 4096))
         if let faults = sample.kvmStats["pf_taken"], touched > 0 {
-            sample.add("faults_per_page", Double(faults) / touched, unit: "count", better: .lower, gate: false)
+            sample.add(Self.metrics.faultsPerPage, Double(faults) / touched)
         }
         if let guestMemfdPages { try recordGuestMemfd(guestMemfdPages, stats: sample.kvmStats, into: &sample) }
         sample.phaseStats = [
@@ -218,27 +218,26 @@ public struct DemandPagingScenario: Scenario {
                 throw CheckFailed("only \(served) of \(touched) host pages hold the bytes the \(verb) handler supplied")
             }
         }
-        let name = uffd.mode == .minor ? "uffd_continues" : "uffd_copies"
-        sample.add(name, Double(report.resolved), unit: "count", better: .lower, gate: false)
-        sample.add("pages_touched", Double(touched), unit: "count", better: .lower, gate: false)
-        sample.add("uffd_messages", Double(report.messages), unit: "count", better: .lower, gate: false)
+        sample.add(uffd.mode == .minor ? Self.metrics.uffdContinues : Self.metrics.uffdCopies, Double(report.resolved))
+        sample.add(Self.metrics.pagesTouched, Double(touched))
+        sample.add(Self.metrics.uffdMessages, Double(report.messages))
         if report.alreadyPresent > 0 {
-            sample.add("uffd_eexist", Double(report.alreadyPresent), unit: "count", better: .lower, gate: false)
+            sample.add(Self.metrics.uffdAlreadyPresent, Double(report.alreadyPresent))
         }
         // Handler latency: the handler's wake-up to the fault resolved (not the vCPU's whole wait).
         let latency = report.handlerLatency
-        sample.add("uffd_handler_latency_p50", latency.p50 / 1000, unit: "us", better: .lower)
-        sample.add("uffd_handler_latency_p90", latency.p90 / 1000, unit: "us", better: .lower)
-        sample.add("uffd_handler_latency_p99", latency.p99 / 1000, unit: "us", better: .lower)
-        sample.add("uffd_handler_latency_max", latency.max / 1000, unit: "us", better: .lower, gate: false)
+        sample.add(Self.metrics.uffdHandlerLatencyP50, latency.p50 / 1000)
+        sample.add(Self.metrics.uffdHandlerLatencyP90, latency.p90 / 1000)
+        sample.add(Self.metrics.uffdHandlerLatencyP99, latency.p99 / 1000)
+        sample.add(Self.metrics.uffdHandlerLatencyMax, latency.max / 1000)
         // The distribution is often bimodal (the woken vCPU may preempt the handler on its CPU
         // before the ioctl returns), so the mean says what the percentiles alone do not.
-        sample.add("uffd_handler_latency_mean", latency.mean / 1000, unit: "us", better: .lower, gate: false)
-        sample.add("uffd_read_p50", report.readLatency.p50 / 1000, unit: "us", better: .lower, gate: false)
-        sample.add("uffd_resolve_p50", report.resolveLatency.p50 / 1000, unit: "us", better: .lower, gate: false)
+        sample.add(Self.metrics.uffdHandlerLatencyMean, latency.mean / 1000)
+        sample.add(Self.metrics.uffdReadP50, report.readLatency.p50 / 1000)
+        sample.add(Self.metrics.uffdResolveP50, report.resolveLatency.p50 / 1000)
         if let gap = report.faultToRead, gap.count > 0, !uffd.shared || guest.vcpus == 1 {
-            sample.add("uffd_fault_to_read_p50", gap.p50 / 1000, unit: "us", better: .lower, gate: false)
-            sample.add("uffd_fault_to_read_p99", gap.p99 / 1000, unit: "us", better: .lower, gate: false)
+            sample.add(Self.metrics.uffdFaultToReadP50, gap.p50 / 1000)
+            sample.add(Self.metrics.uffdFaultToReadP99, gap.p99 / 1000)
         }
         if report.dropped > 0 {
             sample.notes.append("\(report.dropped) userfaultfd latencies were beyond the histogram's 100 s range and were not recorded")

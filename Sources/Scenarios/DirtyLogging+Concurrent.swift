@@ -87,30 +87,30 @@ extension DirtyLogSession {
         let runSeconds = Double(stopped &- started) / 1e9
         let writesPerPass = Double(guest.pagesPerVCPU) * Double(guest.writePercent) / 100
         let perLoop = Double(max(loops, 1))
-        sample.add("populate_time", Double(populateNanos) / 1e9, unit: "s", better: .lower)
-        sample.add("enable_dirty_logging_time", Double(enableNanos) / 1e9, unit: "s", better: .lower)
-        sample.add("dirty_rate", Double(passes) * writesPerPass / runSeconds, unit: "pages/s", better: .higher)
-        sample.add("harvest_rate", Double(loopPages) / loopSeconds, unit: "pages/s", better: .higher)
-        sample.add("harvest_iterations_rate", Double(loops) / loopSeconds, unit: "iterations/s", better: .higher)
+        sample.add(DirtyLoggingScenario.metrics.populateTime, Double(populateNanos) / 1e9)
+        sample.add(DirtyLoggingScenario.metrics.enableDirtyLoggingTime, Double(enableNanos) / 1e9)
+        sample.add(DirtyLoggingScenario.metrics.dirtyRate, Double(passes) * writesPerPass / runSeconds)
+        sample.add(DirtyLoggingScenario.metrics.harvestRate, Double(loopPages) / loopSeconds)
+        sample.add(DirtyLoggingScenario.metrics.harvestIterationsRate, Double(loops) / loopSeconds)
         let getName = mode == .ring ? "harvest" : "get_dirty_log"
         let clearName = mode == .ring ? "reset_dirty_rings" : "clear_dirty_log"
-        sample.add("\(getName)_time", Double(getNanos) / 1e9 / perLoop, unit: "s", better: .lower)
+        sample.add(DirtyLoggingScenario.metrics.operationTime(getName), Double(getNanos) / 1e9 / perLoop)
         if mode == .ring || mode.usesManualProtect {
-            sample.add("\(clearName)_time", Double(clearNanos) / 1e9 / perLoop, unit: "s", better: .lower)
+            sample.add(DirtyLoggingScenario.metrics.operationTime(clearName), Double(clearNanos) / 1e9 / perLoop)
         }
-        sample.add("verify_time", Double(verifyNanos) / 1e9, unit: "s", better: .lower, gate: false)
-        sample.add("concurrent_seconds", runSeconds, unit: "s", better: .lower, gate: false)
-        sample.add("concurrent_passes", Double(passes), unit: "count", better: .higher, gate: false)
-        sample.add("concurrent_harvest_iterations", Double(loops), unit: "count", better: .higher, gate: false)
-        sample.add("concurrent_pages_harvested", Double(loopPages), unit: "count", better: .higher, gate: false)
-        sample.add("written_pages", Double(writtenCount), unit: "count", better: .lower, gate: false)
+        sample.add(DirtyLoggingScenario.metrics.verifyTime, Double(verifyNanos) / 1e9)
+        sample.add(DirtyLoggingScenario.metrics.concurrentSeconds, runSeconds)
+        sample.add(DirtyLoggingScenario.metrics.concurrentPasses, Double(passes))
+        sample.add(DirtyLoggingScenario.metrics.concurrentHarvestIterations, Double(loops))
+        sample.add(DirtyLoggingScenario.metrics.concurrentPagesHarvested, Double(loopPages))
+        sample.add(DirtyLoggingScenario.metrics.writtenPages, Double(writtenCount))
         if let rings {
-            sample.add("ring_full_exits", Double(fullExits), unit: "count", better: .lower, gate: false)
-            sample.add("ring_full_handler_entries", Double(rings.totals().handlerEntries - handlerBefore), unit: "count", better: .lower, gate: false)
+            sample.add(DirtyLoggingScenario.metrics.ringFullExits, Double(fullExits))
+            sample.add(DirtyLoggingScenario.metrics.ringFullHandlerEntries, Double(rings.totals().handlerEntries - handlerBefore))
         }
-        sample.add("pages_2m_after_populate", pages2M(at: "populate"), unit: "count", better: .higher, gate: false)
-        sample.add("pages_2m_after_enable", pages2M(at: "enable"), unit: "count", better: .higher, gate: false)
-        sample.add("pages_2m_after_iterations", pages2M(at: "concurrent"), unit: "count", better: .higher, gate: false)
+        sample.add(DirtyLoggingScenario.metrics.pages2MAfterPopulate, pages2M(at: "populate"))
+        sample.add(DirtyLoggingScenario.metrics.pages2MAfterEnable, pages2M(at: "enable"))
+        sample.add(DirtyLoggingScenario.metrics.pages2MAfterIterations, pages2M(at: "concurrent"))
         sample.metrics.sort { Self.order($0.name) < Self.order($1.name) }
         sample.kvmStats = phaseStats["concurrent"] ?? [:]
         sample.kvmStatTypes = vm.statTypes

@@ -132,10 +132,10 @@ final class DirtyLogSession {
         vm.setToken(lastToken + 2)
         let rebuildNanos = try vm.runPasses(1)
         endPhase("rebuild", from: afterDisable)
-        sample.add("disable_dirty_logging_time", Double(disableNanos) / 1e9, unit: "s", better: .lower)
-        sample.add("rebuild_time", Double(rebuildNanos) / 1e9, unit: "s", better: .lower, gate: false)
-        sample.add("pages_2m_after_disable", pages2M(at: "disable"), unit: "count", better: .higher, gate: false)
-        sample.add("pages_2m_after_rebuild", pages2M(at: "rebuild"), unit: "count", better: .higher, gate: false)
+        sample.add(DirtyLoggingScenario.metrics.disableDirtyLoggingTime, Double(disableNanos) / 1e9)
+        sample.add(DirtyLoggingScenario.metrics.rebuildTime, Double(rebuildNanos) / 1e9)
+        sample.add(DirtyLoggingScenario.metrics.pages2MAfterDisable, pages2M(at: "disable"))
+        sample.add(DirtyLoggingScenario.metrics.pages2MAfterRebuild, pages2M(at: "rebuild"))
     }
 
     /// Throws when the ring harvester saw an entry outside the test memory or a failed reset.
@@ -226,48 +226,48 @@ final class DirtyLogSession {
         let getName = mode == .ring ? "harvest" : "get_dirty_log"
         let clearName = mode == .ring ? "reset_dirty_rings" : "clear_dirty_log"
         let clears = mode == .ring || mode.usesManualProtect
-        sample.add("populate_time", Double(populateNanos) / 1e9, unit: "s", better: .lower)
-        sample.add("enable_dirty_logging_time", Double(enableNanos) / 1e9, unit: "s", better: .lower)
-        sample.add("iteration_dirty_time", sum(dirty) / n, unit: "s", better: .lower)
-        sample.add("iteration_dirty_time_total", sum(dirty), unit: "s", better: .lower, gate: false)
-        sample.add("\(getName)_time", sum(get) / n, unit: "s", better: .lower)
-        sample.add("\(getName)_time_total", sum(get), unit: "s", better: .lower, gate: false)
+        sample.add(DirtyLoggingScenario.metrics.populateTime, Double(populateNanos) / 1e9)
+        sample.add(DirtyLoggingScenario.metrics.enableDirtyLoggingTime, Double(enableNanos) / 1e9)
+        sample.add(DirtyLoggingScenario.metrics.iterationDirtyTime, sum(dirty) / n)
+        sample.add(DirtyLoggingScenario.metrics.iterationDirtyTimeTotal, sum(dirty))
+        sample.add(DirtyLoggingScenario.metrics.operationTime(getName), sum(get) / n)
+        sample.add(DirtyLoggingScenario.metrics.operationTimeTotal(getName), sum(get))
         if clears {
-            sample.add("\(clearName)_time", sum(clear) / n, unit: "s", better: .lower)
-            sample.add("\(clearName)_time_total", sum(clear), unit: "s", better: .lower, gate: false)
+            sample.add(DirtyLoggingScenario.metrics.operationTime(clearName), sum(clear) / n)
+            sample.add(DirtyLoggingScenario.metrics.operationTimeTotal(clearName), sum(clear))
         }
-        sample.add("verify_time", sum(verify) / n, unit: "s", better: .lower, gate: false)
-        sample.add("verify_time_total", sum(verify), unit: "s", better: .lower, gate: false)
-        sample.add("dirty_pages", Double(harvestedCounts.reduce(0, +)) / n, unit: "count", better: .lower, gate: false)
-        sample.add("written_pages", Double(writtenCounts.reduce(0, +)) / n, unit: "count", better: .lower, gate: false)
+        sample.add(DirtyLoggingScenario.metrics.verifyTime, sum(verify) / n)
+        sample.add(DirtyLoggingScenario.metrics.verifyTimeTotal, sum(verify))
+        sample.add(DirtyLoggingScenario.metrics.dirtyPages, Double(harvestedCounts.reduce(0, +)) / n)
+        sample.add(DirtyLoggingScenario.metrics.writtenPages, Double(writtenCounts.reduce(0, +)) / n)
         // KVM page faults of the dirty passes per page written: about 1 when every logged write
         // takes its write-protection fault.
         let dirtyFaults = (1...iterations).reduce(Int64(0)) { $0 + (phaseStats["iteration.\($1)"]?["pf_taken"] ?? 0) }
         if writtenCounts.reduce(0, +) > 0 {
-            sample.add("faults_per_page", Double(dirtyFaults) / Double(writtenCounts.reduce(0, +)), unit: "count", better: .lower, gate: false)
+            sample.add(DirtyLoggingScenario.metrics.faultsPerPage, Double(dirtyFaults) / Double(writtenCounts.reduce(0, +)))
         }
         // Per iteration; the names do not end in "_time", which reports reserve for phases.
         for pass in 1...iterations {
             let i = pass - 1
-            sample.add("iteration.\(pass).dirty_memory", dirty[i], unit: "s", better: .lower, gate: false)
-            sample.add("iteration.\(pass).\(getName)", get[i], unit: "s", better: .lower, gate: false)
-            if clears { sample.add("iteration.\(pass).\(clearName)", clear[i], unit: "s", better: .lower, gate: false) }
-            sample.add("iteration.\(pass).verify", verify[i], unit: "s", better: .lower, gate: false)
-            sample.add("iteration.\(pass).written_pages", Double(writtenCounts[i]), unit: "count", better: .lower, gate: false)
-            sample.add("iteration.\(pass).dirty_pages", Double(harvestedCounts[i]), unit: "count", better: .lower, gate: false)
+            sample.add(DirtyLoggingScenario.metrics.iterationDirtyMemory("\(pass)"), dirty[i])
+            sample.add(DirtyLoggingScenario.metrics.iterationOperation("\(pass)", getName), get[i])
+            if clears { sample.add(DirtyLoggingScenario.metrics.iterationOperation("\(pass)", clearName), clear[i]) }
+            sample.add(DirtyLoggingScenario.metrics.iterationVerify("\(pass)"), verify[i])
+            sample.add(DirtyLoggingScenario.metrics.iterationWrittenPages("\(pass)"), Double(writtenCounts[i]))
+            sample.add(DirtyLoggingScenario.metrics.iterationDirtyPages("\(pass)"), Double(harvestedCounts[i]))
             if mode == .ring {
-                sample.add("iteration.\(pass).ring_full_exits", Double(fullExits[i]), unit: "count", better: .lower, gate: false)
+                sample.add(DirtyLoggingScenario.metrics.iterationRingFullExits("\(pass)"), Double(fullExits[i]))
             }
         }
         if let rings {
             let totals = rings.totals()
-            sample.add("ring_full_exits", Double(fullExits.reduce(0, +)), unit: "count", better: .lower, gate: false)
-            sample.add("ring_full_handler_entries", Double(totals.handlerEntries), unit: "count", better: .lower, gate: false)
-            sample.add("ring_full_handler_total", Double(totals.handlerNanos) / 1e9, unit: "s", better: .lower, gate: false)
+            sample.add(DirtyLoggingScenario.metrics.ringFullExits, Double(fullExits.reduce(0, +)))
+            sample.add(DirtyLoggingScenario.metrics.ringFullHandlerEntries, Double(totals.handlerEntries))
+            sample.add(DirtyLoggingScenario.metrics.ringFullHandlerTotal, Double(totals.handlerNanos) / 1e9)
         }
-        sample.add("pages_2m_after_populate", pages2M(at: "populate"), unit: "count", better: .higher, gate: false)
-        sample.add("pages_2m_after_enable", pages2M(at: "enable"), unit: "count", better: .higher, gate: false)
-        sample.add("pages_2m_after_iterations", afterIterations, unit: "count", better: .higher, gate: false)
+        sample.add(DirtyLoggingScenario.metrics.pages2MAfterPopulate, pages2M(at: "populate"))
+        sample.add(DirtyLoggingScenario.metrics.pages2MAfterEnable, pages2M(at: "enable"))
+        sample.add(DirtyLoggingScenario.metrics.pages2MAfterIterations, afterIterations)
         // disableAndRebuild added its figures before these; keep the phase order readable.
         sample.metrics.sort { Self.order($0.name) < Self.order($1.name) }
 

@@ -97,7 +97,7 @@ public struct MMUStressScenario: Scenario {
         var sample = Sample()
         setAll(token: 1, mode: .write)
         let populate = try vm.runPasses(1)
-        sample.add("populate_time", Double(populate) / 1e9, unit: "s", better: .lower, gate: false)
+        sample.add(Self.metrics.populateTime, Double(populate) / 1e9)
 
         // Quiet: as long as all the storms together (at least 200 ms), nothing taken away.
         let quietTarget = max(UInt64(cycles) * cycleNanos, 200_000_000)
@@ -167,11 +167,11 @@ public struct MMUStressScenario: Scenario {
         for (index, name) in Self.operations.enumerated() {
             let sorted = threads[index].latencies().map { Double($0) / 1e3 }.sorted()
             guard !sorted.isEmpty else { continue }
-            sample.add("\(name)_latency.p50", Summary.percentile(50, of: sorted), unit: "us", better: .lower)
-            sample.add("\(name)_latency.p90", Summary.percentile(90, of: sorted), unit: "us", better: .lower, gate: false)
-            sample.add("\(name)_latency.p99", Summary.percentile(99, of: sorted), unit: "us", better: .lower, gate: false)
-            sample.add("\(name)_latency.max", sorted.last ?? 0, unit: "us", better: .lower, gate: false)
-            sample.add("\(name)_ops", Double(sorted.count), unit: "count", better: .higher, gate: false)
+            sample.add(Self.metrics.latencyP50(name), Summary.percentile(50, of: sorted))
+            sample.add(Self.metrics.latencyP90(name), Summary.percentile(90, of: sorted))
+            sample.add(Self.metrics.latencyP99(name), Summary.percentile(99, of: sorted))
+            sample.add(Self.metrics.latencyMax(name), sorted.last ?? 0)
+            sample.add(Self.metrics.operations(name), Double(sorted.count))
             if threads[index].dropped > 0 {
                 sample.notes.append("\(threads[index].dropped) \(name) latencies did not fit the preallocated buffer and were not recorded")
             }
@@ -179,16 +179,16 @@ public struct MMUStressScenario: Scenario {
         let pagesPerPass = Double(pages)
         let quietRate = Double(quiet.passes) * pagesPerPass / (Double(quiet.nanos) / 1e9)
         let stormRate = Double(stormPasses) * pagesPerPass / (Double(stormNanos) / 1e9)
-        sample.add("access_rate_quiet", quietRate, unit: "pages/s", better: .higher)
-        sample.add("access_rate_storm", stormRate, unit: "pages/s", better: .higher)
-        sample.add("rate_drop", quietRate > 0 ? (1 - stormRate / quietRate) * 100 : 0, unit: "%", better: .lower, gate: false)
-        sample.add("efault_retries", Double(vm.faultRetries), unit: "count", better: .lower, gate: false)
+        sample.add(Self.metrics.accessRateQuiet, quietRate)
+        sample.add(Self.metrics.accessRateStorm, stormRate)
+        sample.add(Self.metrics.rateDrop, quietRate > 0 ? (1 - stormRate / quietRate) * 100 : 0)
+        sample.add(Self.metrics.efaultRetries, Double(vm.faultRetries))
         let checks = checkNanos.map { Double($0) / 1e9 }.sorted()
-        sample.add("read_back_time", Summary.percentile(50, of: checks), unit: "s", better: .lower, gate: false)
-        sample.add("read_back_checks", Double(checks.count * vcpus), unit: "count", better: .higher, gate: false)
-        sample.add("pages_verified", Double(UInt64(checks.count) * pages * UInt64(vcpus)), unit: "count", better: .higher, gate: false)
+        sample.add(Self.metrics.readBackTime, Summary.percentile(50, of: checks))
+        sample.add(Self.metrics.readBackChecks, Double(checks.count * vcpus))
+        sample.add(Self.metrics.pagesVerified, Double(UInt64(checks.count) * pages * UInt64(vcpus)))
         let remaps = checkpointRemaps.sorted().map { Double($0) / 1e3 }
-        sample.add("checkpoint_discard_remap.p50", Summary.percentile(50, of: remaps), unit: "us", better: .lower, gate: false)
+        sample.add(Self.metrics.checkpointDiscardRemapP50, Summary.percentile(50, of: remaps))
 
         sample.kvmStats = stormStats
         var storm = vm.statsDeltas(from: stormBefore, to: stormAfter)

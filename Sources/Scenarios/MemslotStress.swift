@@ -111,22 +111,22 @@ public struct MemslotStressScenario: Scenario {
 
         var sample = Sample()
         let pagesPerPass = Double(guest.pagesPerVCPU)
-        for (name, buffer) in [("add_latency", addNanos), ("delete_latency", deleteNanos)] {
+        for (name, buffer) in [("add", addNanos), ("delete", deleteNanos)] {
             let sorted = buffer.map { Double($0) / 1e3 }.sorted()
-            sample.add("\(name).p50", Summary.percentile(50, of: sorted), unit: "us", better: .lower)
-            sample.add("\(name).p90", Summary.percentile(90, of: sorted), unit: "us", better: .lower)
-            sample.add("\(name).p99", Summary.percentile(99, of: sorted), unit: "us", better: .lower)
-            sample.add("\(name).max", sorted.last ?? 0, unit: "us", better: .lower, gate: false)
-            sample.add("\(name).min", sorted.first ?? 0, unit: "us", better: .lower, gate: false)
+            sample.add(Self.metrics.latencyP50(name), Summary.percentile(50, of: sorted))
+            sample.add(Self.metrics.latencyP90(name), Summary.percentile(90, of: sorted))
+            sample.add(Self.metrics.latencyP99(name), Summary.percentile(99, of: sorted))
+            sample.add(Self.metrics.latencyMax(name), sorted.last ?? 0)
+            sample.add(Self.metrics.latencyMin(name), sorted.first ?? 0)
         }
         let quietRate = Double(quietStats.2) * pagesPerPass / (Double(quietStats.1) / 1e9)
         let churnRate = Double(churnStats.2) * pagesPerPass / (Double(churnStats.1) / 1e9)
-        sample.add("access_rate_quiet", quietRate, unit: "pages/s", better: .higher)
-        sample.add("access_rate_under_churn", churnRate, unit: "pages/s", better: .higher)
-        sample.add("rate_drop", quietRate > 0 ? (1 - churnRate / quietRate) * 100 : 0, unit: "%", better: .lower)
-        sample.add("churn_time", Double(churnStats.1) / 1e9, unit: "s", better: .lower, gate: false)
-        sample.add("passes_under_churn", Double(churnStats.2), unit: "count", better: .higher, gate: false)
-        sample.add("passes_quiet", Double(quietStats.2), unit: "count", better: .higher, gate: false)
+        sample.add(Self.metrics.accessRateQuiet, quietRate)
+        sample.add(Self.metrics.accessRateUnderChurn, churnRate)
+        sample.add(Self.metrics.rateDrop, quietRate > 0 ? (1 - churnRate / quietRate) * 100 : 0)
+        sample.add(Self.metrics.churnTime, Double(churnStats.1) / 1e9)
+        sample.add(Self.metrics.passesUnderChurn, Double(churnStats.2))
+        sample.add(Self.metrics.passesQuiet, Double(quietStats.2))
         sample.setKVMStats(vm.statsReport(from: churnStats.0.before, to: churnStats.0.after))
         sample.phaseStats = [
             "churn": sample.kvmStats,

@@ -229,12 +229,11 @@ public struct MemslotsScenario: Scenario {
                 let (loop, method, refused, mmio, exits) = try MemslotLoops.move(vm, active: test == .moveActive, method: moveMethod,
                                                                         duration: duration, token: token)
                 // The guest synchronises through memory: besides MMIO into the hole, only the final sync exit per vCPU.
-                testMetrics.append(MetricSample("\(test.rawValue).vcpu_exits", Double(exits), unit: "count", better: .lower, gate: false))
+                testMetrics.append(MetricSample(Self.metrics.vcpuExits(test.rawValue), Double(exits)))
                 timing = loop
                 sample.extraParameters["move_method"] = method.rawValue
                 // Each iteration moves the slot away and back: 2 ioctls in place, 4 as delete + create.
-                testMetrics.append(MetricSample("\(test.rawValue).ioctls_per_iteration", method == .inPlace ? 2 : 4, unit: "count",
-                                                better: .lower, gate: false))
+                testMetrics.append(MetricSample(Self.metrics.ioctlsPerIteration(test.rawValue), method == .inPlace ? 2 : 4))
                 if refused {
                     let note = "host refuses in-place KVM_MR_MOVE (EINVAL); measured delete + create"
                     if !sample.notes.contains(note) { sample.notes.append(note) }
@@ -262,13 +261,13 @@ public struct MemslotsScenario: Scenario {
             // memslot_perf_test's "best" is the best run's average per iteration: the case's
             // `.best` is derived from the repetitions' `.average` (CaseRunner); the single fastest
             // iteration is `.fastest_iteration`.
-            testMetrics.append(MetricSample("\(name).fastest_iteration", Double(timing.best) / 1e9, unit: "s", better: .lower, gate: false))
-            testMetrics.append(MetricSample("\(name).average", timing.average / 1e9, unit: "s", better: .lower))
-            sample.bestOfRepetitions["\(name).best"] = "\(name).average"
-            testMetrics.append(MetricSample("\(name).iterations", Double(timing.iterations), unit: "count", better: .higher, gate: false))
-            testMetrics.append(MetricSample("\(name).slot_setup_time", Double(setup) / 1e9, unit: "s", better: .lower, gate: false))
+            testMetrics.append(MetricSample(Self.metrics.fastestIteration(name), Double(timing.best) / 1e9))
+            testMetrics.append(MetricSample(Self.metrics.average(name), timing.average / 1e9))
+            sample.bestOfRepetitions[Self.metrics.best(name).name] = Self.metrics.average(name).name
+            testMetrics.append(MetricSample(Self.metrics.iterations(name), Double(timing.iterations)))
+            testMetrics.append(MetricSample(Self.metrics.testSlotSetupTime(name), Double(setup) / 1e9))
             if let mmio = mmioExits {
-                testMetrics.append(MetricSample("\(name).mmio_exits", Double(mmio), unit: "count", better: .lower, gate: false))
+                testMetrics.append(MetricSample(Self.metrics.mmioExits(name), Double(mmio)))
             }
         }
         if wholeAreaSetups.isEmpty {
@@ -276,7 +275,7 @@ public struct MemslotsScenario: Scenario {
             let (_, setup) = try makeVM(area: wholeArea, context: context)
             wholeAreaSetups.append(setup)
         }
-        sample.add("slot_setup_time", Double(wholeAreaSetups.min()!) / 1e9, unit: "s", better: .lower)
+        sample.add(Self.metrics.slotSetupTime, Double(wholeAreaSetups.min()!) / 1e9)
         sample.metrics += testMetrics
         sample.kvmStats = total
         sample.phaseStats = phases

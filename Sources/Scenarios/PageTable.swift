@@ -134,11 +134,11 @@ public struct PageTableScenario: Scenario {
 
     enum Phase: String, CaseIterable {
         case create, update, rebuild
-        var metric: String {
+        var metric: MetricDefinition {
             switch self {
-            case .create: "create_mappings_time"
-            case .update: "update_mappings_time"
-            case .rebuild: "rebuild_blocks_time"
+            case .create: PageTableScenario.metrics.createMappingsTime
+            case .update: PageTableScenario.metrics.updateMappingsTime
+            case .rebuild: PageTableScenario.metrics.rebuildBlocksTime
             }
         }
     }
@@ -172,15 +172,15 @@ public struct PageTableScenario: Scenario {
             let nanos = try vm.runPasses(1)
             let faultsAfter = hostMinorFaults()
             let after = vm.readStats()
-            sample.add(phase.metric, Double(nanos) / 1e9, unit: "s", better: .lower)
+            sample.add(phase.metric, Double(nanos) / 1e9)
             var slowest: UInt64 = 0
             for index in 0..<vcpus {
                 let pass = vm.passNanos(vcpu: index)
                 slowest = max(slowest, pass)
-                perVCPU[index][phase.metric] = Double(pass) / 1e9
+                perVCPU[index][phase.metric.name] = Double(pass) / 1e9
                 perVCPU[index]["\(phase.rawValue)_write_percent"] = Double(writes(phase, vcpu: index))
             }
-            sample.add("\(phase.rawValue)_vcpu_time_max", Double(slowest) / 1e9, unit: "s", better: .lower, gate: false)
+            sample.add(Self.metrics.vcpuTimeMax(phase.rawValue), Double(slowest) / 1e9)
             phaseStats[phase.rawValue] = vm.statsDeltas(from: before, to: after)
             // Host page faults of the whole process during the phase: the backing was populated
             // before the first phase, so these are allocations (or copy-on-write) the phase paid for.
@@ -205,8 +205,8 @@ public struct PageTableScenario: Scenario {
         try run(.rebuild, token: 3)
         let end = vm.readStats()
 
-        sample.add("enable_dirty_log_time", Double(enableNanos) / 1e9, unit: "s", better: .lower)
-        sample.add("disable_dirty_log_time", Double(disableNanos) / 1e9, unit: "s", better: .lower)
+        sample.add(Self.metrics.enableDirtyLogTime, Double(enableNanos) / 1e9)
+        sample.add(Self.metrics.disableDirtyLogTime, Double(disableNanos) / 1e9)
         sample.setKVMStats(vm.statsReport(from: start, to: end))
         sample.phaseStats = phaseStats
         sample.perVCPU = perVCPU

@@ -26,6 +26,9 @@ public struct ScalingSeries: Sendable, Equatable {
 /// linear line (n x the single-vCPU rate) and the efficiency (overall / ideal). Pure: it reads
 /// only the results it is given.
 public enum ScalingView {
+    /// Each case's rate over the ideal linear line of its series, in %, for insight (not gated).
+    public static let efficiency = MetricDefinition("scaling_efficiency", unit: .percent, better: .higher, gated: false)
+
     /// One series per group of ok cases that differ only in `vcpus` and have at least two counts.
     /// When the sweep has no 1-vCPU case, the smallest count's rate per vCPU stands in for the
     /// single-vCPU rate (and `baselineVCPUs` says so). When a count appears twice in a group the
@@ -66,9 +69,8 @@ public enum ScalingView {
                     result.status == .ok && result.parameters["vcpus"] == "\(row.vcpus)"
                         && result.parameters.filter { $0.key != "vcpus" } == series.parameters
                 }) else { continue }
-                cases[index].metrics.removeAll { $0.name == "scaling_efficiency" }
-                cases[index].metrics.append(Metric(name: "scaling_efficiency", unit: "%", better: .higher,
-                                                   samples: [row.efficiency * 100], gate: false))
+                cases[index].metrics.removeAll { $0.name == efficiency.name }
+                cases[index].metrics.append(Metric(efficiency, samples: [row.efficiency * 100]))
             }
         }
         return all

@@ -88,9 +88,9 @@ public struct SelftestScenario: Scenario {
         if let reason = report.skipReason { throw ScenarioUnsupported("\(test) skipped itself: \(reason)") }
         var sample = Sample()
         for figure in report.figures {
-            sample.add(figure.name, figure.value, unit: figure.unit, better: figure.better, gate: figure.gate)
+            sample.add(Self.metrics.figure(figure), figure.value)
         }
-        sample.add("wall_time", run.seconds, unit: "s", better: .lower, gate: kind.timesNothing)
+        sample.add(kind.timesNothing ? Self.metrics.wallTime : Self.metrics.wallTime.informational, run.seconds)
         sample.notes.append("command: " + ([path] + arguments).map(Self.quoted).joined(separator: " "))
         sample.notes.append("binary: " + Self.identity(of: path))
         sample.notes.append(report.version.map { "selftest version: \($0)" } ?? "selftest version: not printed by \(test)")

@@ -145,7 +145,7 @@ public struct ZapAllScenario: Scenario {
         sample.kvmStatTypes = vm.statTypes
         let firstTouch = try vm.runPasses(1)
         if list.first != .unrelatedSlotNoQuirk {
-            sample.add("populate_time", Double(firstTouch) / 1e9, unit: "s", better: .lower, gate: false)
+            sample.add(Self.metrics.populateTime, Double(firstTouch) / 1e9)
         }
 
         for trigger in list {
@@ -243,26 +243,23 @@ public struct ZapAllScenario: Scenario {
     func report(_ trigger: ZapTrigger, _ runs: [Run], into sample: inout Sample) {
         let name = trigger.rawValue
         func mean(_ values: [UInt64]) -> Double { Double(values.reduce(0, +)) / Double(values.count) / 1e9 }
-        sample.add("\(name).trigger_time", mean(runs.map(\.trigger)), unit: "s", better: .lower)
-        sample.add("\(name).trigger_time_min", Double(runs.map(\.trigger).min() ?? 0) / 1e9, unit: "s", better: .lower, gate: false)
-        sample.add("\(name).refault_time", mean(runs.map(\.refault)), unit: "s", better: .lower)
+        sample.add(Self.metrics.triggerTime(name), mean(runs.map(\.trigger)))
+        sample.add(Self.metrics.triggerTimeMin(name), Double(runs.map(\.trigger).min() ?? 0) / 1e9)
+        sample.add(Self.metrics.refaultTime(name), mean(runs.map(\.refault)))
         switch trigger {
         case .unrelatedSlot, .unrelatedSlotNoQuirk, .populatedSlot:
-            sample.add("\(name).delete_time", mean(runs.map(\.first)), unit: "s", better: .lower, gate: false)
-            sample.add("\(name).create_time", mean(runs.map(\.second)), unit: "s", better: .lower, gate: false)
+            sample.add(Self.metrics.deleteTime(name), mean(runs.map(\.first)))
+            sample.add(Self.metrics.createTime(name), mean(runs.map(\.second)))
         case .dirtyLog:
-            sample.add("\(name).disable_time", mean(runs.map(\.first)), unit: "s", better: .lower, gate: false)
+            sample.add(Self.metrics.disableTime(name), mean(runs.map(\.first)))
         case .mmuNotifier:
             break
         }
-        sample.add("\(name).mappings_before", Double(runs.map(\.mappingsBefore).reduce(0, +)) / Double(runs.count), unit: "count",
-                   better: .higher, gate: false)
-        sample.add("\(name).mappings_after", Double(runs.map(\.mappingsAfter).reduce(0, +)) / Double(runs.count), unit: "count",
-                   better: .lower, gate: false)
+        sample.add(Self.metrics.mappingsBefore(name), Double(runs.map(\.mappingsBefore).reduce(0, +)) / Double(runs.count))
+        sample.add(Self.metrics.mappingsAfter(name), Double(runs.map(\.mappingsAfter).reduce(0, +)) / Double(runs.count))
         // mmu_shadow_zapped only counts in the shadow-MMU code: on a TDP MMU it stays 0 whatever was zapped.
         if HostPaging.current.usesShadowMMU {
-            sample.add("\(name).shadow_zapped", Double(runs.map(\.zapped).reduce(0, +)) / Double(runs.count), unit: "count",
-                       better: .lower, gate: false)
+            sample.add(Self.metrics.shadowZapped(name), Double(runs.map(\.zapped).reduce(0, +)) / Double(runs.count))
         }
     }
 }

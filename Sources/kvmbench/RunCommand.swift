@@ -204,9 +204,9 @@ func renderScaling(_ all: [ScalingSeries], colour: Bool) -> String {
         ])
         for row in series.rows {
             table.append([
-                .init("\(row.vcpus)"), .init(UnitFormatting.format(row.rate, unit: "pages/s")),
-                .init(UnitFormatting.format(row.ratePerVCPU, unit: "pages/s")),
-                .init(UnitFormatting.format(row.ideal, unit: "pages/s")),
+                .init("\(row.vcpus)"), .init(UnitFormatting.format(row.rate, unit: .pagesPerSecond)),
+                .init(UnitFormatting.format(row.ratePerVCPU, unit: .pagesPerSecond)),
+                .init(UnitFormatting.format(row.ideal, unit: .pagesPerSecond)),
                 .init(String(format: "%.0f%%", row.efficiency * 100)),
             ])
         }

@@ -29,11 +29,11 @@ enum Fixtures {
     }
 
     static func time(_ name: String, _ seconds: Double, gate: Bool = true) -> Metric {
-        Metric(name: name, unit: "s", better: .lower, samples: samples(seconds), gate: gate)
+        Metric(name: name, unit: .seconds, better: .lower, samples: samples(seconds), gate: gate)
     }
 
     static func rate(_ name: String, _ perSecond: Double) -> Metric {
-        Metric(name: name, unit: "pages/s", better: .higher, samples: samples(perSecond))
+        Metric(name: name, unit: .pagesPerSecond, better: .higher, samples: samples(perSecond))
     }
 
     static func demandPaging(vcpus: Int, backing: String = "anonymous") -> CaseResult {
@@ -65,8 +65,8 @@ enum Fixtures {
         CaseResult(
             scenario: "memslots", parameters: ["slots": String(slots), "slots_effective": String(min(slots, 32763))],
             metrics: [
-                Metric(name: "map.average", unit: "s", better: .lower, samples: samples(0.019 + Double(slots) * 1e-6)),
-                Metric(name: "slot_setup_time", unit: "s", better: .lower, samples: samples(Double(slots) * 2e-5)),
+                Metric(name: "map.average", unit: .seconds, better: .lower, samples: samples(0.019 + Double(slots) * 1e-6)),
+                Metric(name: "slot_setup_time", unit: .seconds, better: .lower, samples: samples(Double(slots) * 2e-5)),
             ],
             notes: slots > 32763 ? ["slots capped at 32763"] : [])
     }
@@ -77,7 +77,7 @@ enum Fixtures {
         metrics: [
             time("populate_time", 0.42), time("enable_dirty_logging_time", 0.004),
             time("iteration_dirty_time", 0.12), time("get_dirty_log_time", 0.031),
-            Metric(name: "dirty_pages", unit: "count", better: .lower, samples: [262_144, 262_144, 262_144]),
+            Metric(name: "dirty_pages", unit: .count, better: .lower, samples: [262_144, 262_144, 262_144]),
         ])
 
     /// Host A: sweeps over vCPUs (two backings), slots, phases, plus one unsupported and one failed case.
@@ -119,7 +119,7 @@ enum Fixtures {
 
     static func compared(_ caseResult: CaseResult, _ metric: String, before: Double, after: Double,
                          verdict: Verdict, p: Double?, interval: [Double]? = nil, gate: Bool = true) -> MetricComparison {
-        let unit = caseResult.metric(named: metric)?.unit ?? "s"
+        let unit = caseResult.metric(named: metric)?.unit ?? .seconds
         let better = caseResult.metric(named: metric)?.better ?? .lower
         return MetricComparison(
             caseKey: caseResult.key, scenario: caseResult.scenario, parameters: caseResult.parameters,

@@ -1,4 +1,5 @@
 import Testing
+import Results
 @testable import Reporting
 
 @Suite("Units and numbers")
@@ -17,7 +18,7 @@ struct UnitFormattingTests {
         (-0.002, "s", "-2.00 ms"),
     ])
     func times(value: Double, unit: String, expected: String) {
-        #expect(UnitFormatting.format(value, unit: unit) == expected)
+        #expect(UnitFormatting.format(value, unit: MetricUnit(symbol: unit)) == expected)
     }
 
     @Test("rates get SI prefixes, byte rates binary ones", arguments: [
@@ -28,16 +29,16 @@ struct UnitFormattingTests {
         (0.5, "GiB/s", "512.0 MiB/s"),
     ])
     func rates(value: Double, unit: String, expected: String) {
-        #expect(UnitFormatting.format(value, unit: unit) == expected)
+        #expect(UnitFormatting.format(value, unit: MetricUnit(symbol: unit)) == expected)
     }
 
     @Test func countsPercentagesAndRatios() {
-        #expect(UnitFormatting.format(1_234_567, unit: "count") == "1,234,567")
-        #expect(UnitFormatting.format(1234.5, unit: "count") == "1,234.5")
-        #expect(UnitFormatting.format(-12, unit: "count") == "-12")
-        #expect(UnitFormatting.format(12.34, unit: "%") == "12.3%")
-        #expect(UnitFormatting.format(1.234, unit: "ratio") == "1.23×")
-        #expect(UnitFormatting.format(.nan, unit: "s") == "n/a")
+        #expect(UnitFormatting.format(1_234_567, unit: .count) == "1,234,567")
+        #expect(UnitFormatting.format(1234.5, unit: .count) == "1,234.5")
+        #expect(UnitFormatting.format(-12, unit: .count) == "-12")
+        #expect(UnitFormatting.format(12.34, unit: .percent) == "12.3%")
+        #expect(UnitFormatting.format(1.234, unit: .ratio) == "1.23×")
+        #expect(UnitFormatting.format(.nan, unit: .seconds) == "n/a")
         #expect(UnitFormatting.count(Int64(987_654_321)) == "987,654,321")
         #expect(UnitFormatting.bytes(8 << 30) == "8.00 GiB")
     }
@@ -62,11 +63,11 @@ struct UnitFormattingTests {
     @Test func axisTicksAreRound() {
         let ticks = ValueTicks(upTo: 0.00073)
         #expect(ticks.top >= 0.00073)
-        let micro = DisplayScale(unit: "s", magnitude: ticks.top)
+        let micro = DisplayScale(unit: .seconds, magnitude: ticks.top)
         #expect(micro.symbol == "µs")
         #expect(ticks.labels(divisor: micro.divisor) == ["0", "200", "400", "600", "800"])
         let wider = ValueTicks(upTo: 0.00093)
-        let milli = DisplayScale(unit: "s", magnitude: wider.top)
+        let milli = DisplayScale(unit: .seconds, magnitude: wider.top)
         #expect(milli.symbol == "ms")
         #expect(wider.labels(divisor: milli.divisor) == ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"])
     }

@@ -99,7 +99,7 @@ struct HugetlbUffdPageTableTests {
         for name in ["create_mappings_time", "update_mappings_time", "rebuild_blocks_time",
                      "enable_dirty_log_time", "disable_dirty_log_time"] {
             let metric = try #require(sample.metrics.first { $0.name == name })
-            #expect(metric.value > 0 && metric.unit == "s")
+            #expect(metric.value > 0 && metric.unit == .seconds)
         }
         #expect(sample.notes.contains { $0.hasPrefix("split: pages_2m fell from") })
         #expect(!sample.notes.contains { $0.hasPrefix("unexpected") })

@@ -147,7 +147,7 @@ struct BestOfRepetitionsTests {
         let result = CaseRunner.run(scenario: "memslots", parameters: [:], settings: RunSettings(warmups: 1, repetitions: 3),
                                     host: TestHost.session) { _ in
             var sample = Sample()
-            sample.add("map.average", averages.next() ?? 9, unit: "s", better: .lower)
+            sample.add(MemslotsScenario.metrics.average("map"), averages.next() ?? 9)
             sample.bestOfRepetitions["map.best"] = "map.average"
             return sample
         }

@@ -6,7 +6,7 @@ import Testing
 struct ScalingViewTests {
     func result(vcpus: Int, rate: Double?, backing: String = "anonymous-4k", status: CaseStatus = .ok) -> CaseResult {
         var metrics: [Metric] = []
-        if let rate { metrics.append(Metric(name: "demand_paging_rate", unit: "pages/s", better: .higher, samples: [rate * 0.9, rate, rate * 1.1])) }
+        if let rate { metrics.append(Metric(name: "demand_paging_rate", unit: .pagesPerSecond, better: .higher, samples: [rate * 0.9, rate, rate * 1.1])) }
         return CaseResult(scenario: "demand-paging", parameters: ["vcpus": "\(vcpus)", "backing": backing, "mem_per_vcpu": "64M"],
                           status: status, metrics: metrics)
     }
@@ -48,7 +48,7 @@ struct ScalingViewTests {
         let metric = try #require(cases[1].metric(named: "scaling_efficiency"))
         #expect(metric.median == 75)
         #expect(metric.gate == false)
-        #expect(metric.unit == "%")
+        #expect(metric.unit == .percent)
         #expect(cases[0].metric(named: "scaling_efficiency")?.median == 100)
         #expect(cases[2].metric(named: "scaling_efficiency") == nil)
         // Annotating twice replaces, never duplicates.

@@ -155,7 +155,7 @@ struct SelftestScenarioTests {
         for iteration in 1...2 {
             for phase in ["dirty_memory", "get_dirty_log", "clear_dirty_log"] {
                 let metric = try #require(result.metric(named: "iteration_\(iteration)_\(phase)_time"))
-                #expect(metric.samples.count == 2 && metric.samples.allSatisfy { $0 > 0 } && metric.unit == "s")
+                #expect(metric.samples.count == 2 && metric.samples.allSatisfy { $0 > 0 } && metric.unit == .seconds)
             }
         }
         #expect(result.metric(named: "wall_time")?.samples.count == 2)

@@ -85,7 +85,7 @@ struct BaselineFileTests {
         failed.status = .failed
         failed.reason = "guest shutdown"
         var busy = Fixtures.timeCase(vcpus: 1)
-        busy.metrics.append(Metric(name: HostLoad.metricName, unit: "%", better: .lower, samples: [40, 45, 50], gate: false))
+        busy.metrics.append(Metric(name: HostLoad.metricName, unit: .percent, better: .lower, samples: [40, 45, 50], gate: false))
         let noisy = Fixtures.timeCase(vcpus: 4, samples: [100, 180, 95, 250, 60])
         var interrupted = Fixtures.document([Fixtures.timeCase(vcpus: 1)])
         interrupted.interrupted = true

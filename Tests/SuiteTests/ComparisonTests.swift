@@ -21,8 +21,8 @@ struct ComparisonTests {
     }
 
     static func faultCase(vcpus: Int, samples: [Double], rate: [Double]? = nil) -> CaseResult {
-        var metrics = [Metric(name: "fault_time", unit: "ms", better: .lower, samples: samples)]
-        if let rate { metrics.append(Metric(name: "fault_rate", unit: "pages/s", better: .higher, samples: rate)) }
+        var metrics = [Metric(name: "fault_time", unit: .milliseconds, better: .lower, samples: samples)]
+        if let rate { metrics.append(Metric(name: "fault_rate", unit: .pagesPerSecond, better: .higher, samples: rate)) }
         return CaseResult(scenario: "fault-in", parameters: ["vcpus": "\(vcpus)"], metrics: metrics)
     }
 

@@ -103,8 +103,8 @@ struct CoverLetterTests {
     @Test func measuredSidesMarkChangesTheDecisionRuleCannotConfirm() throws {
         func side(_ samples: [Double]) -> ResultDocument {
             Fixtures.document([CaseResult(scenario: "demand-paging", parameters: ["vcpus": "4", "backing": "thp"],
-                                          metrics: [Metric(name: "first_touch_time", unit: "ms", better: .lower, samples: samples),
-                                                    Metric(name: "host_busy", unit: "%", better: .lower, samples: [1, 2, 1, 1, 2], gate: false)])])
+                                          metrics: [Metric(name: "first_touch_time", unit: .milliseconds, better: .lower, samples: samples),
+                                                    Metric(name: "host_busy", unit: .percent, better: .lower, samples: [1, 2, 1, 1, 2], gate: false)])])
         }
         let steady = side([100, 101, 99, 100, 100.5])
         let faster = side([80, 81, 79, 80, 80.5])
@@ -125,9 +125,9 @@ struct CoverLetterTests {
         #expect(CoverLetter.testName("slot_setup_time") == "Slot setup")
         #expect(CoverLetter.testName("move-inactive.average") == "Move inactive")
         #expect(CoverLetter.testName("rw.average") == "RW")
-        #expect(CoverLetter.value(0.0000792, unit: "s") == "0.0000792s")
-        #expect(CoverLetter.value(16.1, unit: "s") == "16.1s")
-        #expect(CoverLetter.value(292, unit: "us") == "0.000292s")
-        #expect(CoverLetter.value(104.35, unit: "s") == "104s")
+        #expect(CoverLetter.value(0.0000792, unit: .seconds) == "0.0000792s")
+        #expect(CoverLetter.value(16.1, unit: .seconds) == "16.1s")
+        #expect(CoverLetter.value(292, unit: .microseconds) == "0.000292s")
+        #expect(CoverLetter.value(104.35, unit: .seconds) == "104s")
     }
 }

@@ -211,7 +211,7 @@ struct GateDecisionTests {
     @Test func casesMeasuredOnABusyHostAreNoisyAndTheGateSaysSo() throws {
         func withLoad(_ item: CaseResult, _ busy: [Double]) -> CaseResult {
             var copy = item
-            copy.metrics.append(Metric(name: HostLoad.metricName, unit: "%", better: .lower, samples: busy, gate: false))
+            copy.metrics.append(Metric(name: HostLoad.metricName, unit: .percent, better: .lower, samples: busy, gate: false))
             return copy
         }
         let quiet = [1.0, 2, 1.5, 0.5, 1, 2, 1, 1.5, 0.8, 1.2]

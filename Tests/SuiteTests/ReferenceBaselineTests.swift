@@ -97,8 +97,8 @@ struct ReferenceBaselineTests {
         Fixtures.document(slots.map { requested, effective in
             CaseResult(scenario: "memslots",
                        parameters: ["vcpus": "1", "slots_requested": requested, "slots_effective": effective, "duration": "100ms"],
-                       metrics: [Metric(name: "slot_setup_time", unit: "s", better: .lower, samples: [0.01, 0.011, 0.012, 0.0105, 0.0108]),
-                                 Metric(name: "unmap.average", unit: "s", better: .lower, samples: [0.05, 0.051, 0.049, 0.05, 0.052])])
+                       metrics: [Metric(name: "slot_setup_time", unit: .seconds, better: .lower, samples: [0.01, 0.011, 0.012, 0.0105, 0.0108]),
+                                 Metric(name: "unmap.average", unit: .seconds, better: .lower, samples: [0.05, 0.051, 0.049, 0.05, 0.052])])
         })
     }
 

@@ -1,20 +1,18 @@
 import Results
 
-/// One measured value of one repetition.
+/// One measured value of one repetition, of a declared metric.
 public struct MetricSample: Sendable {
-    public var name: String
-    public var unit: String
-    public var better: Polarity
+    public var metric: MetricDefinition
     public var value: Double
-    /// False for figures reported for insight but not gated on (e.g. counts).
-    public var gate: Bool
-    public init(_ name: String, _ value: Double, unit: String, better: Polarity, gate: Bool = true) {
-        self.name = name
-        self.unit = unit
-        self.better = better
+    public init(_ metric: MetricDefinition, _ value: Double) {
+        self.metric = metric
         self.value = value
-        self.gate = gate
     }
+    public var name: String { metric.name }
+    public var unit: MetricUnit { metric.unit }
+    public var better: Polarity { metric.better }
+    /// False for figures reported for insight but not gated on (e.g. counts).
+    public var gate: Bool { metric.gated }
 }
 
 /// Everything one repetition of a case measured.
@@ -43,7 +41,8 @@ public struct Sample: Sendable {
         kvmStatsHistograms = report.histograms.isEmpty ? nil : report.histograms
     }
 
-    public mutating func add(_ name: String, _ value: Double, unit: String, better: Polarity, gate: Bool = true) {
-        metrics.append(MetricSample(name, value, unit: unit, better: better, gate: gate))
+    /// Adds one value of `metric`: its name, unit, polarity and gating come from the declaration.
+    public mutating func add(_ metric: MetricDefinition, _ value: Double) {
+        metrics.append(MetricSample(metric, value))
     }
 }

@@ -5,6 +5,7 @@
 //   CKVM (C uapi shim) -> KVM (owning fds, memslots, dirty log/ring, stats)
 //   Backings (host memory) , GuestPrograms (x86-64 page tables and CPL3 workload)
 //   Statistics (pure maths), Results (the versioned result document)
+//   Parameters (parameter declarations and tables: parsing, defaults, ranges, sweeps)
 //   Host (fingerprint: sysfs, KVM caps, hwloc, libnuma)
 //   Selftests (running KVM selftest binaries, reading their output)
 //   Scenarios (VM harness and the MMU scenarios, and the selftest case)
@@ -43,20 +44,21 @@ let package = Package(
         ], swiftSettings: strict),
         .target(name: "GuestPrograms", dependencies: [], swiftSettings: strict),
         .target(name: "Statistics", dependencies: [], swiftSettings: strict),
+        .target(name: "Parameters", dependencies: [], swiftSettings: strict),
         .target(name: "Results", dependencies: ["Statistics"], swiftSettings: strict),
         .target(name: "Host", dependencies: [
             "KVM", "Backings", "Results", "CHwloc", "CNUMA",
         ], swiftSettings: strict),
         .target(name: "Selftests", dependencies: ["Statistics"], swiftSettings: strict),
         .target(name: "Scenarios", dependencies: [
-            "KVM", "Backings", "GuestPrograms", "Results", "Statistics", "Host", "Selftests",
+            "KVM", "Backings", "GuestPrograms", "Results", "Statistics", "Host", "Selftests", "Parameters",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: strict),
         .target(name: "Pipeline", dependencies: [
             "Scenarios", "Results", "Statistics", "Reporting", "Host", "Backings",
         ], swiftSettings: strict),
-        .target(name: "Reporting", dependencies: ["Results", "Statistics"], swiftSettings: strict),
+        .target(name: "Reporting", dependencies: ["Results", "Statistics", "Parameters"], swiftSettings: strict),
         .target(name: "Suites", dependencies: [
             "Pipeline", "Scenarios", "Results", "Statistics", "Reporting", "Host",
             .product(name: "Yams", package: "Yams"),
@@ -78,7 +80,7 @@ let package = Package(
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics"], swiftSettings: strict),
         .testTarget(name: "ScenarioTests", dependencies: ["Scenarios", "Pipeline", "KVM", "Backings", "GuestPrograms", "Results"], swiftSettings: strict),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Results", "Statistics"], swiftSettings: strict),
-        .testTarget(name: "SuiteTests", dependencies: ["Suites", "Pipeline", "Results", "Statistics", "Reporting"],
+        .testTarget(name: "SuiteTests", dependencies: ["Suites", "Pipeline", "Results", "Statistics", "Reporting", "Scenarios", "Parameters"],
                     exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: [], swiftSettings: strict),
         .testTarget(name: "SelftestTests", dependencies: ["Selftests", "Scenarios", "Pipeline", "Host", "Suites", "Results"],

@@ -13,15 +13,14 @@ import Results
 public struct AccessTrackingScenario: Scenario {
     public static let name = "access-tracking"
     public static let summary = "age guest memory through KVM's MMU notifier (kvm_age_gfn): probes MGLRU, idle page tracking, DAMON"
-    public static let parameterKeys: [String: String] = [:]
+    public static let parameterTable = GuestParameters.table
 
     public var guest: GuestConfiguration
     /// Where the host's aging interfaces are looked for (tests point it at a fake tree).
     var probe = AgingProbe()
 
     public init(parameters p: ParameterSet, limits: HostLimits) throws(ParameterError) {
-        guest = try GuestConfiguration(parameters: p, limits: limits,
-                                       defaults: GuestConfiguration(vcpus: 1, memoryPerVCPU: 64 << 20))
+        guest = try GuestConfiguration(parameters: try Self.bind(p), limits: limits)
     }
 
     public var parameters: [String: String] { guest.recorded }

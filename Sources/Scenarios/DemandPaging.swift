@@ -4,6 +4,24 @@ import GuestPrograms
 import KVM
 import Results
 
+/// The parameters of `demand-paging`: the guest's and the userfaultfd ones.
+public enum DemandPagingParameters {
+    public static let uffd = Parameter<UffdMode>.choice(
+        "uffd", help: "serve first-touch faults through userfaultfd: none, missing (UFFDIO_COPY) or minor (UFFDIO_CONTINUE; needs --backing shmem or shared-hugetlb)",
+        default: UffdMode.none, valueName: "mode")
+    public static let uffdShared = Parameter<Bool>.bool(
+        "uffd_shared", help: "one userfaultfd (and its readers) for all vCPUs instead of one per vCPU region")
+        .defaulting(to: nil, note: "true with --shared-region, else false")
+    public static let uffdReaders = Parameter<Int>.int(
+        "uffd_readers", help: "handler threads reading each userfaultfd", default: 1, range: 1...64)
+    public static let uffdDelay = Parameter<UInt64>.duration(
+        "uffd_delay", help: "artificial delay before each resolution, e.g. 10us (a plain number is microseconds)",
+        default: 0, plainUnit: 1_000, range: 0...1_000_000_000,
+        problem: "not a duration within 0...1s (examples: 10us, 500ns, 2ms; a plain number is microseconds)")
+
+    public static let table = ParameterTable(GuestParameters.all + [uffd, uffdShared, uffdReaders, uffdDelay])
+}
+
 /// Demand paging (the kernel selftests' demand_paging_test): every vCPU touches its memory for the
 /// first time, so each 4 KiB page costs one KVM page fault, then touches it again with the
 /// mappings in place. The first pass measures KVM's fault path; the second, the guest alone.
@@ -16,12 +34,7 @@ import Results
 public struct DemandPagingScenario: Scenario {
     public static let name = "demand-paging"
     public static let summary = "first touch of guest memory by N vCPUs: KVM page-fault throughput and scaling"
-    public static let parameterKeys: [String: String] = [
-        "uffd": "serve first-touch faults through userfaultfd: none, missing (UFFDIO_COPY) or minor (UFFDIO_CONTINUE; shmem or shared-hugetlb)",
-        "uffd_shared": "one userfaultfd for all vCPUs instead of one per vCPU region (true/false)",
-        "uffd_readers": "handler threads reading each userfaultfd (1-64)",
-        "uffd_delay": "artificial delay before each resolution, e.g. 10us (0-1s)",
-    ]
+    public static let parameterTable = DemandPagingParameters.table
 
     public var guest: GuestConfiguration
     public var uffd: UffdService.Options
@@ -32,27 +45,22 @@ public struct DemandPagingScenario: Scenario {
     }
 
     public init(parameters: ParameterSet, limits: HostLimits) throws(ParameterError) {
-        guest = try GuestConfiguration(parameters: parameters, limits: limits,
-                                       defaults: GuestConfiguration(vcpus: 1, memoryPerVCPU: 64 << 20))
-        uffd = try Self.uffdOptions(parameters, guest: guest)
+        let p = try Self.bind(parameters)
+        guest = try GuestConfiguration(parameters: p, limits: limits)
+        uffd = try Self.uffdOptions(p, guest: guest)
     }
 
     /// Reads and checks the userfaultfd keys against the guest they would serve.
     static func uffdOptions(_ p: ParameterSet, guest: GuestConfiguration) throws(ParameterError) -> UffdService.Options {
-        let mode: UffdMode = try p.choice("uffd", default: .none)
-        let readers = try p.int("uffd_readers", default: 1, range: 1...64)
-        var delay: UInt64 = 0
-        if let text = p.string("uffd_delay") {
-            guard let nanos = parseDuration(text), nanos <= 1_000_000_000 else {
-                throw ParameterError("--uffd-delay \(text): not a duration within 0...1s (examples: 10us, 500ns, 2ms; a plain number is microseconds)")
-            }
-            delay = nanos
-        }
-        let sharedGiven = p.string("uffd_shared") != nil
-        let shared = try p.bool("uffd_shared", default: guest.sharedRegion)
+        typealias Declared = DemandPagingParameters
+        let mode = try p.value(Declared.uffd)
+        let readers = try p.value(Declared.uffdReaders)
+        let delay = try p.value(Declared.uffdDelay)
+        let sharedGiven = try p.given(Declared.uffdShared)
+        let shared = sharedGiven ?? guest.sharedRegion
         if mode == .none {
-            for key in ["uffd_shared", "uffd_readers", "uffd_delay"] where p.string(key) != nil {
-                throw ParameterError("\(ParameterSet.flag(key)) needs --uffd missing or --uffd minor (got --uffd none)")
+            for parameter in [Declared.uffdShared, Declared.uffdReaders, Declared.uffdDelay] as [any ParameterDeclaration] where p.string(parameter.key) != nil {
+                throw ParameterError("\(parameter.flag) needs --uffd missing or --uffd minor (got --uffd none)")
             }
             return UffdService.Options(mode: .none)
         }
@@ -68,7 +76,7 @@ public struct DemandPagingScenario: Scenario {
         if guest.hostPrefault {
             throw ParameterError("--host-prefault cannot be combined with --uffd \(mode.rawValue): prefaulting maps every host page before the guest runs, so no fault would ever reach userfaultfd")
         }
-        if guest.sharedRegion && sharedGiven && !shared {
+        if guest.sharedRegion && sharedGiven == false {
             throw ParameterError("--shared-region with --uffd-shared false: all vCPUs use one region, so there is one userfaultfd for it (allowed: --uffd-shared true, or leave it out)")
         }
         return UffdService.Options(mode: mode, shared: shared, readers: readers, delayNanos: delay)

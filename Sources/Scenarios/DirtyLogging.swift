@@ -154,14 +154,33 @@ public struct DirtyLoggingOptions: Sendable, Equatable {
 public struct DirtyLoggingScenario: Scenario {
     public static let name = "dirty-logging"
     public static let summary = "dirty logging (bitmap, manual protect, dirty ring): enable, dirty, get/clear or harvest, disable; every harvest verified"
-    public static let parameterKeys: [String: String] = [
-        "dirty_mode": "bitmap, manual, manual-initially-set or ring",
-        "iterations": "dirty passes after enabling logging (at least 2; default 2)",
-        "ring_size": "dirty ring entries per vCPU, a power of two (ring mode; default 4096)",
-        "concurrent": "harvest in a loop while the vCPUs keep writing (true/false)",
-        "duration": "seconds of the concurrent harvest loop (default 2)",
-        "keep_running_on_disable": "vCPUs keep writing while logging is turned off (true/false)",
-    ]
+    public static let parameterTable = ParameterTable(GuestParameters.all + [
+        mode, iterations, ringSize, concurrent, duration, keepRunningOnDisable,
+    ])
+    public static let mode = Parameter<DirtyLogMode>.choice(
+        "dirty_mode", help: "how the host collects dirty pages: bitmap (KVM_GET_DIRTY_LOG), manual (+ KVM_CLEAR_DIRTY_LOG), manual-initially-set, ring (KVM_CAP_DIRTY_LOG_RING)",
+        default: .bitmap, valueName: "mode")
+    public static let iterations = Parameter<Int>.int(
+        "iterations", help: "dirty passes after logging is enabled", default: 2,
+        allowed: "2...\(DirtyLoggingOptions.maximumIterations)")
+    public static let ringSize = Parameter<Int>.int(
+        "ring_size", help: "dirty ring entries per vCPU (ring mode)", default: 4096,
+        allowed: "a power of two from 256 (one 4 KiB page) to the host maximum", valueName: "entries")
+    public static let concurrent = Parameter<Bool>.bool(
+        "concurrent", help: "harvest in a loop while the vCPUs keep writing, for --duration, instead of iterations")
+    public static let duration = Parameter<Double>(
+        "duration", help: "seconds of the concurrent harvest loop, e.g. 2, 2s, 500ms", form: .option(valueName: "duration"),
+        allowed: "more than 0, at most \(Int(DirtyLoggingOptions.maximumDuration))s", default: 2,
+        parse: { text, flag throws(ParameterError) in
+            // "2", "2s" and "500ms" alike, as --duration reads everywhere else.
+            guard let nanos = parseDuration(text, plainUnit: 1e9) else {
+                throw ParameterError("\(flag) \(text): not a duration (examples: 2, 2s, 500ms)")
+            }
+            return Double(nanos) / 1e9
+        },
+        format: { "\($0)" })
+    public static let keepRunningOnDisable = Parameter<Bool>.bool(
+        "keep_running_on_disable", help: "vCPUs keep writing while dirty logging is turned off")
 
     public var guest: GuestConfiguration
     public var options: DirtyLoggingOptions
@@ -180,29 +199,16 @@ public struct DirtyLoggingScenario: Scenario {
     }
 
     /// Validates against given dirty-log limits (tests simulate hosts without a capability).
-    public init(parameters p: ParameterSet, limits: HostLimits, dirtyLimits: DirtyLogLimits) throws(ParameterError) {
-        let known = Set(GuestConfiguration.parameterKeys.keys).union(Self.parameterKeys.keys)
-        if let unknown = p.unknownKeys(known: known).first {
-            throw ParameterError("unknown parameter \(ParameterSet.flag(unknown)) for \(Self.name)")
-        }
-        guest = try GuestConfiguration(parameters: p, limits: limits,
-                                       defaults: GuestConfiguration(vcpus: 1, memoryPerVCPU: 64 << 20))
+    public init(parameters: ParameterSet, limits: HostLimits, dirtyLimits: DirtyLogLimits) throws(ParameterError) {
+        let p = try Self.bind(parameters)
+        guest = try GuestConfiguration(parameters: p, limits: limits)
         if guest.slots > limits.usableSlots {
             throw ParameterError("--slots \(guest.slots) is above this host's limit of \(limits.usableSlots) (KVM_CAP_NR_MEMSLOTS = \(limits.memslots), one slot is kvmbench's own)")
         }
-        var options = DirtyLoggingOptions()
-        options.mode = try p.choice("dirty_mode", default: options.mode)
-        options.iterations = try p.int("iterations", default: options.iterations)
-        options.ringEntries = try p.int("ring_size", default: options.ringEntries)
-        options.concurrent = try p.bool("concurrent", default: options.concurrent)
-        options.keepRunningOnDisable = try p.bool("keep_running_on_disable", default: options.keepRunningOnDisable)
-        if let text = p.string("duration") {
-            // "2", "2s" and "500ms" alike, as --duration reads everywhere else.
-            guard let nanos = parseDuration(text, plainUnit: 1e9) else {
-                throw ParameterError("--duration \(text): not a duration (examples: 2, 2s, 500ms)")
-            }
-            options.duration = Double(nanos) / 1e9
-        }
+        let options = DirtyLoggingOptions(
+            mode: try p.value(Self.mode), iterations: try p.value(Self.iterations), ringEntries: try p.value(Self.ringSize),
+            concurrent: try p.value(Self.concurrent), duration: try p.value(Self.duration),
+            keepRunningOnDisable: try p.value(Self.keepRunningOnDisable))
         if let problem = options.problem(limits: dirtyLimits) { throw ParameterError(problem) }
         self.options = options
     }

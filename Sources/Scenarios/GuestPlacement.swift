@@ -5,29 +5,26 @@ import Host
 
 extension GuestConfiguration {
     /// Reads `pin`, `numa_node` and `numa_interleave`, checked against the host's CPUs and nodes.
-    mutating func readPlacement(_ p: ParameterSet, limits: HostLimits, defaults: GuestConfiguration) throws(ParameterError) {
-        pin = defaults.pin
-        if let text = p.string("pin") {
-            guard let policy = PinPolicy(parsing: text) else {
-                throw ParameterError("--pin \(text): not a placement; use none, auto, or CPU numbers like 0,1 or 0-3 (online CPUs: \(CPUList.format(limits.onlineCPUs)))")
-            }
-            pin = policy
+    mutating func readPlacement(_ p: ParameterSet, limits: HostLimits) throws(ParameterError) {
+        let text = try p.value(GuestParameters.pin)
+        guard let policy = PinPolicy(parsing: text) else {
+            throw ParameterError("--pin \(text): not a placement; use none, auto, or CPU numbers like 0,1 or 0-3 (online CPUs: \(CPUList.format(limits.onlineCPUs)))")
         }
+        pin = policy
         do {
             try Placement.validate(pin, vcpus: vcpus, online: limits.onlineCPUs, allowed: limits.allowedCPUs)
         } catch {
             throw ParameterError(error.message)
         }
-        numa = defaults.numa
+        numa = nil
         let nodes = limits.numaNodes
-        if p.string("numa_node") != nil {
-            let node = try p.int("numa_node", default: 0, range: 0...Int(Int32.max))
+        if let node = try p.given(GuestParameters.numaNode) {
             guard nodes.contains(node) else {
                 throw ParameterError("--numa-node \(node): this host has no such node; nodes with memory this process may use: \(nodes.map(String.init).joined(separator: ", "))")
             }
             numa = .bind(node)
         }
-        if try p.bool("numa_interleave", default: false) {
+        if try p.value(GuestParameters.numaInterleave) {
             if case .bind(let node) = numa {
                 throw ParameterError("--numa-interleave cannot be combined with --numa-node \(node): give one memory policy (nodes: \(nodes.map(String.init).joined(separator: ", ")))")
             }

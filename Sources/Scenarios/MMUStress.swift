@@ -20,11 +20,17 @@ import Results
 public struct MMUStressScenario: Scenario {
     public static let name = "mmu-stress"
     public static let summary = "vCPUs write while host threads mprotect, discard and remap their memory: invalidation latency, guest slowdown, read-back check"
-    public static let parameterKeys: [String: String] = [
-        "cycles": "storm + read-back check points (default 10)",
-        "cycle_duration": "length of each storm, e.g. 50ms (default 50ms)",
-        "chunk": "bytes each host operation covers (default 2M; divides --mem-per-vcpu, at least 2 per vCPU)",
-    ]
+    public static let parameterTable = ParameterTable(GuestParameters.all + [
+        GuestParameters.vcpus.defaulting(to: 2), cycles, cycleDuration, chunk,
+    ])
+    public static let cycles = Parameter<Int>.int(
+        "cycles", help: "storm + read-back check points", default: 10, range: 1...10_000)
+    public static let cycleDuration = Parameter<UInt64>.duration(
+        "cycle_duration", help: "length of each storm, e.g. 50ms", default: 50_000_000, plainUnit: 1_000,
+        range: 1_000_000...60_000_000_000, problem: "not a duration within 1ms...60s (examples: 50ms, 1s)")
+    public static let chunk = Parameter<UInt64>.size(
+        "chunk", help: "bytes each host operation covers", default: 2 << 20,
+        allowed: "a multiple of the backing's page size dividing --mem-per-vcpu at least twice")
     /// Host operations of the storm, one host thread each.
     static let operations = ["mprotect", "discard", "remap"]
 
@@ -36,18 +42,12 @@ public struct MMUStressScenario: Scenario {
     /// point's write pass, behind the guest's back, so the read-back must fail there.
     var corruptOffsetForTest: UInt64? = nil
 
-    public init(parameters p: ParameterSet, limits: HostLimits) throws(ParameterError) {
-        guest = try GuestConfiguration(parameters: p, limits: limits,
-                                       defaults: GuestConfiguration(vcpus: 2, memoryPerVCPU: 64 << 20))
-        cycles = try p.int("cycles", default: 10, range: 1...10_000)
-        chunk = try p.size("chunk", default: 2 << 20)
-        cycleNanos = 50_000_000
-        if let text = p.string("cycle_duration") {
-            guard let nanos = parseDuration(text), nanos >= 1_000_000, nanos <= 60_000_000_000 else {
-                throw ParameterError("--cycle-duration \(text): not a duration within 1ms...60s (examples: 50ms, 1s)")
-            }
-            cycleNanos = nanos
-        }
+    public init(parameters: ParameterSet, limits: HostLimits) throws(ParameterError) {
+        let p = try Self.bind(parameters)
+        guest = try GuestConfiguration(parameters: p, limits: limits)
+        cycles = try p.value(Self.cycles)
+        chunk = try p.value(Self.chunk)
+        cycleNanos = try p.value(Self.cycleDuration)
         guard guest.backing == .anonymous4k || guest.backing == .thp else {
             throw ParameterError("--backing \(guest.backing.rawValue): mmu-stress needs private anonymous memory, whose discarded pages read back as zeroes: anonymous-4k or thp")
         }
@@ -62,9 +62,9 @@ public struct MMUStressScenario: Scenario {
 
     public var parameters: [String: String] {
         var out = guest.recorded
-        out["cycles"] = "\(cycles)"
-        out["cycle_duration"] = formatDuration(cycleNanos)
-        out["chunk"] = formatSize(chunk)
+        out[Self.cycles.key] = Self.cycles.format(cycles)
+        out[Self.cycleDuration.key] = Self.cycleDuration.format(cycleNanos)
+        out[Self.chunk.key] = Self.chunk.format(chunk)
         // The workload always writes every page in order.
         out["access"] = AccessPattern.sequential.rawValue
         out["write_percent"] = "100"

@@ -18,20 +18,19 @@ import Results
 public struct MemslotStressScenario: Scenario {
     public static let name = "memslot-stress"
     public static let summary = "add/delete a memslot while vCPUs run: KVM_SET_USER_MEMORY_REGION latency and the guest's slowdown"
-    public static let parameterKeys: [String: String] = [
-        "cycles": "add + delete cycles of the churned slot (default 500)",
-        "zap_all_quirk": "keep KVM_X86_QUIRK_SLOT_ZAP_ALL (true) or disable it (false)",
-    ]
+    public static let parameterTable = ParameterTable(GuestParameters.all + [cycles, MemslotsParameters.zapAllQuirk])
+    public static let cycles = Parameter<Int>.int(
+        "cycles", help: "add + delete cycles of the churned slot", default: 500, range: 1...1_000_000)
 
     public var guest: GuestConfiguration
     public var cycles: Int
     public var zapAllQuirk: Bool
 
     public init(parameters: ParameterSet, limits: HostLimits) throws(ParameterError) {
-        guest = try GuestConfiguration(parameters: parameters, limits: limits,
-                                       defaults: GuestConfiguration(vcpus: 1, memoryPerVCPU: 64 << 20))
-        cycles = try parameters.int("cycles", default: 500, range: 1...1_000_000)
-        zapAllQuirk = try parameters.bool("zap_all_quirk", default: true)
+        let p = try Self.bind(parameters)
+        guest = try GuestConfiguration(parameters: p, limits: limits)
+        cycles = try p.value(Self.cycles)
+        zapAllQuirk = try p.value(MemslotsParameters.zapAllQuirk)
         if limits.usableSlots >= 1 && guest.slots > limits.usableSlots - 1 {
             throw ParameterError("--slots \(guest.slots) leaves no slot for the churned one: allowed 1...\(limits.usableSlots - 1) on this host (KVM_CAP_NR_MEMSLOTS \(limits.memslots), less kvmbench's slot 0 and the churned slot)")
         }

@@ -30,6 +30,43 @@ public enum MemslotTest: String, CaseIterable, Sendable {
     var usesWholeArea: Bool { areaBytes(full: .max) == .max }
 }
 
+/// The parameters of `memslots`: a few of the guest's, with the selftest's defaults, and its own.
+public enum MemslotsParameters {
+    public static let vcpus = GuestParameters.vcpus.described(
+        help: "vCPU counts; they share each test's guest work", default: 1, note: "1, as the selftest's single worker")
+    public static let memoryPerVCPU = GuestParameters.memoryPerVCPU.described(
+        help: "guest memory per vCPU; the whole test area is this times --vcpus", default: nil,
+        note: "512M in total, split over the vCPUs")
+    public static let backing = GuestParameters.backing.described(allowed: "anonymous-4k, shmem", default: .anonymous4k)
+    public static let slots = GuestParameters.slots.described(
+        help: "test memslot counts, e.g. 10,100,509,8192,32768, or max (the host maximum)",
+        allowed: "1 or more, or max; above the host maximum runs at the maximum", default: nil, note: "max")
+    public static let duration = Parameter<UInt64>.duration(
+        "duration", help: "how long each test repeats its operation, e.g. 2s, 500ms",
+        default: 2_000_000_000, plainUnit: 1e9, range: 1_000_000...3_600_000_000_000,
+        problem: "expected a duration from 1ms to 1h (examples: 2s, 500ms)")
+    public static let tests = Parameter<[MemslotTest]>.subset(
+        "tests", help: "tests to run, comma-separated (one case runs them all)", what: "test")
+    /// Shared with memslot-stress.
+    public static let zapAllQuirk = Parameter<Bool>.bool(
+        "zap_all_quirk", help: "disable KVM_X86_QUIRK_SLOT_ZAP_ALL (KVM_CAP_DISABLE_QUIRKS2) before creating slots; in suites zap_all_quirk: false",
+        default: true, negated: "no-zap-all-quirk")
+    public static let moveMethod = Parameter<MemslotMoveMethod?>(
+        "move_method", help: "how the move tests move the slot: auto (in place where the host allows, else delete + create), in-place, delete-create",
+        form: .option(valueName: "method"), allowed: "auto, in-place, delete-create", default: .some(nil),
+        parse: { text, flag throws(ParameterError) in
+            let word = text.trimmingCharacters(in: .whitespaces).lowercased()
+            if word == "auto" { return nil }
+            guard let method = MemslotMoveMethod(rawValue: word) else {
+                throw ParameterError("\(flag) \(text): unknown; valid: auto, in-place, delete-create")
+            }
+            return method
+        },
+        format: { $0?.rawValue ?? "auto" })
+
+    public static let table = ParameterTable([vcpus, memoryPerVCPU, backing, slots, duration, tests, zapAllQuirk, moveMethod])
+}
+
 /// Memslot scalability (the kernel selftests' memslot_perf_test): guest memory split evenly
 /// across `--slots` memslots (the last takes the remainder), the time to create them all, then six
 /// tests that each repeat one operation for `--duration` and report the best and average time per
@@ -47,12 +84,7 @@ public enum MemslotTest: String, CaseIterable, Sendable {
 public struct MemslotsScenario: Scenario {
     public static let name = "memslots"
     public static let summary = "memslot_perf_test: slot setup time and map/unmap/move/rw cost with N memslots"
-    public static let parameterKeys: [String: String] = [
-        "duration": "how long each test repeats its operation (e.g. 2s, 500ms)",
-        "tests": "comma-separated subset of \(MemslotTest.allCases.map(\.rawValue).joined(separator: ", "))",
-        "zap_all_quirk": "keep KVM_X86_QUIRK_SLOT_ZAP_ALL (true) or disable it with KVM_CAP_DISABLE_QUIRKS2 (false)",
-        "move_method": "how the move tests move the slot: auto (in place where the host allows, else delete + create), in-place, delete-create",
-    ]
+    public static let parameterTable = MemslotsParameters.table
     /// The whole test area when neither --mem-per-vcpu nor --vcpus says otherwise: the selftest's 512 MiB,
     /// enough for 4 pages in each of 32k slots.
     public static let defaultArea: UInt64 = 512 << 20
@@ -72,36 +104,27 @@ public struct MemslotsScenario: Scenario {
     /// nil: in place where the host allows it (probed), else delete + create.
     public var moveMethod: MemslotMoveMethod?
 
-    public init(parameters p: ParameterSet, limits: HostLimits) throws(ParameterError) {
-        let accepted: Set<String> = ["vcpus", "mem_per_vcpu", "backing", "slots", "duration", "tests", "zap_all_quirk", "move_method"]
-        if let key = p.unknownKeys(known: accepted).first {
-            throw ParameterError("\(ParameterSet.flag(key)) does not apply to memslots; it takes \(accepted.sorted().map(ParameterSet.flag).joined(separator: ", "))")
-        }
-        vcpus = try p.int("vcpus", default: 1)
-        memoryPerVCPU = try p.size("mem_per_vcpu", default: vcpus >= 1 ? Self.defaultArea / UInt64(vcpus) / 4096 * 4096 : Self.defaultArea)
-        backing = try p.choice("backing", default: .anonymous4k)
+    public init(parameters: ParameterSet, limits: HostLimits) throws(ParameterError) {
+        typealias Declared = MemslotsParameters
+        let p = try Self.bind(parameters)
+        vcpus = try p.value(Declared.vcpus)
+        memoryPerVCPU = try p.given(Declared.memoryPerVCPU) ?? (vcpus >= 1 ? Self.defaultArea / UInt64(vcpus) / 4096 * 4096 : Self.defaultArea)
+        backing = try p.value(Declared.backing)
         guard backing == .anonymous4k || backing == .shmem else {
             throw ParameterError("--backing \(backing.rawValue): memslots needs 4 KiB host pages (slots of single pages, page-by-page MADV_DONTNEED); allowed: anonymous-4k, shmem")
         }
         hostMaxSlots = limits.usableSlots
         // "max" (as suites write it) asks for the host maximum.
-        requestedMax = p.string("slots")?.trimmingCharacters(in: .whitespaces).lowercased() == "max"
-        slotsRequested = requestedMax ? max(1, hostMaxSlots) : try p.int("slots", default: max(1, hostMaxSlots))
+        requestedMax = p.string(Declared.slots.key)?.trimmingCharacters(in: .whitespaces).lowercased() == "max"
+        slotsRequested = requestedMax ? max(1, hostMaxSlots) : try p.given(Declared.slots) ?? max(1, hostMaxSlots)
         if slotsRequested < 1 {
             throw ParameterError("--slots \(slotsRequested): must be at least 1; this host allows up to \(hostMaxSlots) test memslots (KVM_CAP_NR_MEMSLOTS \(limits.memslots) less kvmbench's slot 0)")
         }
         slotsEffective = hostMaxSlots >= 1 ? min(slotsRequested, hostMaxSlots) : slotsRequested
-        duration = try Self.duration(p.string("duration") ?? "2s", flag: "--duration")
-        tests = try Self.tests(p.string("tests"))
-        zapAllQuirk = try p.bool("zap_all_quirk", default: true)
-        switch p.string("move_method")?.lowercased() {
-        case nil, "auto": moveMethod = nil
-        case let text?:
-            guard let method = MemslotMoveMethod(rawValue: text) else {
-                throw ParameterError("--move-method \(text): unknown; valid: auto, in-place, delete-create")
-            }
-            moveMethod = method
-        }
+        duration = try p.value(Declared.duration)
+        tests = try p.value(Declared.tests)
+        zapAllQuirk = try p.value(Declared.zapAllQuirk)
+        moveMethod = try p.value(Declared.moveMethod)
 
         let guest = GuestConfiguration(vcpus: vcpus, memoryPerVCPU: memoryPerVCPU, backing: backing, slots: slotsEffective)
         if let problem = guest.problem(limits: limits) { throw ParameterError(problem) }
@@ -109,27 +132,6 @@ public struct MemslotsScenario: Scenario {
         if pages < slotsEffective {
             throw ParameterError("--slots \(slotsEffective) needs at least one 4 KiB page per slot, and --mem-per-vcpu \(formatSize(memoryPerVCPU)) x --vcpus \(vcpus) gives \(pages) pages; raise --mem-per-vcpu to at least \(formatSize((UInt64(slotsEffective) + UInt64(vcpus) - 1) / UInt64(vcpus) * 4096))")
         }
-    }
-
-    /// Parses "2s", "500ms", "250us", "1.5" (seconds) into nanoseconds, from 1 ms to 1 h.
-    public static func duration(_ text: String, flag: String) throws(ParameterError) -> UInt64 {
-        guard let nanos = parseDuration(text, plainUnit: 1e9), nanos >= 1_000_000, nanos <= 3_600_000_000_000 else {
-            throw ParameterError("\(flag) \(text): expected a duration from 1ms to 1h (examples: 2s, 500ms)")
-        }
-        return nanos
-    }
-
-    static func tests(_ text: String?) throws(ParameterError) -> [MemslotTest] {
-        guard let text else { return MemslotTest.allCases }
-        var out: [MemslotTest] = []
-        for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) where !item.isEmpty {
-            guard let test = MemslotTest(rawValue: item) else {
-                throw ParameterError("--tests \(item): unknown test; valid: \(MemslotTest.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            if !out.contains(test) { out.append(test) }
-        }
-        if out.isEmpty { throw ParameterError("--tests needs at least one of \(MemslotTest.allCases.map(\.rawValue).joined(separator: ", "))") }
-        return MemslotTest.allCases.filter(out.contains)
     }
 
     public var parameters: [String: String] {

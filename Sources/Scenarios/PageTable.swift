@@ -31,9 +31,17 @@ import Results
 public struct PageTableScenario: Scenario {
     public static let name = "page-table"
     public static let summary = "create, update (dirty logging splits huge mappings) and rebuild KVM's mappings (kvm_page_table_test)"
-    public static let parameterKeys: [String: String] = [
-        "region": "shared (default: one region of --mem-per-vcpu bytes for all vCPUs, as kvm_page_table_test) or private (one region each)",
-    ]
+    public static let parameterTable = ParameterTable(GuestParameters.all + [
+        GuestParameters.memoryPerVCPU.defaulting(to: 256 << 20), GuestParameters.backing.defaulting(to: .thp),
+        GuestParameters.guestPageSize.defaulting(to: .size2m),
+        GuestParameters.writePercent.described(
+            help: "percentage of accesses that write, for every vCPU and phase; selftest: even vCPUs write and odd ones read while creating mappings, the first host page of each large page is written and the rest of its second half read while updating, all read while rebuilding",
+            allowed: "0...100 or selftest", default: 100, note: selftestWrites),
+        region,
+    ])
+    public static let region = Parameter<RegionShape>.choice(
+        "region", help: "shared: every vCPU walks one region of --mem-per-vcpu bytes (the selftest's -b); private: one region of --mem-per-vcpu bytes per vCPU",
+        default: .shared, valueName: "shared|private")
 
     /// The recorded `write_percent` when the selftest's per-phase access types are used.
     public static let selftestWrites = "selftest"
@@ -58,16 +66,14 @@ public struct PageTableScenario: Scenario {
     }
 
     public init(parameters: ParameterSet, limits: HostLimits) throws(ParameterError) {
-        var values = parameters.values
-        let selftest = values["write_percent"] == nil || values["write_percent"]?.lowercased() == Self.selftestWrites
-        if selftest { values["write_percent"] = nil }
-        let region: RegionShape = try parameters.choice("region", default: .shared)
-        values["region"] = nil
-        values["shared_region"] = region == .shared ? "true" : "false"
-        values["host_prefault"] = "true"
-        guest = try GuestConfiguration(parameters: ParameterSet(values), limits: limits,
-                                       defaults: GuestConfiguration(vcpus: 1, memoryPerVCPU: 256 << 20, backing: .thp,
-                                                                    guestPageSize: .size2m))
+        var p = try Self.bind(parameters)
+        let given = p.string(GuestParameters.writePercent.key)
+        let selftest = given == nil || given?.lowercased() == Self.selftestWrites
+        if selftest { p = p.setting(GuestParameters.writePercent.key, to: nil) }
+        let region = try p.value(Self.region)
+        p = p.setting(GuestParameters.sharedRegion.key, to: GuestParameters.sharedRegion.format(region == .shared))
+            .setting(GuestParameters.hostPrefault.key, to: GuestParameters.hostPrefault.format(true))
+        guest = try GuestConfiguration(parameters: p, limits: limits)
         writePercent = selftest ? nil : guest.writePercent
     }
 
@@ -77,7 +83,7 @@ public struct PageTableScenario: Scenario {
     public var parameters: [String: String] {
         var out = guest.recorded
         out["write_percent"] = writePercent.map { "\($0)" } ?? Self.selftestWrites
-        out["region"] = region.rawValue
+        out[Self.region.key] = Self.region.format(region)
         return out
     }
 

@@ -20,21 +20,25 @@ import Selftests
 public struct SelftestScenario: Scenario {
     public static let name = "selftest"
     public static let summary = "a KVM selftest binary (tools/testing/selftests/kvm): each phase it prints becomes a metric"
-    public static let parameterKeys: [String: String] = [
-        "path": "the selftest binary (\(SelftestKind.names))",
-        "args": "the selftest's own arguments, e.g. '-v 1 -b 64M -i 3'",
-    ]
+    /// A selftest brings its own guest: its flags go in `args`.
+    public static let parameterTable = ParameterTable([path, args])
+    public static let path = Parameter<String>.text(
+        "path", help: "the selftest binary (\(SelftestKind.names))", default: nil,
+        allowed: "an executable file", valueName: "file", sweep: .whole)
+    public static let args = Parameter<String>.text(
+        "args", help: "the selftest's own arguments, e.g. '-v 1 -b 64M -i 3'", default: "",
+        allowed: "shell-like words", valueName: "arguments", sweep: .whole)
 
     public let path: String
     public let arguments: [String]
     public let kind: SelftestKind?
 
     public init(parameters p: ParameterSet, limits: HostLimits) throws(ParameterError) {
-        let unknown = p.unknownKeys(known: Set(Self.parameterKeys.keys))
+        let unknown = p.values.keys.filter { Self.parameterTable[$0] == nil }.sorted()
         if !unknown.isEmpty {
             throw ParameterError("selftest cases take only path and args (the selftest's own flags go in args); not: \(unknown.joined(separator: ", "))")
         }
-        guard let path = p.string("path")?.trimmingCharacters(in: .whitespaces), !path.isEmpty else {
+        guard let path = try p.given(Self.path)?.trimmingCharacters(in: .whitespaces), !path.isEmpty else {
             throw ParameterError("a selftest case needs the path of the selftest binary (\(SelftestKind.names))")
         }
         var isDirectory: ObjCBool = false
@@ -45,7 +49,7 @@ public struct SelftestScenario: Scenario {
             throw ParameterError("selftest \(path): not executable")
         }
         self.path = path
-        arguments = try Self.split(p.string("args") ?? "")
+        arguments = try Self.split(try p.value(Self.args))
         kind = SelftestKind(path: path)
     }
 

@@ -35,10 +35,15 @@ public enum ZapTrigger: String, CaseIterable, Sendable {
 public struct ZapAllScenario: Scenario {
     public static let name = "zap-all"
     public static let summary = "cost of zapping a populated guest's mappings: slot delete (with/without the zap-all quirk), dirty logging, MMU notifier"
-    public static let parameterKeys: [String: String] = [
-        "triggers": "comma-separated subset of \(ZapTrigger.allCases.map(\.rawValue).joined(separator: ", "))",
-        "runs": "times each trigger is repeated within a repetition (mean reported; default 10)",
-    ]
+    public static let parameterTable = ParameterTable(GuestParameters.all + [
+        GuestParameters.vcpus.defaulting(to: 6), GuestParameters.memoryPerVCPU.defaulting(to: nil, note: "2G in total, split over the vCPUs"),
+        triggers, runs,
+    ])
+    public static let triggers = Parameter<[ZapTrigger]>.subset(
+        "triggers", help: "triggers to measure, comma-separated (one case runs them all)", what: "trigger")
+    public static let runs = Parameter<Int>.int(
+        "runs", help: "times each trigger runs within a repetition, on a freshly populated MMU (the mean is reported)",
+        default: 10, range: 1...1000)
     /// Total guest memory when --mem-per-vcpu is not given: the seed's 2 GiB.
     public static let defaultTotal: UInt64 = 2 << 30
 
@@ -46,32 +51,20 @@ public struct ZapAllScenario: Scenario {
     public var triggers: [ZapTrigger]
     public var runs: Int
 
-    public init(parameters p: ParameterSet, limits: HostLimits) throws(ParameterError) {
-        let vcpus = try p.int("vcpus", default: 6)
-        let backing: BackingKind = try p.choice("backing", default: .anonymous4k)
-        let pageSize: GuestPageSize = try p.choice("guest_page_size", default: .size4k)
-        let unit = max(backing.pageSize, pageSize.bytes)
-        let perVCPU = vcpus >= 1 ? Self.defaultTotal / UInt64(vcpus) / unit * unit : Self.defaultTotal
-        guest = try GuestConfiguration(parameters: p, limits: limits,
-                                       defaults: GuestConfiguration(vcpus: 6, memoryPerVCPU: max(unit, perVCPU)))
-        runs = try p.int("runs", default: 10, range: 1...1000)
-        triggers = try Self.triggers(p.string("triggers"))
+    public init(parameters: ParameterSet, limits: HostLimits) throws(ParameterError) {
+        var p = try Self.bind(parameters)
+        if !p.has(GuestParameters.memoryPerVCPU) {
+            let vcpus = try p.value(GuestParameters.vcpus)
+            let unit = max(try p.value(GuestParameters.backing).pageSize, try p.value(GuestParameters.guestPageSize).bytes)
+            let perVCPU = vcpus >= 1 ? Self.defaultTotal / UInt64(vcpus) / unit * unit : Self.defaultTotal
+            p = p.setting(GuestParameters.memoryPerVCPU.key, to: formatSize(max(unit, perVCPU)))
+        }
+        guest = try GuestConfiguration(parameters: p, limits: limits)
+        runs = try p.value(Self.runs)
+        triggers = try p.value(Self.triggers)
         if limits.usableSlots >= 1 && guest.slots > limits.usableSlots - 1 {
             throw ParameterError("--slots \(guest.slots) leaves no slot for the unrelated one: allowed 1...\(limits.usableSlots - 1) on this host (KVM_CAP_NR_MEMSLOTS \(limits.memslots), less kvmbench's slot 0 and the unrelated slot)")
         }
-    }
-
-    static func triggers(_ text: String?) throws(ParameterError) -> [ZapTrigger] {
-        guard let text else { return ZapTrigger.allCases }
-        var out: [ZapTrigger] = []
-        for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) where !item.isEmpty {
-            guard let trigger = ZapTrigger(rawValue: item) else {
-                throw ParameterError("--triggers \(item): unknown trigger; valid: \(ZapTrigger.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            if !out.contains(trigger) { out.append(trigger) }
-        }
-        if out.isEmpty { throw ParameterError("--triggers needs at least one of \(ZapTrigger.allCases.map(\.rawValue).joined(separator: ", "))") }
-        return ZapTrigger.allCases.filter(out.contains)
     }
 
     public var parameters: [String: String] {

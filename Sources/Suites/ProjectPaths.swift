@@ -30,7 +30,7 @@ public enum ProjectPaths {
     /// The kvmbench checkout the running executable lives in (`<checkout>/.build/<triple>/<config>/kvmbench`),
     /// or nil for an installed copy.
     public static func checkoutRoot() -> URL? {
-        let executable = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
+        let executable = Bundle.main.executableURL ?? URL(fileURLWithPath: "/proc/self/exe")
         var directory = executable.resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<8 {
             if isCheckout(directory) { return directory }

@@ -31,8 +31,8 @@ import Yams
 ///     args: -v 1 -b 64M -i 3       # its own flags (a string, or a list of arguments)
 /// ```
 ///
-/// Keys are checked here against `GuestConfiguration.parameterKeys` and the scenario's
-/// `parameterKeys`; values are checked by `SuitePlanner`, which builds every case's scenario.
+/// Keys are checked here against the scenario's `parameterTable`; values are checked by
+/// `SuitePlanner`, which builds every case's scenario.
 /// Every error names the file, line and column, and what is allowed.
 public enum SuiteParser {
     static let topKeys = ["suite", "description", "warmups", "repetitions", "gate", "cases"]
@@ -82,11 +82,9 @@ public enum SuiteParser {
         }
     }
 
-    /// The keys a case of `scenario` accepts: the guest's and the scenario's own, with their help.
+    /// The keys a case of `scenario` accepts (its parameter table), with their help.
     public static func allowedKeys(for scenario: any Scenario.Type) -> [String: String] {
-        // A selftest brings its own guest: its flags go in `args`.
-        if scenario == SelftestScenario.self { return scenario.parameterKeys }
-        return GuestConfiguration.parameterKeys.merging(scenario.parameterKeys) { _, own in own }
+        Dictionary(uniqueKeysWithValues: scenario.parameterTable.entries.map { ($0.key, $0.help) })
     }
 
     /// Parses a threshold written as "5%" or 0.05.

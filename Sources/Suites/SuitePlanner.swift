@@ -57,7 +57,7 @@ public enum SuitePlanner {
         var suite = suite
         let origin = SourcePosition(file: "command line", line: 0, column: 0)
         for (key, values) in overrides.axes.sorted(by: { $0.key < $1.key }) {
-            guard !values.isEmpty else { throw .usage("--\(flag(key)) needs at least one value") }
+            guard !values.isEmpty else { throw .usage("\(commandLineFlag(for: key)) needs at least one value") }
             let axis = SuiteAxis(key: key, values: values, position: origin)
             let having = suite.entries.indices.filter { suite.entries[$0].axis(key) != nil }
             let taking = suite.entries.indices.filter { index in
@@ -66,7 +66,7 @@ public enum SuitePlanner {
             }
             guard !taking.isEmpty else {
                 let keys = Set(suite.scenarioNames.compactMap(ScenarioCatalog.named).flatMap { SuiteParser.allowedKeys(for: $0).keys })
-                throw .usage("--\(flag(key)): no scenario of suite \(suite.name) (\(suite.scenarioNames.joined(separator: ", "))) takes '\(key)'; keys they take: \(keys.sorted().joined(separator: ", "))")
+                throw .usage("\(commandLineFlag(for: key)): no scenario of suite \(suite.name) (\(suite.scenarioNames.joined(separator: ", "))) takes '\(key)'; keys they take: \(keys.sorted().joined(separator: ", "))")
             }
             for index in having.isEmpty ? taking : having {
                 if let at = suite.entries[index].axes.firstIndex(where: { $0.key == key }) {
@@ -144,9 +144,7 @@ public enum SuitePlanner {
 
     /// The position of the axis a ParameterError names (its message starts with the flag), else the entry's.
     static func position(of message: String, in entry: SuiteEntry) -> SourcePosition {
-        for axis in entry.axes where message.contains("--" + flag(axis.key)) { return axis.position }
+        for axis in entry.axes where message.contains(commandLineFlag(for: axis.key)) { return axis.position }
         return entry.position
     }
-
-    static func flag(_ key: String) -> String { key.replacingOccurrences(of: "_", with: "-") }
 }

@@ -16,14 +16,7 @@ struct ComparisonFlags: ParsableArguments {
     @Flag(name: .customLong("ignore-kernel"), help: "Leave a kernel-release difference out of the host check (comparing kernels on purpose).")
     var ignoreKernel = false
 
-    @Option(name: .customLong("markdown"), help: "Also write the comparison as Markdown to this file.")
-    var markdown: String?
-
-    @Option(name: .customLong("html"), help: "Also write the comparison as a self-contained HTML page to this file.")
-    var html: String?
-
-    @Option(name: .customLong("junit"), help: "Also write the comparison as JUnit XML (one test per gated metric) to this file.")
-    var junit: String?
+    @OptionGroup var files: ReportFiles
 
     func settings() throws(SuiteError) -> CompareSettings {
         var value: Double?
@@ -39,18 +32,37 @@ struct ComparisonFlags: ParsableArguments {
     /// Writes the requested report files (atomically).
     func writeReports(_ report: ComparisonReport, documents: [ResultDocument]) {
         let comparison = report.comparison
-        var files: [(String, String)] = []
-        if let markdown { files.append((markdown, MarkdownReport.render(comparison))) }
-        if let junit { files.append((junit, JUnitReport.render(comparison))) }
-        if let html {
-            files.append((html, HTMLReport.render(documents: documents, comparison: comparison,
-                                                  title: "\(comparison.before.label) vs \(comparison.after.label)")))
+        var written: [(path: String, text: String)] = []
+        if let markdown = files.markdown { written.append((markdown, MarkdownReport.render(comparison))) }
+        if let junit = files.junit { written.append((junit, JUnitReport.render(comparison))) }
+        if let html = files.html {
+            written.append((html, HTMLReport.render(documents: documents, comparison: comparison,
+                                                    title: "\(comparison.before.label) vs \(comparison.after.label)")))
         }
+        ReportFiles.write(written, what: "write", announce: false)
+    }
+}
+
+/// Where report, compare and gate write their HTML, Markdown and JUnit renderings.
+struct ReportFiles: ParsableArguments {
+    @Option(help: ArgumentHelp("Write a self-contained HTML report to this file.", valueName: "file"))
+    var html: String?
+
+    @Option(help: ArgumentHelp("Write a Markdown summary to this file (CI job summaries, pull-request comments).", valueName: "file"))
+    var markdown: String?
+
+    @Option(help: ArgumentHelp("Write JUnit XML to this file (one test per gated metric; per case without a comparison).", valueName: "file"))
+    var junit: String?
+
+    /// Writes each (path, text) atomically, or exits 1 naming the path; `announce` prints "wrote PATH".
+    static func write(_ files: [(path: String, text: String)], what: String, announce: Bool) {
         for (path, text) in files {
+            let url = URL(fileURLWithPath: path)
             do {
-                try AtomicFile.write(Data(text.utf8), to: URL(fileURLWithPath: path))
+                try AtomicFile.write(Data(text.utf8), to: url)
+                if announce { print("wrote \(url.path)") }
             } catch {
-                fail(ErrorText.failed("write", path: path, error), status: 1)
+                fail(ErrorText.failed(what, path: url.path, error), status: 1)
             }
         }
     }

@@ -43,7 +43,7 @@ enum ToolVersion {
     private static func gitCommit() -> String? {
         if let commit = ProcessInfo.processInfo.environment["KVMBENCH_GIT_COMMIT"], !commit.isEmpty { return commit }
         // The executable lives in <checkout>/.build/<config>/kvmbench; read HEAD from the checkout.
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        var directory = (Bundle.main.executableURL ?? URL(fileURLWithPath: "/proc/self/exe")).resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<4 {
             let head = directory.appendingPathComponent(".git/HEAD")
             if let text = try? String(contentsOf: head, encoding: .utf8) {

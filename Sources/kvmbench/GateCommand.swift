@@ -32,6 +32,8 @@ struct GateCommand: ParsableCommand {
         --against history judges the run against the history database instead of one baseline: per case, the \
         samples of the last --last accepted runs of the same host key (and suite) pooled as the before side, \
         then the same rule; the policy comes from --suite / --file, else defaults.
+
+        \(SuiteAxisOptions.help)
         """)
 
     @Option(name: .customLong("baseline"), help: "The baseline to gate against: a baseline name or a result file.")
@@ -52,10 +54,7 @@ struct GateCommand: ParsableCommand {
     @Option(name: .customLong("result"), help: "Gate this result file instead of running anything (with --suite/--file: under that suite's gate policy).")
     var result: String?
 
-    @OptionGroup var guest: GuestOptions
-
-    @Option(name: .customLong("set"), help: ArgumentHelp("Replace a matrix axis of the suite: key=value[,value...]. Repeatable.", valueName: "key=values"))
-    var set: [String] = []
+    @OptionGroup var axes: SuiteAxisOptions
 
     @OptionGroup var output: OutputOptions
 
@@ -102,7 +101,10 @@ struct GateCommand: ParsableCommand {
                 }
                 return try SuiteParser.parse(record.definition, file: "suite record of \(base.label)")
             }
-            let overrides = SuiteCLI.orExit { () throws(SuiteError) in try SuiteCLI.overrides(guest: guest, set: set, output: output) }
+            let (parsed, overrides) = SuiteCLI.orExit { () throws(SuiteError) in
+                try SuiteCLI.overrides(axes, output: output, command: "kvmbench gate")
+            }
+            if let word = parsed.positional.first { fail("unexpected argument '\(word)' (the suite is --suite NAME)", status: ExitStatus.usage) }
             guard let (document, url) = try SuiteCLI.runSuite(definition, overrides: overrides, output: output,
                                                             dryRun: false, printResults: verbose && !output.json && !output.ktap) else { return }
             after = LoadedDocument(document: document, baseline: nil, label: url.path, url: url)

@@ -19,7 +19,7 @@ struct KVMBench: ParsableCommand {
     /// ArgumentParser's own main, except that an error it does not know (a Foundation or Swift
     /// error escaping a command) is one line in words (`ErrorText`), not a type dump.
     static func main() {
-        HostChangeRecovery.atStart()
+        HostChangeRecovery.atStart(command: CommandLine.arguments.dropFirst().first)
         do {
             var command = try parseAsRoot(nil)
             try command.run()

@@ -23,14 +23,7 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Compare the first result with this baseline (a name or a result file).")
     var baseline: String?
 
-    @Option(help: "Write the self-contained HTML report here.")
-    var html: String?
-
-    @Option(help: "Write the Markdown summary here (for CI job summaries and pull-request comments).")
-    var markdown: String?
-
-    @Option(help: "Write JUnit XML here (one test per gated metric, or per case without --baseline).")
-    var junit: String?
+    @OptionGroup var files: ReportFiles
 
     @Option(help: "Title of the HTML report.")
     var title: String?
@@ -61,32 +54,25 @@ struct ReportCommand: ParsableCommand {
             comparison = report.comparison
         }
         let documents = loaded.map(\.document)
-        var files: [(URL, String)] = []
+        var written: [(path: String, text: String)] = []
         let exporting = exports.kcidb != nil || exports.bmf != nil || exports.csv != nil || exports.lava
-        let htmlPath = html ?? ((markdown == nil && junit == nil && !exporting) ? defaultHTMLPath(for: loaded[0]) : nil)
+        let htmlPath = files.html ?? ((files.markdown == nil && files.junit == nil && !exporting) ? defaultHTMLPath(for: loaded[0]) : nil)
         if let htmlPath {
             let heading = title ?? (comparison.map { "\($0.before.label) vs \($0.after.label)" } ?? "kvmbench: \(loaded.map(\.label).joined(separator: ", "))")
-            files.append((URL(fileURLWithPath: htmlPath), HTMLReport.render(documents: documents, comparison: comparison, title: heading)))
+            written.append((htmlPath, HTMLReport.render(documents: documents, comparison: comparison, title: heading)))
         }
-        if let markdown {
+        if let markdown = files.markdown {
             let text = comparison.map(MarkdownReport.render) ?? documents.map(MarkdownReport.render).joined(separator: "\n")
-            files.append((URL(fileURLWithPath: markdown), text))
+            written.append((markdown, text))
         }
-        if let junit {
+        if let junit = files.junit {
             let text = comparison.map(JUnitReport.render) ?? JUnitReport.render(documents[0])
             if comparison == nil && documents.count > 1 {
                 FileHandle.standardError.write(Data("kvmbench: --junit without --baseline covers the first result only\n".utf8))
             }
-            files.append((URL(fileURLWithPath: junit), text))
+            written.append((junit, text))
         }
-        for (url, text) in files {
-            do {
-                try AtomicFile.write(Data(text.utf8), to: url)
-                print("wrote \(url.path)")
-            } catch {
-                fail(ErrorText.failed("write the report", path: url.path, error), status: 1)
-            }
-        }
+        ReportFiles.write(written, what: "write the report", announce: true)
         // A comparison's figures carry its verdicts; plain runs' figures are measurements.
         let figures = comparison.map(FleetFigure.figures(of:)) ?? documents.flatMap(FleetFigure.figures(of:))
         let measured = documents[0]

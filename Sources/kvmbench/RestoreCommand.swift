@@ -33,9 +33,9 @@ struct RestoreCommand: ParsableCommand {
 
 /// The start of every kvmbench command: undo what dead kvmbench processes left on the host.
 enum HostChangeRecovery {
-    static func atStart() {
-        // `kvmbench restore` reports this itself.
-        if CommandLine.arguments.dropFirst().first == "restore" { return }
+    /// `command`: the first argument (`kvmbench restore` reports this itself).
+    static func atStart(command: String?) {
+        if command == RestoreCommand.configuration.commandName { return }
         if let line = HostChangeLedger.restoreStale() {
             FileHandle.standardError.write(Data("kvmbench: \(line)\n".utf8))
         }

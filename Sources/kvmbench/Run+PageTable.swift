@@ -1,61 +1,28 @@
-import ArgumentParser
-import Foundation
 import Reporting
 import Results
 import Scenarios
 
-struct RunPageTable: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: PageTableScenario.name,
-        abstract: "KVM's mappings under dirty logging (kvm_page_table_test): create, update (split) and rebuild, each timed.",
-        discussion: """
-        Three phases on one VM, each timed from the release of the vCPUs to the last one's sync exit:
+extension PageTableScenario: ScenarioCommand {
+    static let abstract = "KVM's mappings under dirty logging (kvm_page_table_test): create, update (split) and rebuild, each timed."
+    static let discussion = """
+    Three phases on one VM, each timed from the release of the vCPUs to the last one's sync exit:
 
-          create mappings: every vCPU touches the memory for the first time (huge mappings where possible).
-          update mappings: dirty logging is enabled on every test slot, then every vCPU writes the memory (write-protection faults; huge mappings split into 4 KiB ones).
-          rebuild blocks: dirty logging is disabled (KVM zaps the mappings that may be huge again), then every vCPU reads the memory (huge mappings come back).
+      create mappings: every vCPU touches the memory for the first time (huge mappings where possible).
+      update mappings: dirty logging is enabled on every test slot, then every vCPU writes the memory (write-protection faults; huge mappings split into 4 KiB ones).
+      rebuild blocks: dirty logging is disabled (KVM zaps the mappings that may be huge again), then every vCPU reads the memory (huge mappings come back).
 
-        As in the selftest, every vCPU walks one shared region (--mem-per-vcpu is its size, the selftest's -b; --region private gives each vCPU its own), touching one word per large page while creating mappings (even-numbered vCPUs write, odd ones read), the first host page of each large page (a write) and the pages of its second half (reads) while updating, and every 4 KiB page (reads) while rebuilding; --write-percent N makes each phase's first access to a large page a write N% of the time for every vCPU instead. The host backing is populated before the first phase, so no phase pays for host page allocation (host_minor_faults in each phase's stats).
+    As in the selftest, every vCPU walks one shared region (--mem-per-vcpu is its size, the selftest's -b; --region private gives each vCPU its own), touching one word per large page while creating mappings (even-numbered vCPUs write, odd ones read), the first host page of each large page (a write) and the pages of its second half (reads) while updating, and every 4 KiB page (reads) while rebuilding; --write-percent N makes each phase's first access to a large page a write N% of the time for every vCPU instead. The host backing is populated before the first phase, so no phase pays for host page allocation (host_minor_faults in each phase's stats).
 
-        The enable/disable ioctls are timed on their own (enable_dirty_log_time, disable_dirty_log_time). The VM's pages_4k/pages_2m/pages_1g are read after every step and printed in a table after the run (phase_stats "after.<step>" in the results). Defaults: --backing thp --guest-page-size 2m --mem-per-vcpu 256M. On a 4 KiB backing, or with 4 KiB guest pages on a shadow-paging host, the case says that huge mappings are impossible.
-        """)
+    The enable/disable ioctls are timed on their own (enable_dirty_log_time, disable_dirty_log_time). The VM's pages_4k/pages_2m/pages_1g are read after every step and printed in a table after the run (phase_stats "after.<step>" in the results). Defaults: --backing thp --guest-page-size 2m --mem-per-vcpu 256M. On a 4 KiB backing, or with 4 KiB guest pages on a shadow-paging host, the case says that huge mappings are impossible.
+    """
 
-    @OptionGroup var guest: GuestOptions
-    @Option(help: ArgumentHelp("shared (default: every vCPU walks one region of --mem-per-vcpu bytes, the selftest's -b) or private (one region of --mem-per-vcpu bytes per vCPU).", valueName: "shared|private"))
-    var region: String?
-    @OptionGroup var output: OutputOptions
-
-    func run() throws {
-        var lists = guest.lists
-        if let region { lists["region"] = splitList(region) }
-        try executeRun(scenario: PageTableScenario.self, lists: lists, output: output) { document in
-            let colour = isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-            return renderMappingSteps(document.cases, colour: colour)
+    static var appendix: (@Sendable (inout ResultDocument, Bool) -> String)? {
+        { document, colour in
+            MappingStepsTable.render(document.cases, scenario: name, steps: boundaries, stepTimes: [
+                "create": "create_mappings_time", "enable_dirty_log": "enable_dirty_log_time",
+                "update": "update_mappings_time", "disable_dirty_log": "disable_dirty_log_time",
+                "rebuild": "rebuild_blocks_time",
+            ], colour: colour)
         }
     }
-}
-
-/// Per page-table case, the VM's mapping counts after every step.
-func renderMappingSteps(_ cases: [CaseResult], colour: Bool) -> String {
-    var text = ""
-    for item in cases where item.status == .ok && item.scenario == PageTableScenario.name {
-        guard let stats = item.phaseStats else { continue }
-        let shown = ["vcpus", "mem_per_vcpu", "region", "backing", "guest_page_size", "write_percent"]
-        let label = shown.compactMap { key in item.parameters[key].map { "\(key)=\($0)" } }.joined(separator: " ")
-        text += "\nKVM mappings after each step (last repetition) [\(label)]\n"
-        var table = TextTable(columns: [.init("after"), .init("pages_2m", .right), .init("pages_4k", .right),
-                                        .init("pages_1g", .right), .init("time", .right)])
-        let times = ["create": "create_mappings_time", "enable_dirty_log": "enable_dirty_log_time",
-                     "update": "update_mappings_time", "disable_dirty_log": "disable_dirty_log_time",
-                     "rebuild": "rebuild_blocks_time"]
-        for step in PageTableScenario.boundaries {
-            guard let counts = stats["after." + step] else { continue }
-            let time = times[step].flatMap { item.metric(named: $0) }.map { UnitFormatting.format($0.samples.last ?? $0.median, unit: $0.unit) } ?? ""
-            table.append([.init(step), .init(UnitFormatting.count(counts["pages_2m"] ?? 0)),
-                          .init(UnitFormatting.count(counts["pages_4k"] ?? 0)),
-                          .init(UnitFormatting.count(counts["pages_1g"] ?? 0)), .init(time)])
-        }
-        text += table.render(colour: colour)
-    }
-    return text
 }

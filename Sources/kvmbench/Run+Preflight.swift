@@ -28,14 +28,3 @@ func preflight(_ cases: [any Scenario], given: [[String: String]], output: Outpu
         FileHandle.standardError.write(Data("kvmbench: notice: \(notice)\n".utf8))
     }
 }
-
-/// `--pin` values: placements are separated by ';', or by ',' when every item is a keyword
-/// (`none,auto`); otherwise the value is one CPU list (`0,1` pins two vCPUs, it is not two cases).
-func splitPlacements(_ text: String) -> [String] {
-    if text.contains(";") {
-        return text.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    }
-    let items = splitList(text)
-    if items.allSatisfy({ ["none", "auto"].contains($0.lowercased()) }) { return items }
-    return [text.trimmingCharacters(in: .whitespaces)]
-}

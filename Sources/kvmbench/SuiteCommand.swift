@@ -11,6 +11,7 @@ struct SuiteCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "suite",
         abstract: "Run a suite: its scenarios over a matrix of parameters, with warm-ups and repetitions; results to Reports/.",
+        usage: "kvmbench suite [<name>] [--file <file>] [<guest flags>] [--set <key=values> ...] [<options>]",
         discussion: """
         NAME is a file Suites/NAME.yaml (kvmbench list shows them); --file runs any suite file. Suites are found in \
         $KVMBENCH_SUITES, else in the Suites/ directory of the kvmbench checkout the executable was built in, else \
@@ -22,18 +23,14 @@ struct SuiteCommand: ParsableCommand {
         ($KVMBENCH_REPORTS overrides Reports/), or to --output.
 
         Exit status: 0 ok, 3 a case failed, 64 bad suite or flags, 69/77 no usable /dev/kvm.
-        """)
 
-    @Argument(help: "The suite to run (see kvmbench list).")
-    var name: String?
+        \(SuiteAxisOptions.help)
+        """)
 
     @Option(name: .customLong("file"), help: "Run the suite file at this path instead of a named suite.")
     var file: String?
 
-    @OptionGroup var guest: GuestOptions
-
-    @Option(name: .customLong("set"), help: ArgumentHelp("Replace a matrix axis: key=value[,value...] (e.g. --set dirty_mode=bitmap,ring). Repeatable.", valueName: "key=values"))
-    var set: [String] = []
+    @OptionGroup var axes: SuiteAxisOptions
 
     @OptionGroup var output: OutputOptions
 
@@ -50,17 +47,16 @@ struct SuiteCommand: ParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Validate the suite and list its cases without running them.")
     var dryRun = false
 
-    func validate() throws {
-        if name == nil && file == nil { throw ValidationError("give a suite NAME or --file PATH (kvmbench list shows the suites)") }
-        if name != nil && file != nil { throw ValidationError("give either a suite NAME or --file PATH, not both") }
-    }
-
     func run() throws {
+        let (parsed, overrides) = SuiteCLI.orExit { () throws(SuiteError) in
+            try SuiteCLI.overrides(axes, output: output, command: "kvmbench suite")
+        }
+        if parsed.positional.count > 1 { fail("give one suite NAME (got \(parsed.positional.joined(separator: " ")))", status: ExitStatus.usage) }
+        let name = parsed.positional.first
+        if name == nil && file == nil { fail("give a suite NAME or --file PATH (kvmbench list shows the suites)", status: ExitStatus.usage) }
+        if name != nil && file != nil { fail("give either a suite NAME or --file PATH, not both", status: ExitStatus.usage) }
         let suite = SuiteCLI.orExit { () throws(SuiteError) in
             try SuiteCLI.loadSuite(name: name, file: file)
-        }
-        let overrides = SuiteCLI.orExit { () throws(SuiteError) in
-            try SuiteCLI.overrides(guest: guest, set: set, output: output)
         }
         let store = BaselineStore()
         if let saveBaseline {
@@ -78,6 +74,21 @@ struct SuiteCommand: ParsableCommand {
             SuiteCLI.note("saved baseline \(saveBaseline) (\(url.path))")
         }
         if document.cases.contains(where: { $0.status == .failed }) { throw ExitCode(ExitStatus.caseFailed) }
+    }
+}
+
+/// How suite and gate change a suite's matrix: the guest flags (parsed from the guest parameter
+/// table, so they are the same flags `run` takes) and --set for any key.
+struct SuiteAxisOptions: ParsableArguments {
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp(visibility: .private))
+    var guestFlags: [String] = []
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Replace a matrix axis: key=value[,value...] (e.g. --set dirty_mode=bitmap,ring). Repeatable.", valueName: "key=values"))
+    var set: [String] = []
+
+    /// The guest flags' section of the help text.
+    static var help: String {
+        ParameterHelp.text(GuestParameters.table, title: "GUEST FLAGS (each replaces that axis of the suite; a list is one case each):")
     }
 }
 
@@ -113,21 +124,24 @@ enum SuiteCLI {
         return try SuiteLibrary().load(name ?? "")
     }
 
-    /// True when `flag` was written on the command line (OutputOptions gives --repetitions and
-    /// --warmups defaults, and a suite's own counts must win unless the user asked).
-    static func given(_ flag: String) -> Bool {
-        CommandLine.arguments.contains { $0 == flag || $0.hasPrefix(flag + "=") }
-    }
-
-    static func overrides(guest: GuestOptions, set: [String], output: OutputOptions) throws(SuiteError) -> SuiteOverrides {
-        var overrides = SuiteOverrides(axes: guest.lists)
-        for item in set {
+    /// The overrides the command line gives a suite: guest flags and --set replace axes, and
+    /// --repetitions and --warmups, when given, the suite's own counts. Also returns what the
+    /// guest flags' parse left over (a suite's NAME).
+    static func overrides(_ axes: SuiteAxisOptions, output: OutputOptions, command: String) throws(SuiteError) -> (CommandLineParameters, SuiteOverrides) {
+        let parsed: CommandLineParameters
+        do {
+            parsed = try CommandLineParameters.parse(axes.guestFlags, table: GuestParameters.table, command: command)
+        } catch {
+            throw SuiteError(.usage, error.message)
+        }
+        var overrides = SuiteOverrides(axes: parsed.lists)
+        for item in axes.set {
             let (key, values) = try SuiteOverrides.parseSet(item)
             overrides.axes[key] = values
         }
-        if given("--repetitions") { overrides.repetitions = output.repetitions }
-        if given("--warmups") { overrides.warmups = output.warmups }
-        return overrides
+        overrides.repetitions = output.repetitions
+        overrides.warmups = output.warmups
+        return (parsed, overrides)
     }
 
     /// Applies overrides, validates every case, runs them and prints the results. Returns nil for
@@ -149,7 +163,7 @@ enum SuiteCLI {
         let url = output.output.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.defaultReport(suite: plan.suite.name)
         let progress = ConsoleProgress(label: plan.suite.name, quiet: output.quiet || output.json || output.ktap)
         let document = SuiteRunner.run(plan, host: host, tool: ToolVersion.current, outputs: [url],
-                                       timeoutSeconds: output.caseTimeout, progress: progress, handleSignals: true)
+                                       timeoutSeconds: output.timeoutSeconds, progress: progress, handleSignals: true)
         if printResults {
             if output.ktap {
                 print(KTAPReport.render(document), terminator: "")

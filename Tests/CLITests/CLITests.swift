@@ -68,6 +68,75 @@ struct CLIBadInputTests {
         #expect(outcome.stdout.isEmpty)
     }
 
+    /// One test per class of bad input to a scenario's parameter table: an unknown flag, a value the
+    /// declaration cannot read, and a value out of this host's range. Each is one line naming what
+    /// was wrong and what is allowed, exit 64, before any guest exists (so it holds without /dev/kvm
+    /// for the first two).
+    @Test func anUnknownFlagIsOneLineNamingTheFlagsTheScenarioTakes() throws {
+        for (arguments, phrase) in [(["run", "demand-paging", "--vcpu", "2"], "unknown option --vcpu for kvmbench run demand-paging; it takes --vcpus, --mem-per-vcpu,"),
+                                    (["run", "memslots", "--access", "random"], "unknown option --access for kvmbench run memslots; it takes --vcpus,"),
+                                    (["run", "memslot-stress", "--zap-all-quirk"], "--no-zap-all-quirk"),
+                                    (["run", "demand-paging", "--vcpus"], "--vcpus needs a value <n>")] {
+            let outcome = try CLI.run(arguments)
+            #expect(outcome.status == 64, "\(arguments): \(outcome.stderr)")
+            #expect(outcome.stderr.contains(phrase), "\(arguments): \(outcome.stderr)")
+            #expect(outcome.stderr.split(separator: "\n").count == 1, "one line expected: \(outcome.stderr)")
+        }
+    }
+
+    @Test(.enabled(if: CLI.kvmUsable, "needs /dev/kvm to read the host's limits"))
+    func aBadValueIsOneLineNamingWhatIsAllowed() throws {
+        for (arguments, phrase) in [(["run", "demand-paging", "--guest-ad-bits", "set"], "--guest-ad-bits set: unknown value; valid: preset, clear"),
+                                    (["run", "page-table", "--region", "both"], "--region both: unknown value; valid: shared, private"),
+                                    (["run", "mmu-stress", "--cycle-duration", "forever"], "--cycle-duration forever: not a duration within 1ms...60s"),
+                                    (["run", "zap-all", "--triggers", "everything"], "--triggers everything: unknown trigger; valid: unrelated-slot,")] {
+            let outcome = try CLI.run(arguments)
+            #expect(outcome.status == 64, "\(arguments): \(outcome.stderr)")
+            #expect(outcome.stderr.contains(phrase), "\(arguments): \(outcome.stderr)")
+            #expect(outcome.stderr.split(separator: "\n").count == 1, "one line expected: \(outcome.stderr)")
+        }
+    }
+
+    @Test(.enabled(if: CLI.kvmUsable, "needs /dev/kvm to read the host's limits"))
+    func aValueOutOfRangeIsOneLineWithThisHostsLimit() throws {
+        for (arguments, phrase) in [(["run", "demand-paging", "--vcpus", "100000"], "--vcpus 100000 is above this host's limit of"),
+                                    (["run", "dirty-logging", "--slots", "100000"], "--slots 100000 is above this host's limit of"),
+                                    (["run", "demand-paging", "--uffd", "missing", "--uffd-readers", "65"], "--uffd-readers 65 is out of range: allowed 1...64")] {
+            let outcome = try CLI.run(arguments)
+            #expect(outcome.status == 64, "\(arguments): \(outcome.stderr)")
+            #expect(outcome.stderr.contains(phrase), "\(arguments): \(outcome.stderr)")
+            #expect(outcome.stderr.split(separator: "\n").count == 1, "one line expected: \(outcome.stderr)")
+        }
+    }
+
+    @Test func helpAndListShowEveryParameterWithItsDefaultAndRange() throws {
+        let help = try CLI.run(["run", "demand-paging", "--help"])
+        #expect(help.status == 0)
+        let flags = ["--vcpus <n>", "--mem-per-vcpu <size>", "--backing <backing>", "--guest-page-size <size>", "--slots <n>",
+                     "--access <order>", "--write-percent <percent>", "--seed <n>", "--shared-region", "--host-prefault",
+                     "--guest-ad-bits <preset|clear>", "--reserve-hugepages", "--pin <none|auto|cpus>", "--numa-node <node>",
+                     "--numa-interleave", "--uffd <mode>", "--uffd-shared", "--uffd-readers <n>", "--uffd-delay <duration>"]
+        for flag in flags { #expect(help.stdout.contains(flag), "\(flag) missing from --help") }
+        // Help wraps its lines; read it with the line breaks folded.
+        let folded = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        for phrase in ["Key mem_per_vcpu; default 64M;", "Key vcpus; default 1; allowed: 1...KVM_CAP_MAX_VCPUS.",
+                       "Key uffd_readers; default 1; allowed: 1...64.", "Key guest_ad_bits; default preset; allowed: preset, clear.",
+                       "Key backing; default anonymous-4k; allowed: anonymous-4k, thp,", "Key write_percent; default 100; allowed: 0...100."] {
+            #expect(folded.contains(phrase), "\(phrase) missing from --help")
+        }
+        let memslots = try CLI.run(["run", "memslots", "--help"])
+        #expect(memslots.stdout.contains("--no-zap-all-quirk") && !memslots.stdout.contains("--access"))
+        let list = try CLI.run(["list"])
+        #expect(list.status == 0)
+        for scenario in ["demand-paging", "memslots", "memslot-stress", "zap-all", "dirty-logging", "page-table", "selftest",
+                         "mmu-stress", "access-tracking"] {
+            #expect(list.stdout.contains("Parameters of \(scenario) "), "\(scenario) missing from list")
+        }
+        for flag in flags.map({ String($0.split(separator: " ")[0]) }) { #expect(list.stdout.contains(flag), "\(flag) missing from list") }
+        #expect(list.stdout.contains("--uffd-readers <n>") && list.stdout.contains("1...64"))
+        #expect(list.stdout.contains("--cycle-duration <duration>") && list.stdout.contains("1ms...60s"))
+    }
+
     @Test func negativeRepetitionsAreAUsageError() throws {
         let outcome = try CLI.run(["run", "demand-paging", "--repetitions", "0"])
         #expect(outcome.status == 64)

@@ -50,11 +50,11 @@ struct MemslotsParameterTests {
     }
 
     @Test func durationsAndTestListsParse() throws {
-        #expect(try MemslotsScenario.duration("2s", flag: "--duration") == 2_000_000_000)
-        #expect(try MemslotsScenario.duration("500ms", flag: "--duration") == 500_000_000)
-        #expect(try MemslotsScenario.duration("1.5", flag: "--duration") == 1_500_000_000)
-        #expect(throws: ParameterError.self) { _ = try MemslotsScenario.duration("soon", flag: "--duration") }
-        #expect(throws: ParameterError.self) { _ = try MemslotsScenario.duration("0s", flag: "--duration") }
+        #expect(try MemslotsParameters.duration.parse("2s") == 2_000_000_000)
+        #expect(try MemslotsParameters.duration.parse("500ms") == 500_000_000)
+        #expect(try MemslotsParameters.duration.parse("1.5") == 1_500_000_000)
+        #expect(throws: ParameterError.self) { _ = try MemslotsParameters.duration.parse("soon") }
+        #expect(throws: ParameterError.self) { _ = try MemslotsParameters.duration.parse("0s") }
         #expect(formatDuration(500_000_000) == "500ms")
         let scenario = try memslots(["tests": "rw, map", "duration": "250ms"])
         #expect(scenario.tests == [.map, .rw])

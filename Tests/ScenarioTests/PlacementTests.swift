@@ -10,7 +10,8 @@ private let limits = HostLimits(maxVCPUs: 1024, memslots: 32764, memAvailable: n
 
 /// The scenario-level guest keys with placement, validated against `host`.
 private func guest(_ values: [String: String], host: HostLimits = limits) throws(ParameterError) -> GuestConfiguration {
-    try GuestConfiguration(parameters: ParameterSet(values), limits: host, defaults: GuestConfiguration(vcpus: 1, memoryPerVCPU: 4 << 20))
+    let table = ParameterTable(GuestParameters.all + [GuestParameters.memoryPerVCPU.defaulting(to: 4 << 20)])
+    return try GuestConfiguration(parameters: ParameterSet(values, table: table), limits: host)
 }
 
 @Suite("placement: CPU lists, the auto policy and validation")

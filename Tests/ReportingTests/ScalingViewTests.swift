@@ -1,5 +1,5 @@
+import Reporting
 import Results
-import Scenarios
 import Testing
 
 @Suite("scaling view over a vCPU sweep")

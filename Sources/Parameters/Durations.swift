@@ -1,3 +1,5 @@
+import Foundation
+
 /// Durations as the command line writes them: "10us", "500ns", "2ms", "1.5s", "0".
 ///
 /// A number without a unit is in `plainUnit` nanoseconds: microseconds for `--uffd-delay` (the

@@ -171,6 +171,11 @@ final class VCPUWorker: @unchecked Sendable {
                 if stopRequested.load(ordering: .acquiring) {
                     return GuestFailure(vcpu: index, exit: exit, registers: vcpu.registerSummary(), detail: "stopped by the watchdog")
                 }
+            case .shutdown where HostPaging.current.module == "kvm_amd":
+                // svm.c shutdown_interception: "VMCB is undefined after a SHUTDOWN intercept", so
+                // kvm_amd INITs the vCPU before KVM_RUN returns.
+                return GuestFailure(vcpu: index, exit: exit, registers: vcpu.registerSummary(),
+                                    detail: "kvm_amd re-initialises a vCPU that shut down: the registers below are its reset state, not the fault's")
             default:
                 return GuestFailure(vcpu: index, exit: exit, registers: vcpu.registerSummary())
             }

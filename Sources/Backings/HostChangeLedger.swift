@@ -272,6 +272,11 @@ public enum HostChangeLedger {
     }
 
     static func atomicWrite(_ data: Data, to url: URL) throws(Failure) {
+        // rename(2) over a device (KVMBENCH_LEDGER=/dev/null) would replace the node with a plain file.
+        var status = stat()
+        if lstat(url.path, &status) == 0, status.st_mode & S_IFMT != S_IFREG {
+            throw Failure("the host-change ledger \(url.path) is not a regular file; set KVMBENCH_LEDGER to a writable file")
+        }
         let temporary = url.path + ".\(getpid()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Failure("cannot write \(temporary): \(String(cString: strerror(errno))); set KVMBENCH_LEDGER to a writable file") }

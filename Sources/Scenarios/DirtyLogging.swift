@@ -232,34 +232,131 @@ public struct DirtyLoggingScenario: Scenario {
     }
 }
 
-/// A dirty-log check that found a page the guest wrote but KVM did not report.
-public struct DirtyLogMissedPage: Error, CustomStringConvertible, Sendable, Equatable {
+/// A dirty-log check that failed: a page the guest wrote but KVM did not report (`missed`), or a
+/// page KVM reported although the guest did not write it since the previous clear (`extra`; for
+/// manual-initially-set also a first harvest that was not all ones).
+public struct DirtyLogMismatch: Error, CustomStringConvertible, Sendable, Equatable {
+    public enum Kind: String, Sendable { case missed, extra }
+    public var kind: Kind
     public var guestPhysicalAddress: UInt64
+    /// The pass whose harvest was checked; 0 for the concurrent run.
     public var pass: Int
+    /// `--concurrent`: the harvest (from 1) that had to report the page; nil for the per-pass checks.
+    public var harvest: Int?
+    /// `--concurrent`: the write raced the previous harvest, so that one or this one had to report it.
+    public var racedPreviousHarvest: Bool
     public var mode: DirtyLogMode
-    public init(guestPhysicalAddress: UInt64, pass: Int, mode: DirtyLogMode) {
+
+    public init(_ kind: Kind, guestPhysicalAddress: UInt64, pass: Int, harvest: Int? = nil, racedPreviousHarvest: Bool = false,
+                mode: DirtyLogMode) {
+        self.kind = kind
         self.guestPhysicalAddress = guestPhysicalAddress
         self.pass = pass
+        self.harvest = harvest
+        self.racedPreviousHarvest = racedPreviousHarvest
         self.mode = mode
     }
+
     public var description: String {
-        "dirty log missed page at GPA \(hex(guestPhysicalAddress)), written in pass \(pass) (dirty mode \(mode.rawValue))"
+        let page = "page at GPA \(hex(guestPhysicalAddress))"
+        switch (kind, harvest) {
+        case (.missed, let harvest?) where racedPreviousHarvest:
+            return "dirty log missed \(page), written while concurrent harvest \(harvest - 1) ran and reported by neither it nor harvest \(harvest) (dirty mode \(mode.rawValue))"
+        case (.missed, let harvest?):
+            return "dirty log missed \(page), written after concurrent harvest \(harvest - 1) and before harvest \(harvest), which did not report it (dirty mode \(mode.rawValue))"
+        case (.missed, nil):
+            return "dirty log missed \(page), written in pass \(pass) (dirty mode \(mode.rawValue))"
+        case (.extra, _):
+            return "dirty log reported \(page) in pass \(pass), which the guest did not write since the previous clear (dirty mode \(mode.rawValue))"
+        }
     }
 }
 
-/// A dirty-log check that found a page KVM reported although the guest did not write it since
-/// the previous clear (or, for manual-initially-set, a first harvest that was not all ones).
-public struct DirtyLogExtraPage: Error, CustomStringConvertible, Sendable, Equatable {
-    public var guestPhysicalAddress: UInt64
-    public var pass: Int
-    public var mode: DirtyLogMode
-    public init(guestPhysicalAddress: UInt64, pass: Int, mode: DirtyLogMode) {
-        self.guestPhysicalAddress = guestPhysicalAddress
-        self.pass = pass
+/// The per-harvest check of `--concurrent` mode, made while the vCPUs keep writing.
+///
+/// Every pass writes a token of its own (`GuestVM.startContinuous(passTokenTag:)`: tag, vCPU,
+/// pass number) at the start of each page it writes, so a page's first 8 bytes change with every
+/// pass that writes it. Around each harvest the harvester scans the test memory twice: right
+/// before collecting (`beforeHarvest`) and right after the clear or ring reset (`afterHarvest`).
+/// A page whose first 8 bytes changed
+///   - between the scan after harvest k-1 and the scan before harvest k was written after harvest
+///     k-1 had re-protected it and before harvest k began: harvest k must report it;
+///   - between the two scans of harvest k was written while harvest k ran (the write raced it):
+///     harvest k or harvest k+1 must report it.
+/// Only harvests made after the write count, so a re-dirty KVM lost after an earlier report of the
+/// same page fails, which the union of all harvests cannot show. A write that raced harvest k and
+/// that harvest k missed is indistinguishable from one that came after it, so harvest k+1 may
+/// report it; a page reported by neither fails. (With `--access random` a page written twice in
+/// one pass keeps one token: the second write is held to the first one's harvest.)
+/// Pages reported but never written are the final union check's (`checkExact`).
+public struct ConcurrentHarvestCheck: Sendable {
+    public let pages: Int
+    let testBase: UInt64
+    let mode: DirtyLogMode
+    /// Each page's first 8 bytes at the last scan.
+    private var seen: [UInt64]
+    /// Pages the next harvest must report, and those of them that raced the previous harvest.
+    private var due: [UInt64]
+    private var raced: [UInt64]
+    /// Harvests checked so far.
+    public private(set) var harvests = 0
+
+    /// `memory`: the test memory (pages of 4 KiB), scanned once here, before the vCPUs run.
+    public init(memory: UnsafeRawPointer, pages: Int, testBase: UInt64, mode: DirtyLogMode) {
+        self.pages = pages
+        self.testBase = testBase
         self.mode = mode
+        let words = (pages + 63) / 64
+        seen = (0..<pages).map { memory.load(fromByteOffset: $0 * 4096, as: UInt64.self) }
+        due = [UInt64](repeating: 0, count: words)
+        raced = [UInt64](repeating: 0, count: words)
     }
-    public var description: String {
-        "dirty log reported page at GPA \(hex(guestPhysicalAddress)) in pass \(pass), which the guest did not write since the previous clear (dirty mode \(mode.rawValue))"
+
+    /// ORs into `into` every page whose first 8 bytes changed since the last scan, and remembers
+    /// the new values. The vCPUs may be writing: each aligned 8-byte load sees a whole token.
+    private static func scanChanges(_ memory: UnsafeRawPointer, pages: Int, seen: inout [UInt64], into bits: inout [UInt64]) {
+        for page in 0..<pages {
+            let value = memory.load(fromByteOffset: page * 4096, as: UInt64.self)
+            if value != seen[page] {
+                seen[page] = value
+                bits[page >> 6] |= 1 << UInt64(page & 63)
+            }
+        }
+    }
+
+    /// Right before harvest k collects: pages written since the scan after harvest k-1 are due.
+    public mutating func beforeHarvest(memory: UnsafeRawPointer) {
+        Self.scanChanges(memory, pages: pages, seen: &seen, into: &due)
+    }
+
+    /// The first page harvest k must report that `harvest` holds, or nil (tests drop it).
+    public func firstDuePage(in harvest: [UInt64]) -> Int? {
+        DirtyLogVerification.firstMissingPage(written: due, harvested: harvest.map { ~$0 })
+    }
+
+    /// Right after harvest k's clear or reset, with the pages it reported (bit i = test page i):
+    /// throws `DirtyLogMismatch` (missed) for the first due page it lacks; then pages written
+    /// while it ran and not in it become due for harvest k+1.
+    public mutating func afterHarvest(_ harvest: [UInt64], memory: UnsafeRawPointer) throws(DirtyLogMismatch) {
+        harvests += 1
+        if let page = DirtyLogVerification.firstMissingPage(written: due, harvested: harvest) {
+            throw DirtyLogMismatch(.missed, guestPhysicalAddress: testBase + UInt64(page) * 4096, pass: 0, harvest: harvests,
+                                   racedPreviousHarvest: raced[page >> 6] & (1 << UInt64(page & 63)) != 0, mode: mode)
+        }
+        var during = [UInt64](repeating: 0, count: due.count)
+        Self.scanChanges(memory, pages: pages, seen: &seen, into: &during)
+        for word in due.indices {
+            due[word] = during[word] & ~(word < harvest.count ? harvest[word] : 0)
+            raced[word] = due[word]
+        }
+    }
+
+    /// After the last harvest, made with every vCPU parked: nothing may still be due.
+    public func finish() throws(DirtyLogMismatch) {
+        if let page = DirtyLogVerification.firstMissingPage(written: due, harvested: []) {
+            throw DirtyLogMismatch(.missed, guestPhysicalAddress: testBase + UInt64(page) * 4096, pass: 0, harvest: harvests + 1,
+                                   racedPreviousHarvest: true, mode: mode)
+        }
     }
 }
 
@@ -280,13 +377,13 @@ public enum DirtyLogVerification {
     }
 
     /// The exact check: `harvested` must be `expected`, the pages written since the previous
-    /// clear. Throws `DirtyLogMissedPage` for the first page missing, `DirtyLogExtraPage` for the
-    /// first page reported in excess.
+    /// clear. Throws `DirtyLogMismatch` (missed) for the first page missing, (extra) for the first
+    /// page reported in excess.
     public static func checkExact(expected: [UInt64], harvested: [UInt64], testBase: UInt64, pass: Int,
                                   mode: DirtyLogMode) throws {
         try check(written: expected, harvested: harvested, testBase: testBase, pass: pass, mode: mode)
         if let page = firstExtraPage(written: expected, harvested: harvested) {
-            throw DirtyLogExtraPage(guestPhysicalAddress: testBase + UInt64(page) * 4096, pass: pass, mode: mode)
+            throw DirtyLogMismatch(.extra, guestPhysicalAddress: testBase + UInt64(page) * 4096, pass: pass, mode: mode)
         }
     }
 
@@ -300,20 +397,22 @@ public enum DirtyLogVerification {
         return nil
     }
 
-    /// Throws `DirtyLogMissedPage` with the GPA of the first written page KVM did not report.
+    /// Throws `DirtyLogMismatch` (missed) with the GPA of the first written page KVM did not report.
     public static func check(written: [UInt64], harvested: [UInt64], testBase: UInt64, pass: Int,
-                             mode: DirtyLogMode) throws(DirtyLogMissedPage) {
+                             mode: DirtyLogMode) throws(DirtyLogMismatch) {
         if let page = firstMissingPage(written: written, harvested: harvested) {
-            throw DirtyLogMissedPage(guestPhysicalAddress: testBase + UInt64(page) * 4096, pass: pass, mode: mode)
+            throw DirtyLogMismatch(.missed, guestPhysicalAddress: testBase + UInt64(page) * 4096, pass: pass, mode: mode)
         }
     }
 
     /// Sets bit i of `written` for every page i of `memory` (4 KiB pages) whose first 8 bytes equal
-    /// `token`, and returns how many there were. `written` is cleared first.
-    public static func scanWritten(memory: UnsafeRawPointer, pages: Int, token: UInt64, into written: inout [UInt64]) -> Int {
+    /// `token` in the bits of `mask` (all of them by default), and returns how many there were.
+    /// `written` is cleared first.
+    public static func scanWritten(memory: UnsafeRawPointer, pages: Int, token: UInt64, mask: UInt64 = .max,
+                                   into written: inout [UInt64]) -> Int {
         for index in written.indices { written[index] = 0 }
         var count = 0
-        for page in 0..<pages where memory.load(fromByteOffset: page * 4096, as: UInt64.self) == token {
+        for page in 0..<pages where memory.load(fromByteOffset: page * 4096, as: UInt64.self) & mask == token {
             written[page >> 6] |= 1 << UInt64(page & 63)
             count += 1
         }

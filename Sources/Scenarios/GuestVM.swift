@@ -346,8 +346,11 @@ public final class GuestVM {
     }
 
     /// Releases every vCPU to run passes until `stop()`; returns at once.
-    public func startContinuous() {
+    /// `passTokenTag`: every pass of vCPU i writes the token `passTokenTag | i << 32 | pass number`
+    /// (from 1) instead of the block's token, so the host can tell one pass's writes from the next's.
+    public func startContinuous(passTokenTag: UInt64? = nil) {
         for worker in workers {
+            worker.passTokens = passTokenTag.map { (parameterBlock(worker.index), $0 | UInt64(worker.index) << 32) }
             worker.stopRequested.store(false, ordering: .releasing)
             worker.livePasses.store(0, ordering: .releasing)
             worker.command = .untilStopped

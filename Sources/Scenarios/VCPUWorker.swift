@@ -47,6 +47,10 @@ final class VCPUWorker: @unchecked Sendable {
     /// Called on the worker thread when KVM_EXIT_DIRTY_RING_FULL arrives; must make room and return.
     var onDirtyRingFull: (@Sendable (Int) -> Void)?
     let stopRequested = Atomic<Bool>(false)
+    /// `.untilStopped` with per-pass tokens: before each pass the worker stores `tag | pass number`
+    /// (from 1) as the token in this parameter block, so every pass writes a token of its own.
+    /// Set by the harness before `go`, like `command`.
+    var passTokens: (block: UnsafeMutableRawPointer, tag: UInt64)?
     /// Passes completed so far while running `.untilStopped` (read by the harness while running).
     let livePasses = Atomic<Int>(0)
     /// Bumped on every exit the worker handles: the watchdog's sign of life.
@@ -121,6 +125,8 @@ final class VCPUWorker: @unchecked Sendable {
                 passesRun = 0
                 failure = nil
                 while !stopRequested.load(ordering: .acquiring) {
+                    // The guest rereads its block at the start of the pass this KVM_RUN resumes.
+                    if let passTokens { WorkloadParameters.storeToken(passTokens.tag | UInt64(passesRun + 1), into: passTokens.block) }
                     if let error = runOnePass() { failure = error; break }
                     passesRun += 1
                     livePasses.store(passesRun, ordering: .releasing)
@@ -165,6 +171,11 @@ final class VCPUWorker: @unchecked Sendable {
                 if stopRequested.load(ordering: .acquiring) {
                     return GuestFailure(vcpu: index, exit: exit, registers: vcpu.registerSummary(), detail: "stopped by the watchdog")
                 }
+            case .shutdown where HostPaging.current.module == "kvm_amd":
+                // svm.c shutdown_interception: "VMCB is undefined after a SHUTDOWN intercept", so
+                // kvm_amd INITs the vCPU before KVM_RUN returns.
+                return GuestFailure(vcpu: index, exit: exit, registers: vcpu.registerSummary(),
+                                    detail: "kvm_amd re-initialises a vCPU that shut down: the registers below are its reset state, not the fault's")
             default:
                 return GuestFailure(vcpu: index, exit: exit, registers: vcpu.registerSummary())
             }

@@ -91,3 +91,16 @@ struct ErrorLineTests {
         #expect(outcome.stderr.split(separator: "\n").count == 1, "\(outcome.stderr)")
     }
 }
+
+/// `/dev/null` given as an output file is written into, never replaced: renaming a finished file
+/// over it (how reports and results are written atomically) once left a plain file there, and
+/// every later `> /dev/null` on the machine wrote into that file.
+@Suite("command line: /dev/null as an output stays a device")
+struct DevNullOutputTests {
+    @Test func aReportWrittenToDevNullLeavesTheDevice() throws {
+        let outcome = try CLI.run(["report", someResult.path, "--markdown", "/dev/null", "--junit", "/dev/null"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        var status = stat()
+        #expect(stat("/dev/null", &status) == 0 && status.st_mode & S_IFMT == S_IFCHR, "/dev/null is no longer a character device")
+    }
+}

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 
-/// A kvmbench run started as a child process, which a test can signal.
-private final class ChildRun {
+/// A kvmbench run started as a child process, which a test can signal or kill (InterruptTests,
+/// SurvivalTests).
+final class ChildRun {
     let process = Process()
     let stderrFile: URL
 
@@ -29,6 +30,22 @@ private final class ChildRun {
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// Waits (at most `seconds`) until `condition` holds while the process runs; whether it held.
+    func wait(seconds: Double, until condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !condition() {
+            guard process.isRunning, Date() < deadline else { return false }
+            usleep(5_000)
+        }
+        return true
+    }
+
+    /// SIGKILL, and waits until the process is gone.
+    func killHard() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 }
 

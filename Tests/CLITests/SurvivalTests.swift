@@ -1,45 +1,6 @@
 import Foundation
 import Testing
 
-/// A kvmbench process started in the background, which a test kills.
-private final class Background {
-    let process = Process()
-    let stderrFile: URL
-
-    init(_ arguments: [String], environment: [String: String]) throws {
-        stderrFile = FileManager.default.temporaryDirectory.appendingPathComponent("kvmbench-survival-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
-        process.executableURL = CLI.executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: stderrFile)
-        try process.run()
-    }
-
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        try? FileManager.default.removeItem(at: stderrFile)
-    }
-
-    var stderr: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
-
-    /// Waits (at most `seconds`) until `condition` holds while the process runs; whether it held.
-    func wait(seconds: Double, until condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while !condition() {
-            guard process.isRunning, Date() < deadline else { return false }
-            usleep(5_000)
-        }
-        return true
-    }
-
-    func killHard() {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-}
-
 private let poolFile = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
 
 private func poolSize() -> Int? {
@@ -67,9 +28,9 @@ struct SurvivalTests {
         // Whatever goes wrong below, the pool goes back.
         defer { _ = try? CLI.run(["restore", "--all"], environment: environment) }
         let before = try #require(poolSize())
-        let run = try Background(["run", "page-table", "--backing", "hugetlb-2m", "--guest-page-size", "2m", "--vcpus", "1",
-                                  "--mem-per-vcpu", "32M", "--reserve-hugepages", "--repetitions", "20", "--warmups", "0", "-q"],
-                                 environment: environment)
+        let run = try ChildRun(["run", "page-table", "--backing", "hugetlb-2m", "--guest-page-size", "2m", "--vcpus", "1",
+                                "--mem-per-vcpu", "32M", "--reserve-hugepages", "--repetitions", "20", "--warmups", "0", "-q"],
+                              environment: environment)
         let grew = run.wait(seconds: 60) { (poolSize() ?? 0) > before && !ledgerChanges(ledger).isEmpty }
         try #require(grew, "the run never reserved hugepages: \(run.stderr)")
 
@@ -105,8 +66,8 @@ struct SurvivalTests {
     @Test func aRunKilledInTheMiddleOfACaseLeavesEveryFinishedRepetition() throws {
         let output = temporary("killed").appendingPathExtension("json")
         defer { try? FileManager.default.removeItem(at: output) }
-        let run = try Background(["run", "demand-paging", "--vcpus", "1", "--mem-per-vcpu", "8M,16M", "--repetitions", "400",
-                                  "--warmups", "0", "-q", "-o", output.path], environment: [:])
+        let run = try ChildRun(["run", "demand-paging", "--vcpus", "1", "--mem-per-vcpu", "8M,16M", "--repetitions", "400",
+                                "--warmups", "0", "-q", "-o", output.path], environment: [:])
         // Wait until a few repetitions of the first case are in the file, then kill without warning.
         func completed() -> Int? {
             guard let data = try? Data(contentsOf: output),

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import History
 import Results
 import Statistics
@@ -7,22 +8,9 @@ import Statistics
 /// Runs Apache Otava itself (python3 -m pip install apache-otava) on a series made from the
 /// committed real nightly result, and holds its change points beside ours.
 enum Otava {
-    static func python(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     /// Why Otava cannot be run here, or nil when it can.
     static let unavailable: String? = {
-        guard let outcome = try? python(["-c", "import otava.analysis"]) else { return "python3 is not installed" }
+        guard let outcome = try? Python.run(["-c", "import otava.analysis"]) else { return "python3 is not installed" }
         return outcome.status == 0 ? nil : "python3 cannot import otava (pip install apache-otava)"
     }()
 
@@ -36,7 +24,7 @@ enum Otava {
 
     static func changePoints(_ series: [Double], window: Int) throws -> [(index: Int, p: Double)] {
         let json = String(decoding: try JSONEncoder().encode(series), as: UTF8.self)
-        let outcome = try python(["-c", script, json, String(window)])
+        let outcome = try Python.run(["-c", script, json, String(window)])
         guard outcome.status == 0, let rows = try? JSONDecoder().decode([[Double]].self, from: Data(outcome.output.utf8)) else {
             throw NSError(domain: "otava", code: Int(outcome.status), userInfo: [NSLocalizedDescriptionKey: outcome.output])
         }

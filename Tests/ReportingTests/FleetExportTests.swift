@@ -2,30 +2,7 @@ import Foundation
 import Reporting
 import Results
 import Testing
-
-/// Runs python3 with a script and arguments; the tools of the fleet formats (kcidb-io, Apache
-/// Otava) are Python packages, so their checks run through it.
-enum Python {
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
-    /// Why `module` cannot be imported, or nil when it can.
-    static func missing(_ module: String, package: String) -> String? {
-        guard let outcome = try? run(["-c", "import \(module)"]) else { return "python3 is not installed" }
-        return outcome.status == 0 ? nil : "python3 lacks \(package) (pip install \(package)): skipped"
-    }
-}
+import TestSupport
 
 @Suite("fleet exports: KCIDB, Bencher, Otava, LAVA")
 struct FleetExportTests {

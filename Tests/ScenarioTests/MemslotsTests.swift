@@ -253,8 +253,14 @@ struct MemslotsKVMTests {
         MemslotAccess.fill(map, pages: 0..<map.pageCount, offset: MemslotAccess.hostOffset, value: MemslotAccess.hostValue)
         UnsafeMutableRawPointer(bitPattern: map.hostAddress(page: 100) + UInt(MemslotAccess.hostOffset))!.storeBytes(of: 1, as: UInt64.self)
         let failure = #expect(throws: GuestFailure.self) { try vm.runPasses(1) }
-        #expect(failure?.registers.contains("rdi=\(hex(map.guestAddress(page: 100) + UInt64(MemslotAccess.hostOffset)))") == true)
-        #expect(failure?.registers.contains("rax=0x1 ") == true)
+        if HostPaging.current.module == "kvm_amd" {
+            // kvm_amd INITs a vCPU that shut down: the failure says the registers are the reset state.
+            #expect(failure?.exit == .shutdown && failure?.registers.contains("rip=0xfff0") == true)
+            #expect(failure?.description.contains("registers below are its reset state") == true)
+        } else {
+            #expect(failure?.registers.contains("rdi=\(hex(map.guestAddress(page: 100) + UInt64(MemslotAccess.hostOffset)))") == true)
+            #expect(failure?.registers.contains("rax=0x1 ") == true)
+        }
     }
 
     @Test func withoutTheZapAllQuirkMovingAnotherSlotLeavesTheGuestsShadowPages() throws {
@@ -267,8 +273,13 @@ struct MemslotsKVMTests {
         }
         let with = try run(quirk: true)
         #expect(with.status == .ok)
-        // With the quirk every move of the last slot zaps every shadow page, so the guest refaults.
-        #expect((with.phaseStats?["move-inactive"]?["mmu_shadow_zapped"] ?? 0) > 0)
+        // With the quirk every move of the last slot zaps every mapping of the guest, so the guest
+        // refaults the pages it writes: more faults than new mappings, by at least its whole area.
+        // (Faults and mapping counts hold on every MMU; mmu_shadow_zapped only on the shadow MMU's.)
+        let withPhase = try #require(with.phaseStats?["move-inactive"])
+        let refaults = (withPhase["pf_taken"] ?? 0) - (withPhase["pages_4k"] ?? 0)
+        #expect(refaults >= Int64(MemslotLoops.movePages), "pf_taken \(withPhase["pf_taken"] ?? -1), pages_4k \(withPhase["pages_4k"] ?? -1)")
+        if HostPaging.current.usesShadowMMU { #expect((withPhase["mmu_shadow_zapped"] ?? 0) > 0) }
         let without = try run(quirk: false)
         if without.status == .unsupported {
             #expect(without.reason?.contains("KVM_X86_QUIRK_SLOT_ZAP_ALL") == true)
@@ -276,8 +287,12 @@ struct MemslotsKVMTests {
         }
         #expect(without.status == .ok)
         #expect(without.parameters["zap_all_quirk"] == "false")
-        // Without it only the moved slot's mappings go, and the guest never touches that slot.
-        #expect(without.phaseStats?["move-inactive"]?["mmu_shadow_zapped"] == 0)
+        // Without it only the moved slot's mappings go, and the guest never touches that slot: it
+        // faults only to map its pages the first time.
+        let withoutPhase = try #require(without.phaseStats?["move-inactive"])
+        #expect((withoutPhase["pf_taken"] ?? .max) <= (withoutPhase["pages_4k"] ?? 0) + 8,
+                "pf_taken \(withoutPhase["pf_taken"] ?? -1), pages_4k \(withoutPhase["pages_4k"] ?? -1)")
+        if HostPaging.current.usesShadowMMU { #expect(withoutPhase["mmu_shadow_zapped"] == 0) }
     }
 
     @Test func theDeleteCreateFallbackMovesTheSlotToo() throws {

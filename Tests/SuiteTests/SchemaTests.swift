@@ -3,6 +3,7 @@ import Pipeline
 import Results
 import Suites
 import Testing
+import TestSupport
 
 /// Validates documents against Schemas/result.schema.json with python3's `jsonschema` (draft 2020-12).
 enum SchemaValidator {
@@ -10,24 +11,11 @@ enum SchemaValidator {
 
     /// Why python3 with jsonschema cannot be used here, or nil when it can.
     static let unavailable: String? = {
-        guard let outcome = try? run(["-c", "import jsonschema; jsonschema.Draft202012Validator"]) else {
+        guard let outcome = try? Python.run(["-c", "import jsonschema; jsonschema.Draft202012Validator"]) else {
             return "python3 is not installed"
         }
         return outcome.status == 0 ? nil : "python3 has no jsonschema package (pip install jsonschema)"
     }()
-
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
 
     static let script = """
         import json, sys, jsonschema
@@ -44,7 +32,7 @@ enum SchemaValidator {
 
     /// The schema errors of `files` (empty when all validate).
     static func errors(_ files: [URL]) throws -> (status: Int32, output: String) {
-        try run(["-c", script, schema.path] + files.map(\.path))
+        try Python.run(["-c", script, schema.path] + files.map(\.path))
     }
 }
 

@@ -10,7 +10,7 @@
 //   Scenarios (VM harness and the MMU scenarios, and the selftest case)
 //   Pipeline (host session, case runner, repetitions, interrupts, progress, result writing)
 //   Reporting (tables, JSON, HTML, Markdown, JUnit), Suites (suite files, baselines, gate)
-//   History (runs recorded in SQLite through GRDB)
+//   History (runs recorded in SQLite through GRDB, or in a shared PostgreSQL through postgres-nio)
 //   kvmbench (the command line)
 import PackageDescription
 
@@ -28,6 +28,11 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // The shared fleet history on PostgreSQL (`--history postgres://...`).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .target(name: "CKVM", path: "Sources/CKVM"),
@@ -63,6 +68,11 @@ let package = Package(
         ], resources: [], swiftSettings: strict),
         .target(name: "History", dependencies: [
             "Results", "Statistics", .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .executableTarget(name: "kvmbench", dependencies: [
             "Pipeline", "History", "Suites", "Scenarios", "Reporting", "Results", "Host", "KVM", "Backings",

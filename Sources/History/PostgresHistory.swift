@@ -1,4 +1,5 @@
 import Foundation
+#if PostgreSQL
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -29,7 +30,7 @@ public final class PostgresHistory: HistoryStore {
     /// optionally ?sslmode=disable|prefer|require (default disable: a lab's loopback or private network).
     public init(url: String) throws {
         let configuration = try Self.configuration(url)
-        location = Self.redacted(url)
+        location = HistoryStores.redacted(url)
         var logger = Logger(label: "kvmbench.history")
         logger.logLevel = .critical
         self.logger = logger
@@ -48,7 +49,7 @@ public final class PostgresHistory: HistoryStore {
 
     static func configuration(_ text: String) throws -> PostgresConnection.Configuration {
         guard let url = URLComponents(string: text), let scheme = url.scheme, ["postgres", "postgresql"].contains(scheme) else {
-            throw HistoryServerError("\(redacted(text)): not a postgres:// URL (postgres://user[:password]@host[:port]/database)")
+            throw HistoryServerError("\(HistoryStores.redacted(text)): not a postgres:// URL (postgres://user[:password]@host[:port]/database)")
         }
         let host = url.host.flatMap { $0.isEmpty ? nil : $0 } ?? "localhost"
         let user = url.user.flatMap { $0.removingPercentEncoding } ?? ProcessInfo.processInfo.environment["USER"] ?? "postgres"
@@ -61,20 +62,13 @@ public final class PostgresHistory: HistoryStore {
             do {
                 let context = try NIOSSLContext(configuration: .makeClientConfiguration())
                 tls = mode == "prefer" ? .prefer(context) : .require(context)
-            } catch { throw HistoryServerError("\(redacted(text)): cannot set up TLS: \(error)") }
+            } catch { throw HistoryServerError("\(HistoryStores.redacted(text)): cannot set up TLS: \(error)") }
         default:
-            throw HistoryServerError("\(redacted(text)): sslmode \(mode) is not one of disable, prefer, require")
+            throw HistoryServerError("\(HistoryStores.redacted(text)): sslmode \(mode) is not one of disable, prefer, require")
         }
         return PostgresConnection.Configuration(host: host, port: url.port ?? 5432, username: user,
                                                 password: url.password?.removingPercentEncoding,
                                                 database: database.isEmpty ? nil : database, tls: tls)
-    }
-
-    /// The URL with its password replaced by "***", for messages and `location`.
-    public static func redacted(_ text: String) -> String {
-        guard var url = URLComponents(string: text), url.password != nil else { return text }
-        url.password = "***"
-        return url.string ?? text
     }
 
     /// The server's message (postgres-nio hides it from `description` on purpose).
@@ -345,9 +339,20 @@ public final class PostgresHistory: HistoryStore {
     }
 }
 
+#endif
+
 /// A history server that cannot be reached or refused a statement; `message` says which and why.
 public struct HistoryServerError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+extension HistoryStores {
+    /// The URL with its password replaced by "***", for messages and `location`.
+    public static func redacted(_ text: String) -> String {
+        guard var url = URLComponents(string: text), url.password != nil else { return text }
+        url.password = "***"
+        return url.string ?? text
+    }
 }

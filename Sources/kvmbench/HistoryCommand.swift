@@ -16,7 +16,7 @@ struct HistoryOptions: ParsableArguments {
 
     static func open(_ location: String) -> any HistoryStore {
         do { return try HistoryStores.open(location) } catch {
-            fail("cannot open the history database \(PostgresHistory.redacted(location)): \(error)", status: 1)
+            fail("cannot open the history database \(HistoryStores.redacted(location)): \(error)", status: 1)
         }
     }
 }
@@ -35,7 +35,7 @@ struct HistoryRecordingOptions: ParsableArguments {
         do {
             try HistoryStores.open(path).record(document, sourcePath: source, accepted: accepted)
         } catch {
-            SuiteCLI.note("warning: this run was not recorded in the history database \(PostgresHistory.redacted(path)): \(error)")
+            SuiteCLI.note("warning: this run was not recorded in the history database \(HistoryStores.redacted(path)): \(error)")
         }
     }
 }
@@ -101,7 +101,7 @@ struct HistoryCommand: ParsableCommand {
         func run() throws {
             let runs = historyOrFail { try history.open().runs(host: host) }
             if json { return historyPrintJSON(runs) }
-            if runs.isEmpty { return print("no runs recorded in \(PostgresHistory.redacted(history.resolvedPath))\(host.map { " for host \($0)" } ?? "")") }
+            if runs.isEmpty { return print("no runs recorded in \(HistoryStores.redacted(history.resolvedPath))\(host.map { " for host \($0)" } ?? "")") }
             for host in Set(runs.map(\.hostKey)).sorted() {
                 print("host \(host) (class \(HostKey.hostClass(ofKey: host)))")
                 var table = TextTable(columns: [.init("run", .right), .init("started"), .init("duration", .right), .init("suite"),
@@ -192,7 +192,7 @@ struct HistoryCommand: ParsableCommand {
         func run() throws {
             let changes = historyOrFail { try history.open().changes(windowLength: window, maxPValue: maxP, host: host) }
             if json { return historyPrintJSON(changes) }
-            if changes.isEmpty { return print("no change points in the gated metrics recorded in \(PostgresHistory.redacted(history.resolvedPath))") }
+            if changes.isEmpty { return print("no change points in the gated metrics recorded in \(HistoryStores.redacted(history.resolvedPath))") }
             var table = TextTable(columns: [.init("host"), .init("case"), .init("metric"), .init("from run", .right), .init("started"),
                                             .init("kernel"), .init("before", .right), .init("after", .right), .init("change", .right),
                                             .init("magnitude", .right), .init("p", .right)])

@@ -143,7 +143,7 @@ extension HistoryCommand {
 
         func validate() throws {
             if HistoryDatabase.defaultPath(option: history.path) == destination {
-                throw ValidationError("--to \(PostgresHistory.redacted(destination)) is the history being migrated")
+                throw ValidationError("--to \(HistoryStores.redacted(destination)) is the history being migrated")
             }
         }
 

@@ -7,12 +7,6 @@ extension HistoryDatabase {
     /// accepted runs of the same host key (and suite, when the run has one), excluding the run
     /// itself, the samples of that case's last `last` accepted measured runs pooled into one
     /// "before" case. nil when no such run is recorded.
-    public struct PooledBaseline: Sendable {
-        public var document: ResultDocument
-        /// The runs whose samples were pooled, oldest first.
-        public var runIDs: [Int64]
-    }
-
     public func pooledBaseline(for result: ResultDocument, last: Int) throws -> PooledBaseline? {
         precondition(last >= 1)
         let hostKey = HostKey.of(result.host)

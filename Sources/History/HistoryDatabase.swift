@@ -3,7 +3,8 @@ import GRDB
 import Results
 
 /// The history database: every recorded run, its cases and their metrics, in SQLite (through GRDB).
-/// Schema (created by `migrator`, version "v1"):
+/// `PostgresHistory` keeps the same tables on a shared server. Schema (created by `migrator`,
+/// version "v1", recorded in GRDB's `grdb_migrations`; PostgreSQL records it in `kvmbench_schema`):
 ///
 ///     runs(id, started_at, finished_at, source_path, suite_name, kvmbench_version,
 ///          host_fingerprint JSON, host_key, kernel_release, accepted)   unique(started_at, host_key)
@@ -11,7 +12,7 @@ import Results
 ///     metrics(id, case_id -> cases, name, unit, better, gate, median, low, high, samples JSON)
 ///
 /// Dates are ISO 8601 text in UTC with milliseconds, so they sort as text.
-public final class HistoryDatabase: Sendable {
+public final class HistoryDatabase: HistoryStore {
     let queue: DatabaseQueue
     public let path: String
 
@@ -80,49 +81,36 @@ public final class HistoryDatabase: Sendable {
 
     // MARK: recording
 
-    public enum RecordOutcome: Equatable, Sendable {
-        case recorded(runID: Int64)
-        /// A run with the same start time and host key is already there (same document imported twice).
-        case alreadyPresent(runID: Int64)
-    }
+    public typealias RecordOutcome = HistoryRecordOutcome
+    public typealias PooledBaseline = HistoryPooledBaseline
 
-    /// Records `document`. `accepted` defaults to "finished, and no case failed": the runs
-    /// `gate --against history` may judge against.
-    @discardableResult
-    public func record(_ document: ResultDocument, sourcePath: String? = nil,
-                       accepted: Bool? = nil) throws -> RecordOutcome {
-        let started = HistoryDates.text(document.startedAt)
-        let hostKey = HostKey.of(document.host)
-        let isAccepted = accepted ?? (!document.interrupted && !document.cases.contains { $0.status == .failed })
-        return try queue.write { db -> RecordOutcome in
+    public var location: String { path }
+
+    public func record(_ run: RecordedRun) throws -> HistoryRecordOutcome {
+        try queue.write { db -> HistoryRecordOutcome in
             if let id = try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE started_at = ? AND host_key = ?",
-                                           arguments: [started, hostKey]) {
+                                           arguments: [run.startedAt, run.hostKey]) {
                 return .alreadyPresent(runID: id)
             }
             try db.execute(sql: """
                 INSERT INTO runs (started_at, finished_at, source_path, suite_name, kvmbench_version,
                                   host_fingerprint, host_key, kernel_release, accepted)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [started, document.finishedAt.map(HistoryDates.text), sourcePath,
-                                 document.suite?.name, document.kvmbench.version,
-                                 try JSONText.encode(document.host), hostKey, document.host.kernelRelease,
-                                 isAccepted])
+                """, arguments: [run.startedAt, run.finishedAt, run.sourcePath, run.suiteName, run.kvmbenchVersion,
+                                 run.hostFingerprint, run.hostKey, run.kernelRelease, run.accepted])
             let runID = db.lastInsertedRowID
-            for result in document.cases {
+            for result in run.cases {
                 try db.execute(sql: """
                     INSERT INTO cases (run_id, case_key, scenario, parameters, status, reason)
                     VALUES (?, ?, ?, ?, ?, ?)
-                    """, arguments: [runID, result.key, result.scenario, try JSONText.encode(result.parameters),
-                                     result.status.rawValue, result.reason])
+                    """, arguments: [runID, result.caseKey, result.scenario, result.parameters, result.status, result.reason])
                 let caseID = db.lastInsertedRowID
                 for metric in result.metrics {
-                    let interval = metric.summary?.medianInterval ?? Bootstrap.medianInterval(of: metric.samples)
                     try db.execute(sql: """
                         INSERT INTO metrics (case_id, name, unit, better, gate, median, low, high, samples)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [caseID, metric.name, metric.unit.symbol, metric.better.rawValue, metric.gate,
-                                         metric.median.isFinite ? metric.median : nil,
-                                         interval?.first, interval?.last, try JSONText.encode(metric.samples)])
+                        """, arguments: [caseID, metric.name, metric.unit, metric.better, metric.gate,
+                                         metric.median, metric.low, metric.high, metric.samples])
                 }
             }
             return .recorded(runID: runID)
@@ -131,20 +119,45 @@ public final class HistoryDatabase: Sendable {
 
     // MARK: reading
 
-    /// Every run, oldest first.
-    public func runs() throws -> [RunRecord] {
+    public func runs(host: String?) throws -> [RunRecord] {
+        var sql = """
+            SELECT r.*, (SELECT COUNT(*) FROM cases c WHERE c.run_id = r.id) AS case_count FROM runs r
+            """
+        var arguments: StatementArguments = []
+        if let host { sql += " WHERE (r.host_key = ? OR r.host_key LIKE ?)"; arguments += [host, host + "-%"] }
+        sql += " ORDER BY started_at, id"
+        let query = sql, values = arguments
+        return try queue.read { db in try Row.fetchAll(db, sql: query, arguments: values).map(RunRecord.init(row:)) }
+    }
+
+    public func recordedRuns(ids: [Int64]?) throws -> [RecordedRun] {
         try queue.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT r.*, (SELECT COUNT(*) FROM cases c WHERE c.run_id = r.id) AS case_count
-                FROM runs r ORDER BY started_at, id
-                """).map(RunRecord.init(row:))
+            var sql = "SELECT * FROM runs"
+            if let ids { sql += " WHERE id IN (\(ids.map(String.init).joined(separator: ",")))" }
+            let runRows = try Row.fetchAll(db, sql: sql + " ORDER BY started_at, id")
+            return try runRows.map { row in
+                let runID: Int64 = row["id"]
+                let cases = try Row.fetchAll(db, sql: "SELECT * FROM cases WHERE run_id = ? ORDER BY id", arguments: [runID]).map { caseRow in
+                    let metrics = try Row.fetchAll(db, sql: "SELECT * FROM metrics WHERE case_id = ? ORDER BY id",
+                                                   arguments: [caseRow["id"] as Int64]).map { m in
+                        RecordedRun.MetricRow(name: m["name"], unit: m["unit"], better: m["better"], gate: m["gate"],
+                                              median: m["median"], low: m["low"], high: m["high"], samples: m["samples"])
+                    }
+                    return RecordedRun.Case(caseKey: caseRow["case_key"], scenario: caseRow["scenario"],
+                                            parameters: caseRow["parameters"], status: caseRow["status"],
+                                            reason: caseRow["reason"], metrics: metrics)
+                }
+                return RecordedRun(id: runID, startedAt: row["started_at"], finishedAt: row["finished_at"],
+                                   sourcePath: row["source_path"], suiteName: row["suite_name"],
+                                   kvmbenchVersion: row["kvmbench_version"], hostFingerprint: row["host_fingerprint"],
+                                   hostKey: row["host_key"], kernelRelease: row["kernel_release"],
+                                   accepted: row["accepted"], cases: cases)
+            }
         }
     }
 
-    /// One metric's points, oldest first, optionally narrowed to a case key, a scenario and a host
-    /// (a host key or a hostname). Only measured (`ok`) cases.
-    public func series(metric: String, caseKey: String? = nil, scenario: String? = nil,
-                       host: String? = nil, acceptedOnly: Bool = false) throws -> [SeriesPoint] {
+    public func series(metric: String, caseKey: String?, scenario: String?,
+                       host: String?, acceptedOnly: Bool) throws -> [SeriesPoint] {
         var sql = """
             SELECT r.id AS run_id, r.started_at, r.host_key, r.kernel_release, r.accepted,
                    c.case_key, c.scenario, m.name, m.unit, m.better, m.gate, m.median, m.low, m.high, m.samples
@@ -161,35 +174,19 @@ public final class HistoryDatabase: Sendable {
         return try queue.read { db in try Row.fetchAll(db, sql: query, arguments: values).map(SeriesPoint.init(row:)) }
     }
 
-    /// The (host key, case key, metric) triples of every gated metric recorded, sorted.
-    public func gatedSeriesKeys() throws -> [(host: String, caseKey: String, metric: String)] {
-        try queue.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT DISTINCT r.host_key, c.case_key, m.name
-                FROM metrics m JOIN cases c ON m.case_id = c.id JOIN runs r ON c.run_id = r.id
-                WHERE m.gate AND c.status = 'ok' ORDER BY r.host_key, c.case_key, m.name
-                """).map { ($0["host_key"], $0["case_key"], $0["name"]) }
+    public func gatedSeriesKeys(host: String?) throws -> [(host: String, caseKey: String, metric: String)] {
+        var sql = """
+            SELECT DISTINCT r.host_key, c.case_key, m.name
+            FROM metrics m JOIN cases c ON m.case_id = c.id JOIN runs r ON c.run_id = r.id
+            WHERE m.gate AND c.status = 'ok'
+            """
+        var arguments: StatementArguments = []
+        if let host { sql += " AND (r.host_key = ? OR r.host_key LIKE ?)"; arguments += [host, host + "-%"] }
+        sql += " ORDER BY r.host_key, c.case_key, m.name"
+        let query = sql, values = arguments
+        return try queue.read { db in
+            try Row.fetchAll(db, sql: query, arguments: values).map { ($0["host_key"], $0["case_key"], $0["name"]) }
         }
-    }
-
-    /// The change points of every gated metric's median series, per host and case (E-divisive means
-    /// with Otava's t-test significance; see `ChangePointDetection`).
-    public func changes(windowLength: Int = ChangePointDetection.defaultWindowLength,
-                        maxPValue: Double = ChangePointDetection.defaultMaxPValue) throws -> [SeriesChange] {
-        var out: [SeriesChange] = []
-        for key in try gatedSeriesKeys() {
-            let points = try series(metric: key.metric, caseKey: key.caseKey, host: key.host)
-                .filter { $0.median != nil }
-            let medians = points.compactMap(\.median)
-            for change in ChangePointDetection.changePoints(in: medians, windowLength: windowLength, maxPValue: maxPValue) {
-                let point = points[change.index]
-                out.append(SeriesChange(host: key.host, caseKey: key.caseKey, metric: key.metric,
-                                        unit: point.unit, better: point.better, runID: point.runID,
-                                        startedAt: point.startedAt, kernelRelease: point.kernelRelease,
-                                        changePoint: change))
-            }
-        }
-        return out
     }
 }
 
@@ -205,18 +202,33 @@ public struct RunRecord: Sendable, Equatable, Codable {
     public var kernelRelease: String
     public var accepted: Bool
     public var caseCount: Int
+    /// The fingerprint of the host the run was measured on, as recorded with it.
+    public var host: HostFingerprint?
 
     init(row: Row) {
         id = row["id"]; startedAt = row["started_at"]; finishedAt = row["finished_at"]
         sourcePath = row["source_path"]; suiteName = row["suite_name"]; kvmbenchVersion = row["kvmbench_version"]
         hostKey = row["host_key"]; kernelRelease = row["kernel_release"]; accepted = row["accepted"]
         caseCount = row["case_count"]
+        host = try? JSONText.decode(HostFingerprint.self, row["host_fingerprint"])
     }
+
+    init(id: Int64, startedAt: String, finishedAt: String?, sourcePath: String?, suiteName: String?,
+         kvmbenchVersion: String, hostKey: String, kernelRelease: String, accepted: Bool, caseCount: Int,
+         hostFingerprint: String) {
+        self.id = id; self.startedAt = startedAt; self.finishedAt = finishedAt; self.sourcePath = sourcePath
+        self.suiteName = suiteName; self.kvmbenchVersion = kvmbenchVersion; self.hostKey = hostKey
+        self.kernelRelease = kernelRelease; self.accepted = accepted; self.caseCount = caseCount
+        host = try? JSONText.decode(HostFingerprint.self, hostFingerprint)
+    }
+
+    /// The host class: hosts whose comparable fields, other than the hostname and kernel, match.
+    public var hostClass: String { HostKey.hostClass(ofKey: hostKey) }
 
     enum CodingKeys: String, CodingKey {
         case id, startedAt = "started_at", finishedAt = "finished_at", sourcePath = "source_path"
         case suiteName = "suite_name", kvmbenchVersion = "kvmbench_version", hostKey = "host_key"
-        case kernelRelease = "kernel_release", accepted, caseCount = "cases"
+        case kernelRelease = "kernel_release", accepted, caseCount = "cases", host
     }
 }
 
@@ -239,6 +251,16 @@ public struct SeriesPoint: Sendable, Equatable, Codable {
     public var low: Double?
     public var high: Double?
     public var samples: [Double]
+
+    init(runID: Int64, startedAt: String, hostKey: String, kernelRelease: String, accepted: Bool, caseKey: String,
+         scenario: String, metric: String, unit: String, better: String, gate: Bool, median: Double?,
+         low: Double?, high: Double?, samples: String) {
+        self.runID = runID; self.startedAt = startedAt; self.hostKey = hostKey; self.kernelRelease = kernelRelease
+        self.accepted = accepted; self.caseKey = caseKey; self.scenario = scenario; self.metric = metric
+        self.unit = MetricUnit(symbol: unit); self.better = Polarity(rawValue: better) ?? .lower; self.gate = gate
+        self.median = median; self.low = low; self.high = high
+        self.samples = (try? JSONText.decode([Double].self, samples)) ?? []
+    }
 
     init(row: Row) {
         runID = row["run_id"]; startedAt = row["started_at"]; hostKey = row["host_key"]
@@ -290,6 +312,11 @@ public enum HostKey {
         for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
         let hex = String(hash, radix: 16)
         return host.hostname + "-" + String(repeating: "0", count: 16 - hex.count) + hex.prefix(16)
+    }
+
+    /// The host class of a host key: its hash of the comparable fields (hostname and kernel left out).
+    public static func hostClass(ofKey key: String) -> String {
+        key.split(separator: "-").last.map(String.init) ?? key
     }
 }
 

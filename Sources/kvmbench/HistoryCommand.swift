@@ -7,14 +7,16 @@ import Suites
 
 /// Where the history database is, and whether a run is recorded in it.
 struct HistoryOptions: ParsableArguments {
-    @Option(name: .customLong("history"), help: ArgumentHelp("The history database (default $KVMBENCH_HISTORY, else $XDG_DATA_HOME/kvmbench/history.sqlite, else ~/.local/share/kvmbench/history.sqlite).", valueName: "path"))
+    @Option(name: .customLong("history"), help: ArgumentHelp("The history database: a SQLite file, or a shared PostgreSQL server as postgres://user[:password]@host[:port]/database (default $KVMBENCH_HISTORY, else $XDG_DATA_HOME/kvmbench/history.sqlite, else ~/.local/share/kvmbench/history.sqlite).", valueName: "path|url"))
     var path: String?
 
     var resolvedPath: String { HistoryDatabase.defaultPath(option: path) }
 
-    func open() -> HistoryDatabase {
-        do { return try HistoryDatabase(path: resolvedPath) } catch {
-            fail("cannot open the history database \(resolvedPath): \(error)", status: 1)
+    func open() -> any HistoryStore { Self.open(resolvedPath) }
+
+    static func open(_ location: String) -> any HistoryStore {
+        do { return try HistoryStores.open(location) } catch {
+            fail("cannot open the history database \(HistoryStores.redacted(location)): \(error)", status: 1)
         }
     }
 }
@@ -31,9 +33,9 @@ struct HistoryRecordingOptions: ParsableArguments {
         guard !noHistory else { return }
         let path = location.resolvedPath
         do {
-            try HistoryDatabase(path: path).record(document, sourcePath: source, accepted: accepted)
+            try HistoryStores.open(path).record(document, sourcePath: source, accepted: accepted)
         } catch {
-            SuiteCLI.note("warning: this run was not recorded in the history database \(path): \(error)")
+            SuiteCLI.note("warning: this run was not recorded in the history database \(HistoryStores.redacted(path)): \(error)")
         }
     }
 }
@@ -46,9 +48,11 @@ struct HistoryCommand: ParsableCommand {
         `kvmbench suite` and `kvmbench gate` record every run here (unless --no-history). Runs are grouped by host \
         key: the hostname and a hash of the host fields the gate compares, apart from the kernel release (a new \
         kernel stays in the series and shows as a change point). A run is accepted when it finished and no case \
-        failed (a gate run: and the gate passed).
+        failed (a gate run: and the gate passed). A fleet shares one history on PostgreSQL: \
+        --history postgres://... (or $KVMBENCH_HISTORY); `history migrate --to URL` copies a SQLite history there, \
+        and `history fleet` shows, per host class, which gated metrics regressed on a candidate kernel.
         """,
-        subcommands: [Import.self, List.self, Show.self, Changes.self])
+        subcommands: [Import.self, List.self, Show.self, Changes.self, Fleet.self, Migrate.self])
 
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -69,35 +73,37 @@ struct HistoryCommand: ParsableCommand {
             let database = history.open()
             var rows: [ImportRow] = []
             for document in loaded {
-                let outcome: HistoryDatabase.RecordOutcome
+                let outcome: HistoryRecordOutcome
                 do { outcome = try database.record(document.document, sourcePath: document.url.path) } catch {
-                    fail("cannot record \(document.label) in \(database.path): \(error)", status: 1)
+                    fail("cannot record \(document.label) in \(database.location): \(error)", status: 1)
                 }
                 switch outcome {
                 case .recorded(let id): rows.append(ImportRow(file: document.label, runID: id, imported: true))
                 case .alreadyPresent(let id): rows.append(ImportRow(file: document.label, runID: id, imported: false))
                 }
             }
-            if json { return printJSON(rows) }
+            if json { return historyPrintJSON(rows) }
             var table = TextTable(columns: [.init("file"), .init("run", .right), .init("")])
             for row in rows { table.append([.init(row.file), .init(String(row.runID)), .init(row.imported ? "imported" : "already recorded")]) }
             print(table.render(colour: SuiteCLI.colour))
-            print("\(rows.filter(\.imported).count) of \(rows.count) imported into \(database.path)")
+            print("\(rows.filter(\.imported).count) of \(rows.count) imported into \(database.location)")
         }
     }
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "The recorded runs, per host, oldest first.")
+        @Option(name: .customLong("host"), help: "Only this host (a host key or a hostname); every host when not given.")
+        var host: String?
         @OptionGroup var history: HistoryOptions
-        @Flag(name: .customLong("json"), help: "Print the runs as JSON.")
+        @Flag(name: .customLong("json"), help: "Print the runs as JSON (each with its host fingerprint).")
         var json = false
 
         func run() throws {
-            let runs = orFail { try history.open().runs() }
-            if json { return printJSON(runs) }
-            if runs.isEmpty { return print("no runs recorded in \(history.resolvedPath)") }
+            let runs = historyOrFail { try history.open().runs(host: host) }
+            if json { return historyPrintJSON(runs) }
+            if runs.isEmpty { return print("no runs recorded in \(HistoryStores.redacted(history.resolvedPath))\(host.map { " for host \($0)" } ?? "")") }
             for host in Set(runs.map(\.hostKey)).sorted() {
-                print("host \(host)")
+                print("host \(host) (class \(HostKey.hostClass(ofKey: host)))")
                 var table = TextTable(columns: [.init("run", .right), .init("started"), .init("duration", .right), .init("suite"),
                                                 .init("kernel"), .init("kvmbench"), .init("cases", .right), .init("accepted")])
                 for run in runs where run.hostKey == host {
@@ -136,8 +142,8 @@ struct HistoryCommand: ParsableCommand {
         }
 
         func run() throws {
-            let points = orFail { try history.open().series(metric: metric, caseKey: caseKey, scenario: scenario, host: host) }
-            if json { return printJSON(points) }
+            let points = historyOrFail { try history.open().series(metric: metric, caseKey: caseKey, scenario: scenario, host: host) }
+            if json { return historyPrintJSON(points) }
             if points.isEmpty { fail("no recorded values of \(metric) match (see kvmbench history list)", status: 1) }
             var groups: [String] = []
             for point in points where !groups.contains(point.hostKey + "\u{0}" + point.caseKey) { groups.append(point.hostKey + "\u{0}" + point.caseKey) }
@@ -172,6 +178,8 @@ struct HistoryCommand: ParsableCommand {
         var window = ChangePointDetection.defaultWindowLength
         @Option(name: .customLong("max-p"), help: "Significance level (Otava's default).")
         var maxP = ChangePointDetection.defaultMaxPValue
+        @Option(name: .customLong("host"), help: "Only this host (a host key or a hostname); every host when not given.")
+        var host: String?
         @OptionGroup var history: HistoryOptions
         @Flag(name: .customLong("json"), help: "Print the change points as JSON.")
         var json = false
@@ -182,9 +190,9 @@ struct HistoryCommand: ParsableCommand {
         }
 
         func run() throws {
-            let changes = orFail { try history.open().changes(windowLength: window, maxPValue: maxP) }
-            if json { return printJSON(changes) }
-            if changes.isEmpty { return print("no change points in the gated metrics recorded in \(history.resolvedPath)") }
+            let changes = historyOrFail { try history.open().changes(windowLength: window, maxPValue: maxP, host: host) }
+            if json { return historyPrintJSON(changes) }
+            if changes.isEmpty { return print("no change points in the gated metrics recorded in \(HistoryStores.redacted(history.resolvedPath))") }
             var table = TextTable(columns: [.init("host"), .init("case"), .init("metric"), .init("from run", .right), .init("started"),
                                             .init("kernel"), .init("before", .right), .init("after", .right), .init("change", .right),
                                             .init("magnitude", .right), .init("p", .right)])
@@ -211,14 +219,14 @@ private struct ImportRow: Codable {
     enum CodingKeys: String, CodingKey { case file, runID = "run_id", imported }
 }
 
-private func printJSON<T: Encodable>(_ value: T) {
+func historyPrintJSON<T: Encodable>(_ value: T) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     do { print(String(decoding: try encoder.encode(value), as: UTF8.self)) } catch { fail("cannot encode JSON: \(error)", status: 1) }
 }
 
-private func orFail<T>(_ body: () throws -> T) -> T {
+func historyOrFail<T>(_ body: () throws -> T) -> T {
     do { return try body() } catch { fail("history database: \(error)", status: 1) }
 }
 
@@ -227,14 +235,16 @@ extension HistoryRecordingOptions {
     /// run of this host (and suite).
     func pooledBaseline(for result: ResultDocument, last: Int) -> LoadedDocument {
         let database = location.open()
-        let pooled: HistoryDatabase.PooledBaseline?
+        let pooled: HistoryPooledBaseline?
         do { pooled = try database.pooledBaseline(for: result, last: last) } catch {
-            fail("history database \(database.path): \(error)", status: 1)
+            fail("history database \(database.location): \(error)", status: 1)
         }
         guard let pooled else {
-            fail("the history \(database.path) holds no accepted run of host \(HostKey.of(result.host))\(result.suite.map { " and suite \($0.name)" } ?? ""): nothing to gate against (kvmbench history list shows what it holds)", status: ExitStatus.baselineProblem)
+            fail("the history \(database.location) holds no accepted run of host \(HostKey.of(result.host))\(result.suite.map { " and suite \($0.name)" } ?? ""): nothing to gate against (kvmbench history list shows what it holds)", status: ExitStatus.baselineProblem)
         }
         let label = "history (runs \(pooled.runIDs.map(String.init).joined(separator: ",")))"
-        return LoadedDocument(document: pooled.document, baseline: nil, label: label, url: URL(fileURLWithPath: database.path))
+        let url = HistoryStores.isServerURL(database.location) ? URL(string: database.location) : nil
+        return LoadedDocument(document: pooled.document, baseline: nil, label: label,
+                              url: url ?? URL(fileURLWithPath: database.location))
     }
 }

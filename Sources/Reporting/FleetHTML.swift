@@ -35,7 +35,7 @@ public enum FleetHTML {
     public struct Trend: Sendable {
         public var caseKey: String
         public var metric: String
-        public var unit: String
+        public var unit: MetricUnit
         public var better: Polarity
         public var candidateKernel: String
         public var series: [Series]
@@ -58,7 +58,7 @@ public enum FleetHTML {
             }
         }
 
-        public init(caseKey: String, metric: String, unit: String, better: Polarity, candidateKernel: String, series: [Series]) {
+        public init(caseKey: String, metric: String, unit: MetricUnit, better: Polarity, candidateKernel: String, series: [Series]) {
             self.caseKey = caseKey; self.metric = metric; self.unit = unit; self.better = better
             self.candidateKernel = candidateKernel; self.series = series
         }

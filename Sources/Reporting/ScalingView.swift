@@ -26,9 +26,6 @@ public struct ScalingSeries: Sendable, Equatable {
 /// linear line (n x the single-vCPU rate) and the efficiency (overall / ideal). Pure: it reads
 /// only the results it is given.
 public enum ScalingView {
-    /// Each case's rate over the ideal linear line of its series, in %, for insight (not gated).
-    public static let efficiency = MetricDefinition("scaling_efficiency", unit: .percent, better: .higher, gated: false)
-
     /// One series per group of ok cases that differ only in `vcpus` and have at least two counts.
     /// When the sweep has no 1-vCPU case, the smallest count's rate per vCPU stands in for the
     /// single-vCPU rate (and `baselineVCPUs` says so). When a count appears twice in a group the
@@ -58,10 +55,10 @@ public enum ScalingView {
         }
     }
 
-    /// Adds each case's efficiency within its series as the non-gated metric `scaling_efficiency`
-    /// (in %), replacing an earlier one. Returns the series.
+    /// Adds each case's efficiency within its series (in %) as the scenario's declared `efficiency`
+    /// metric, replacing an earlier one. Returns the series.
     @discardableResult
-    public static func annotate(_ cases: inout [CaseResult], rateMetric: String) -> [ScalingSeries] {
+    public static func annotate(_ cases: inout [CaseResult], rateMetric: String, efficiency: MetricDefinition) -> [ScalingSeries] {
         let all = series(cases, rateMetric: rateMetric)
         for series in all {
             for row in series.rows {

@@ -40,7 +40,7 @@ public struct DemandPagingMetrics: MetricDeclarations {
     public let hostPTEsMapped = MetricDefinition.count("host_ptes_mapped")
 
     /// Added by a sweep over --vcpus (`ScalingView.annotate`): the rate over the ideal linear line.
-    public let scalingEfficiency = ScalingView.efficiency
+    public let scalingEfficiency = MetricDefinition("scaling_efficiency", unit: .percent, better: .higher, gated: false)
 }
 
 extension DemandPagingScenario: DeclaresMetrics {

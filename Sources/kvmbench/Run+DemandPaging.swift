@@ -15,7 +15,7 @@ extension DemandPagingScenario: ScenarioCommand {
     static var appendix: (@Sendable (inout ResultDocument, Bool) -> String)? {
         { document, colour in
             let rate = "demand_paging_rate"
-            return ScalingTable.render(ScalingView.annotate(&document.cases, rateMetric: rate), rateMetric: rate, colour: colour)
+            return ScalingTable.render(ScalingView.annotate(&document.cases, rateMetric: rate, efficiency: DemandPagingScenario.metrics.scalingEfficiency), rateMetric: rate, colour: colour)
         }
     }
 }

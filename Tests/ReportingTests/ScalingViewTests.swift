@@ -4,6 +4,7 @@ import Testing
 
 @Suite("scaling view over a vCPU sweep")
 struct ScalingViewTests {
+    let efficiency = MetricDefinition("scaling_efficiency", unit: .percent, better: .higher, gated: false)
     func result(vcpus: Int, rate: Double?, backing: String = "anonymous-4k", status: CaseStatus = .ok) -> CaseResult {
         var metrics: [Metric] = []
         if let rate { metrics.append(Metric(name: "demand_paging_rate", unit: .pagesPerSecond, better: .higher, samples: [rate * 0.9, rate, rate * 1.1])) }
@@ -44,7 +45,7 @@ struct ScalingViewTests {
 
     @Test func annotateStoresANonGatedEfficiencyOnEachCase() throws {
         var cases = [result(vcpus: 1, rate: 100), result(vcpus: 2, rate: 150), result(vcpus: 8, rate: nil)]
-        ScalingView.annotate(&cases, rateMetric: "demand_paging_rate")
+        ScalingView.annotate(&cases, rateMetric: "demand_paging_rate", efficiency: efficiency)
         let metric = try #require(cases[1].metric(named: "scaling_efficiency"))
         #expect(metric.median == 75)
         #expect(metric.gate == false)
@@ -52,7 +53,7 @@ struct ScalingViewTests {
         #expect(cases[0].metric(named: "scaling_efficiency")?.median == 100)
         #expect(cases[2].metric(named: "scaling_efficiency") == nil)
         // Annotating twice replaces, never duplicates.
-        ScalingView.annotate(&cases, rateMetric: "demand_paging_rate")
+        ScalingView.annotate(&cases, rateMetric: "demand_paging_rate", efficiency: efficiency)
         #expect(cases[1].metrics.filter { $0.name == "scaling_efficiency" }.count == 1)
     }
 

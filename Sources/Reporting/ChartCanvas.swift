@@ -3,7 +3,7 @@
 /// with the page.
 enum ChartCanvas {
     /// What a chart shows; becomes its `data-chart` attribute.
-    enum Kind: String { case scaling, bars, phases, trend }
+    enum Kind: String { case scaling, phases, forest, trend }
 
     /// `<figure><svg class="chart" data-chart=kind>` with `<title>`, a visible heading and `content`.
     static func figure(kind: Kind, title: String, subtitle: String?, width: Double, height: Double,

@@ -8,6 +8,10 @@ struct HostSection {
     let number: Int
     /// The comparison whose after side ran on this host, if any.
     let comparisons: ComparisonIndex?
+    /// True for a side of the comparison shown above: the section leaves the per-metric tables
+    /// and KVM stats deltas to the comparison (`kvmbench report FILE` shows them for one run) and
+    /// keeps the fingerprint, the charts and the cases that did not run.
+    var compact = false
 
     static func anchor(number: Int) -> String { "host-\(number)" }
 
@@ -23,9 +27,14 @@ struct HostSection {
             }
             runs
             FingerprintTable(host: host).markup
+            if compact {
+                Markup.element("p", ["class": "muted"]) {
+                    "Compared above, metric by metric. Each run's full tables and KVM stats deltas: kvmbench report RESULT.json."
+                }
+            }
             for (position, scenario) in group.scenarios.enumerated() {
                 ScenarioSection(scenario: scenario, cases: group.cases.filter { $0.scenario == scenario },
-                                comparisons: comparisons,
+                                comparisons: comparisons, compact: compact,
                                 anchor: Self.anchor(number: number) + "-scenario-\(position + 1)").markup
             }
         }

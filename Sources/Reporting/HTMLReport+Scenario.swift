@@ -7,6 +7,8 @@ struct ScenarioSection {
     let scenario: String
     let cases: [CaseResult]
     let comparisons: ComparisonIndex?
+    /// Only charts and the cases that did not run: the comparison shows the metrics.
+    var compact = false
     let anchor: String
 
     var markup: Markup {
@@ -14,12 +16,13 @@ struct ScenarioSection {
         let notRun = cases.filter { $0.status != .ok }
         let scaling = ScalingPlot.plots(scenario: scenario, cases: cases)
         let phases = PhaseBreakdown(scenario: scenario, cases: cases, comparisons: comparisons)
+        if compact && scaling.isEmpty && phases == nil && notRun.isEmpty { return .empty }
         return Markup.element("section", ["class": "scenario", "id": anchor]) {
             Markup.element("h3") {
                 scenario
                 Markup.element("span", ["class": "muted count"]) { " · " + CaseTally(cases).summaryLine }
             }
-            if !measured.isEmpty { metricTable(measured) }
+            if !measured.isEmpty && !compact { metricTable(measured) }
             if !scaling.isEmpty || phases != nil {
                 Markup.element("div", ["class": "charts"]) {
                     for plot in scaling { ScalingChart(plot: plot).markup }
@@ -28,7 +31,7 @@ struct ScenarioSection {
             }
             if !notRun.isEmpty { notRunList(notRun) }
             let withStats = measured.filter { !$0.kvmStats.isEmpty || $0.phaseStats != nil || $0.perVCPU != nil }
-            if !withStats.isEmpty {
+            if !withStats.isEmpty && !compact {
                 Markup.element("details", ["class": "stats-group"]) {
                     Markup.element("summary") {
                         "KVM stats deltas and per-vCPU figures"

@@ -68,6 +68,41 @@ enum HTMLStyle {
     tr.v-noisy td.change, tr.v-cannot-decide td.change { color: var(--amber); }
     tr.v-unchanged td.change, tr.v-not-significant td.change { color: var(--muted); }
 
+    dl.overview { display: grid; grid-template-columns: max-content 1fr; gap: 6px 14px; margin: 14px 0; font-size: 13px; }
+    dl.overview dt { font-weight: 600; }
+    dl.overview dd { margin: 0; }
+    .badge + .badge { margin-left: 4px; }
+    table.compare { table-layout: fixed; width: 100%; margin: 4px 0 10px; font-size: 12.5px; }
+    table.compare th, table.compare td { padding: 2px 8px; line-height: 1.45; white-space: nowrap; overflow: hidden;
+      text-overflow: ellipsis; text-align: right; font-variant-numeric: tabular-nums; }
+    table.compare td:first-child, table.compare td.metric-name, table.compare td.verdict,
+    table.compare th.c-case, table.compare th.c-metric, table.compare th.c-verdict { text-align: left; }
+    table.compare th.c-before, table.compare th.c-after { width: 92px; }
+    table.compare th.c-change { width: 80px; }
+    table.compare th.c-ratio { width: 150px; }
+    table.compare th.c-threshold { width: 88px; }
+    table.compare th.c-p { width: 70px; }
+    table.compare th.c-detectable { width: 94px; }
+    table.compare th.c-verdict { width: 128px; }
+    table.compare.changes th.c-verdict { width: 190px; }
+    tr.v-regressed .badge { background: #fee2e2; color: #b91c1c; }
+    tr.v-improved .badge { background: #dcfce7; color: #15803d; }
+    tr.v-noisy .badge, tr.v-cannot-decide .badge { background: #fef3c7; color: var(--amber); }
+    .case-block { margin: 12px 0 16px; }
+    .case-head { font-size: 13px; margin: 0 0 2px; }
+    .case-head .badge { font-size: 11px; padding: 0 6px; }
+    details.informational { margin: 0 0 6px; padding: 2px 10px; }
+    details.informational summary { font-weight: 500; color: var(--muted); }
+    details.informational summary .badge { font-size: 11px; padding: 0 6px; }
+    figure.chart-figure.forest, figure.chart-figure.trend { flex-basis: 100%; max-width: 934px; }
+    svg.chart .forest-heading { font-weight: 650; fill: #111827; }
+    svg.chart .forest-label { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 11px; }
+    svg.chart .forest-change, svg.chart .forest-verdict { font-size: 11px; font-variant-numeric: tabular-nums; }
+    svg.chart .v-regressed.forest-change, svg.chart .v-regressed.forest-verdict { fill: var(--red); font-weight: 650; }
+    svg.chart .v-improved.forest-change, svg.chart .v-improved.forest-verdict { fill: var(--green); font-weight: 650; }
+    svg.chart .v-noisy.forest-verdict, svg.chart .v-cannot-decide.forest-verdict { fill: var(--amber); }
+    svg.chart .change-label { font-size: 11px; font-weight: 650; }
+
     .badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px; font-weight: 600;
       line-height: 1.5; white-space: nowrap; background: #f3f4f6; color: var(--muted); }
     .badge.v-regressed, .badge.s-failed { background: #fee2e2; color: #b91c1c; }
@@ -85,17 +120,11 @@ enum HTMLStyle {
     .charts { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 16px; margin: 12px 0 16px; }
     figure.chart-figure { margin: 0; flex: 1 1 520px; max-width: 574px; padding: 6px; border: 1px solid var(--line);
       border-radius: 8px; background: #ffffff; }
-    figure.chart-figure.bars { flex-basis: 100%; max-width: 934px; }
     svg.chart { display: block; width: 100%; height: auto; }
     svg.chart text { font-family: inherit; font-size: 12px; fill: #374151; }
     svg.chart .chart-title { font-size: 14px; font-weight: 650; fill: #111827; }
     svg.chart .chart-subtitle, svg.chart .axis-label, svg.chart .bar-values { fill: var(--muted); }
     svg.chart .tick { fill: var(--muted); font-size: 11px; font-variant-numeric: tabular-nums; }
-    svg.chart .bar-change { font-weight: 650; }
-    svg.chart .bar-change.v-regressed { fill: var(--red); }
-    svg.chart .bar-change.v-improved { fill: var(--green); }
-    svg.chart .bar-change.v-unchanged, svg.chart .bar-change.v-not-significant { fill: var(--muted); }
-    svg.chart .bar-change.v-noisy, svg.chart .bar-change.v-cannot-decide { fill: var(--amber); }
 
     details { margin: 6px 0; padding: 6px 12px; border: 1px solid var(--line); border-radius: 6px; background: #ffffff; }
     details[open] { background: var(--panel); }

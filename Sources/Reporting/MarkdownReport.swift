@@ -5,9 +5,13 @@ import Results
 /// regressions first in a compact table, unchanged metrics folded away, and every case that did not
 /// run listed with its reason. Text from results is escaped.
 public enum MarkdownReport {
-    /// A comparison: headline, sides, host differences, the table, uncompared cases, summary line.
+    /// A comparison, grouped as the HTML page is: headline, sides, host differences, verdict
+    /// counts of the gated and informational metrics, what regressed or improved (ratio, interval,
+    /// p), the gated metrics that could not be decided (with the smallest detectable change), then
+    /// every case's metrics folded in `<details>` (gated first), uncompared cases, summary line.
     public static func render(_ comparison: DocumentComparison) -> String {
         let tally = ComparisonTally(comparison)
+        let groups = ComparisonGroups(comparison)
         var out = "## kvmbench: " + headline(tally) + "\n\n"
         out += side("Before", comparison.before) + side("After", comparison.after) + "\n"
         if !comparison.hostDifferences.isEmpty {
@@ -16,13 +20,40 @@ public enum MarkdownReport {
             }
             out += "> **Hosts differ:** " + differences.joined(separator: "; ") + "\n\n"
         }
-        let ordered = comparison.metricsInReportOrder
-        let notable = ordered.filter { $0.verdict != .unchanged }
-        let unchanged = ordered.filter { $0.verdict == .unchanged }
-        if !notable.isEmpty { out += comparisonTable(notable) + "\n" }
-        if !unchanged.isEmpty {
-            out += "<details><summary>\(unchanged.count) unchanged</summary>\n\n"
-                + comparisonTable(unchanged) + "\n</details>\n\n"
+        let gated = comparison.metrics.filter(\.gate), informational = comparison.metrics.filter { !$0.gate }
+        if !gated.isEmpty { out += "**\(gated.count) gated metrics:** " + counts(gated) + "  \n" }
+        if !informational.isEmpty { out += "**\(informational.count) informational:** " + counts(informational) + "\n" }
+        out += "\n"
+        let decided = ComparisonGroups.decided(comparison)
+        if decided.isEmpty {
+            out += "No metric regressed or improved beyond its threshold.\n\n"
+        } else {
+            out += "**What changed**\n\n| Test | Change | Ratio [95% CI] | p | Verdict |\n| --- | ---: | ---: | ---: | --- |\n"
+            for metric in decided {
+                out += row([escapeMarkdown(ParameterDisplay.testLabel(metric)), UnitFormatting.change(metric.change),
+                            metric.ratioText, pText(metric), verdictText(metric)])
+            }
+            out += "\n"
+        }
+        let undecided = ComparisonGroups.undecidedGated(comparison)
+        if !undecided.isEmpty {
+            out += "**Gated metrics the samples could not decide**\n\n"
+                + "| Test | Change | Ratio [95% CI] | Detectable | Verdict |\n| --- | ---: | ---: | ---: | --- |\n"
+            for metric in undecided {
+                out += row([escapeMarkdown(ParameterDisplay.testLabel(metric)), UnitFormatting.change(metric.change),
+                            metric.ratioText, metric.detectableText, verdictText(metric)])
+            }
+            out += "\n"
+        }
+        if !comparison.metrics.isEmpty {
+            out += "<details><summary>Every compared metric, by case (\(comparison.metrics.count))</summary>\n\n"
+            for scenario in groups.scenarios {
+                for item in scenario.cases {
+                    out += "**" + escapeMarkdown(ParameterDisplay.caseLabel(scenario: item.scenario, parameters: item.parameters)) + "**\n\n"
+                    out += caseTable(item.metrics) + "\n"
+                }
+            }
+            out += "</details>\n\n"
         }
         if !comparison.uncompared.isEmpty {
             out += "**Not compared**\n\n"
@@ -85,20 +116,32 @@ public enum MarkdownReport {
         return line + "  \n"
     }
 
-    private static func comparisonTable(_ metrics: [MetricComparison]) -> String {
-        var out = "| Test | Before | After | Change | p | Verdict |\n| --- | ---: | ---: | ---: | ---: | --- |\n"
+    /// One case's metrics, gated first: `| Metric | Before | After | Change | p | Detectable | Verdict |`.
+    private static func caseTable(_ metrics: [MetricComparison]) -> String {
+        var out = "| Metric | Before | After | Change | p | Detectable | Verdict |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |\n"
         for metric in metrics {
-            let verdict = metric.verdict == .regressed ? "**regressed**" : metric.verdict.label
             out += row([
-                escapeMarkdown(ParameterDisplay.testLabel(metric)),
+                escapeMarkdown(metric.metric),
                 UnitFormatting.format(metric.beforeMedian, unit: metric.unit),
                 UnitFormatting.format(metric.afterMedian, unit: metric.unit),
-                UnitFormatting.change(metric.change),
-                UnitFormatting.pValue(metric.pValue).replacingOccurrences(of: "<", with: "&lt;"),
-                verdict + (metric.gate ? "" : " (not gated)"),
+                UnitFormatting.change(metric.change), pText(metric), metric.detectableText, verdictText(metric),
             ])
         }
         return out
+    }
+
+    private static func verdictText(_ metric: MetricComparison) -> String {
+        (metric.verdict == .regressed ? "**regressed**" : metric.verdict.label) + (metric.gate ? "" : " (not gated)")
+    }
+
+    private static func pText(_ metric: MetricComparison) -> String {
+        UnitFormatting.pValue(metric.pValue).replacingOccurrences(of: "<", with: "&lt;")
+    }
+
+    /// "1 regressed, 40 unchanged, 9 cannot decide", most urgent first.
+    private static func counts(_ metrics: [MetricComparison]) -> String {
+        let counts = Dictionary(grouping: metrics, by: \.verdict).mapValues(\.count)
+        return counts.keys.sorted { $0.reportRank < $1.reportRank }.map { "\(counts[$0] ?? 0) \($0.label)" }.joined(separator: ", ")
     }
 
     private static func cells(for metric: Metric) -> [String] {

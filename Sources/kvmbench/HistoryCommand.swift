@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import History
+import Pipeline
 import Reporting
 import Results
 import Suites
@@ -136,6 +137,8 @@ struct HistoryCommand: ParsableCommand {
         @OptionGroup var history: HistoryOptions
         @Flag(name: .customLong("json"), help: "Print the series as JSON.")
         var json = false
+        @Option(name: .customLong("html"), help: ArgumentHelp("Also write the series as a self-contained HTML page of trend charts, change points marked.", valueName: "file"))
+        var html: String?
 
         func validate() throws {
             if caseKey != nil && scenario != nil { throw ValidationError("give at most one of --case and --scenario") }
@@ -143,6 +146,7 @@ struct HistoryCommand: ParsableCommand {
 
         func run() throws {
             let points = historyOrFail { try history.open().series(metric: metric, caseKey: caseKey, scenario: scenario, host: host) }
+            if let html, !points.isEmpty { writeTrends(points, to: html) }
             if json { return historyPrintJSON(points) }
             if points.isEmpty { fail("no recorded values of \(metric) match (see kvmbench history list)", status: 1) }
             var groups: [String] = []
@@ -160,6 +164,27 @@ struct HistoryCommand: ParsableCommand {
                                   .init(interval), .init(String(point.samples.count))])
                 }
                 print(table.render(colour: SuiteCLI.colour))
+            }
+        }
+
+        /// One trend chart per host and case, with the change points of its medians.
+        func writeTrends(_ points: [SeriesPoint], to path: String) {
+            var keys: [String] = []
+            for point in points where !keys.contains(point.hostKey + "\u{0}" + point.caseKey) { keys.append(point.hostKey + "\u{0}" + point.caseKey) }
+            let series = keys.map { key in
+                let runs = points.filter { $0.hostKey + "\u{0}" + $0.caseKey == key && $0.median != nil }
+                let first = points.first { $0.hostKey + "\u{0}" + $0.caseKey == key }!
+                return TrendSeries(host: first.hostKey, caseKey: first.caseKey, metric: metric, unit: first.unit,
+                                   better: first.better, gate: first.gate, points: runs.map { run in
+                    TrendSeries.Point(runID: run.runID, startedAt: run.startedAt, kernelRelease: run.kernelRelease,
+                                      median: run.median ?? .nan, low: run.low, high: run.high, accepted: run.accepted)
+                })
+            }
+            do {
+                try AtomicFile.write(Data(TrendReport.render(series, title: "kvmbench history: \(metric)").utf8),
+                                     to: URL(fileURLWithPath: path))
+            } catch {
+                fail(ErrorText.failed("write", path: path, error), status: 1)
             }
         }
     }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import Testing
 
 /// `kvmbench history` on a temporary database filled from doctored copies of the committed real
@@ -93,6 +96,34 @@ struct HistoryCLITests {
         #expect(found.first?["run_id"] as? Int == runs[6]["id"] as? Int)
         let text = try CLI.run(["history", "changes", "--history", database])
         #expect(text.stdout.contains(metric) && text.stdout.contains("+30.0%"), "\(text.stdout)")
+    }
+
+    /// `history show --html`: one trend chart per case with every run a dot and the step marked
+    /// at the run where it starts.
+    @Test func showWritesTrendChartsWithTheChangePointMarked() throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("history.sqlite").path
+        let (files, metric) = try Self.writeNights(12, stepAt: 6, into: folder, firstCaseOnly: true)
+        let imported = try CLI.run(["history", "import", "--history", database] + files.map(\.path))
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let list = try CLI.run(["history", "list", "--json", "--history", database])
+        let runs = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+        let page = folder.appendingPathComponent("trend.html")
+        let show = try CLI.run(["history", "show", metric, "--history", database, "--html", page.path])
+        #expect(show.status == 0, "\(show.stderr)")
+        #expect(show.stdout.contains("median"), "the table is still printed: \(show.stdout)")
+        let xml = try XMLDocument(data: Data(contentsOf: page), options: [])
+        let charts = try xml.nodes(forXPath: "//*[local-name()='svg'][@data-chart='trend']")
+        #expect(charts.count == 1)
+        let dots = try xml.nodes(forXPath: "//*[local-name()='circle'][@class='run']")
+        #expect(dots.count == 12)
+        let markers = try xml.nodes(forXPath: "//*[local-name()='g'][@class='change-point']")
+        #expect(markers.count == 1)
+        let marked = (markers.first as? XMLElement)?.attributes?.first { $0.name == "data-run" }?.stringValue
+        #expect(marked == String(describing: runs[6]["id"] ?? ""), "marked at run \(marked ?? "none")")
+        let table = try xml.nodes(forXPath: "//table[@class='change-points']/tbody/tr")
+        #expect(table.count == 1 && table.first?.stringValue?.contains("+30.0%") == true)
     }
 
     @Test func badInputIsOneLine() throws {

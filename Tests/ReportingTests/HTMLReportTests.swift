@@ -40,7 +40,7 @@ struct HTMLReportTests {
         let xml = try parseXML(Self.fullReport())
         let charts = try xml.elements(named: "svg")
         let kinds = charts.compactMap { $0.attribute("data-chart") }
-        #expect(Set(kinds) == ["scaling", "bars", "phases"])
+        #expect(Set(kinds) == ["scaling", "forest", "phases"])
         for chart in charts {
             #expect(chart.attribute("class") == "chart")
             #expect(chart.children?.first?.name == "title")
@@ -69,14 +69,23 @@ struct HTMLReportTests {
         #expect(html.contains("<details class=\"kvm-stats\">"))
         #expect(html.contains("3 regressed, 1 improved, 2 unchanged, 1 not significant, 1 noisy, 1 unsupported, 1 failed"))
         let xml = try parseXML(html)
-        // The comparison table lists regressions first.
-        let rows = try xml.nodes(forXPath: "//table[@class='compare']/tbody/tr").compactMap { $0.attribute("class") }
-        #expect(rows.prefix(3) == ["v-regressed", "v-regressed", "v-regressed"])
-        // Host A's results table carries before/change/verdict columns, colour-coded by verdict.
-        let headers = try xml.nodes(forXPath: "(//section[@class='host'])[1]//table[@class='results']/thead/tr/th").map { $0.stringValue ?? "" }
-        #expect(headers.contains("Before") && headers.contains("Verdict"))
-        #expect(try !xml.nodes(forXPath: "(//section[@class='host'])[1]//table[@class='results']//tr[@class='v-regressed']").isEmpty)
+        // "What changed" lists the gated regressions (worst first), the improvement, then the
+        // ungated regression, marked as such.
+        let changed = try xml.nodes(forXPath: "//table[@class='compare changes']/tbody/tr")
+        #expect(changed.compactMap { $0.attribute("class") } == ["v-regressed", "v-regressed", "v-improved", "v-regressed"])
+        #expect(changed.last?.stringValue?.contains("not gated") == true)
+        let ratios = try xml.nodes(forXPath: "//table[@class='compare changes']/tbody/tr/td[4]").map { $0.stringValue ?? "" }
+        #expect(ratios.first == "1.19× [1.12, 1.24]")
+        // Gated metrics the samples could not decide, with what they could have detected.
+        let undecided = try xml.nodes(forXPath: "//table[@class='compare undecided']/tbody/tr").compactMap { $0.attribute("class") }
+        #expect(undecided == ["v-noisy", "v-not-significant"])
+        // Per case: the gated metrics in a table, the informational one folded.
+        let folded = try xml.nodes(forXPath: "//details[@class='informational']//table[@class='compare case-metrics informational']/tbody/tr")
+        #expect(folded.count == 1)
+        #expect(try xml.nodes(forXPath: "//div[@class='case-block']").count == 4)
+        // Host A's section leaves the metrics to the comparison; host B, not compared, keeps its tables.
+        #expect(try xml.nodes(forXPath: "(//section[@class='host'])[1]//table[@class='results']").isEmpty)
         let hostBHeaders = try xml.nodes(forXPath: "(//section[@class='host'])[2]//table[@class='results']/thead/tr/th").map { $0.stringValue ?? "" }
-        #expect(!hostBHeaders.contains("Verdict"))
+        #expect(hostBHeaders.contains("Median") && !hostBHeaders.contains("Verdict"))
     }
 }

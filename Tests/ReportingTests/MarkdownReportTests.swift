@@ -3,15 +3,21 @@ import Testing
 
 @Suite("Markdown")
 struct MarkdownReportTests {
-    @Test func regressionsComeFirst() throws {
+    @Test func theSummaryComesFirstThenEveryCaseFolded() throws {
         let markdown = MarkdownReport.render(Fixtures.comparison())
         #expect(markdown.hasPrefix("## kvmbench: ❌ 2 regressions"))
-        let regression = try #require(markdown.range(of: "**regressed**"))
-        let improvement = try #require(markdown.range(of: "| improved |"))
-        let unchanged = try #require(markdown.range(of: "| unchanged |"))
-        #expect(regression.lowerBound < improvement.lowerBound)
-        #expect(improvement.lowerBound < unchanged.lowerBound)
-        #expect(markdown.contains("<details><summary>2 unchanged</summary>"))
+        #expect(markdown.contains("**7 gated metrics:** 2 regressed, 1 improved, 1 noisy, 1 not significant, 2 unchanged"))
+        #expect(markdown.contains("**1 informational:** 1 regressed"))
+        // What changed: the gated regressions, the improvement, then the ungated regression.
+        let changed = try #require(markdown.range(of: "**What changed**"))
+        let undecided = try #require(markdown.range(of: "**Gated metrics the samples could not decide**"))
+        let everything = try #require(markdown.range(of: "<details><summary>Every compared metric, by case (8)</summary>"))
+        #expect(changed.lowerBound < undecided.lowerBound && undecided.lowerBound < everything.lowerBound)
+        let summary = String(markdown[changed.upperBound..<undecided.lowerBound])
+        let verdicts = summary.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| Test") && !$0.hasPrefix("| ---") }
+            .map { $0.split(separator: "|").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" }
+        #expect(verdicts == ["**regressed**", "**regressed**", "improved", "**regressed** (not gated)"])
+        #expect(summary.contains("| 1.19× [1.12, 1.24] |"))
         #expect(markdown.contains("*reference: published figures, other hardware*"))
         #expect(markdown.contains("**Hosts differ:**"))
     }
@@ -36,11 +42,16 @@ struct MarkdownReportTests {
 
     @Test func tableRowsKeepTheirShape() {
         let markdown = MarkdownReport.render(Fixtures.hostileComparison())
-        let rows = markdown.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| Test") }
-        for row in rows {
-            // Every unescaped pipe is a cell border: six cells means seven borders.
-            let borders = row.indices.filter { row[$0] == "|" && (($0 == row.startIndex) || row[row.index(before: $0)] != "\\") }
-            #expect(borders.count == 7)
+        // Every unescaped pipe is a cell border: each row of a table has as many as its header.
+        func borders(_ row: Substring) -> Int {
+            row.indices.filter { row[$0] == "|" && (($0 == row.startIndex) || row[row.index(before: $0)] != "\\") }.count
         }
+        var header: Int?
+        var rows = 0
+        for line in markdown.split(separator: "\n", omittingEmptySubsequences: false) {
+            guard line.hasPrefix("| ") || line.hasPrefix("| -") else { header = nil; continue }
+            if let header { #expect(borders(line) == header, "\(line)"); rows += 1 } else { header = borders(line) }
+        }
+        #expect(rows >= 4)
     }
 }

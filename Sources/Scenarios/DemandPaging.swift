@@ -21,20 +21,29 @@ public struct DemandPagingScenario: Scenario {
         "uffd_shared": "one userfaultfd for all vCPUs instead of one per vCPU region (true/false)",
         "uffd_readers": "handler threads reading each userfaultfd (1-64)",
         "uffd_delay": "artificial delay before each resolution, e.g. 10us (0-1s)",
+        // --- pre-fault (issue 17) ---
+        "populate": PopulateMethod.help,
     ]
 
     public var guest: GuestConfiguration
     public var uffd: UffdService.Options
+    /// `--populate`: guest first touch (default) or KVM_PRE_FAULT_MEMORY before it.
+    public var populate: PopulateMethod = .guest
 
-    public init(guest: GuestConfiguration, uffd: UffdService.Options = UffdService.Options(mode: .none)) {
+    public init(guest: GuestConfiguration, uffd: UffdService.Options = UffdService.Options(mode: .none), populate: PopulateMethod = .guest) {
         self.guest = guest
         self.uffd = uffd
+        self.populate = populate
     }
 
     public init(parameters: ParameterSet, limits: HostLimits) throws(ParameterError) {
         guest = try GuestConfiguration(parameters: parameters, limits: limits,
                                        defaults: GuestConfiguration(vcpus: 1, memoryPerVCPU: 64 << 20))
         uffd = try Self.uffdOptions(parameters, guest: guest)
+        populate = try parameters.choice("populate", default: .guest)
+        if populate == .preFault && uffd.mode != .none {
+            throw ParameterError("--populate pre-fault with --uffd \(uffd.mode.rawValue): KVM_PRE_FAULT_MEMORY would resolve every page before the guest runs, so no fault would reach userfaultfd")
+        }
     }
 
     /// Reads and checks the userfaultfd keys against the guest they would serve.
@@ -82,6 +91,7 @@ public struct DemandPagingScenario: Scenario {
             out["uffd_readers"] = "\(uffd.readers)"
             out["uffd_delay"] = formatDuration(uffd.delayNanos)
         }
+        if populate != .guest { out["populate"] = populate.rawValue }
         return out
     }
 
@@ -110,6 +120,16 @@ public struct DemandPagingScenario: Scenario {
         var service: UffdService? = nil
         if uffd.mode != .none {
             service = try UffdService(options: uffd, memory: vm.testMemory, regions: guest.sharedRegion ? 1 : vcpus)
+        }
+
+        var preFault: (nanos: UInt64, perVCPU: [Double], stats: [String: Int64])?
+        if populate == .preFault {
+            // Decided before anything is timed: unsupported here with the reason.
+            try vm.checkPreFaultSupport()
+            let beforePreFault = vm.readStats()
+            let nanos = try vm.preFaultTestMemory()
+            let perVCPU = (0..<vcpus).map { Double(vm.passNanos(vcpu: $0)) / 1e9 }
+            preFault = (nanos, perVCPU, vm.statsDeltas(from: beforePreFault, to: vm.readStats()))
         }
 
         let before = vm.readStats()
@@ -171,15 +191,18 @@ public struct DemandPagingScenario: Scenario {
             "first_touch": sample.kvmStats,
             "second_pass": vm.statsDeltas(from: afterFirst, to: afterSecond),
         ]
+        if let preFault { try recordPreFault(preFault, firstTouch: sample.kvmStats, into: &sample) }
         let slowest = firstPerVCPU.indices.max { firstPerVCPU[$0] < firstPerVCPU[$1] } ?? 0
         var perVCPU = (0..<vcpus).map { index -> [String: Double] in
-            [
+            var values = [
                 "first_touch_time": firstPerVCPU[index],
                 "pages": pagesPerVCPU,
                 "rate": pagesPerVCPU / firstPerVCPU[index],
                 "second_pass_time": secondPerVCPU[index],
                 "slowest": index == slowest ? 1 : 0,
             ]
+            if let preFault { values["pre_fault_time"] = preFault.perVCPU[index] }
+            return values
         }
         if let report, !uffd.shared, report.resolvedPerHandler.count == vcpus {
             for index in 0..<vcpus {

@@ -74,6 +74,8 @@ public struct DirtyLoggingOptions: Sendable, Equatable {
     public var duration: Double
     /// vCPUs keep writing while dirty logging is being turned off.
     public var keepRunningOnDisable: Bool
+    /// `--populate`: the populate phase is the guest's write pass or KVM_PRE_FAULT_MEMORY.
+    public var populate: PopulateMethod = .guest
 
     public init(mode: DirtyLogMode = .bitmap, iterations: Int = 2, ringEntries: Int = 4096, concurrent: Bool = false,
                 duration: Double = 2, keepRunningOnDisable: Bool = false) {
@@ -131,6 +133,7 @@ public struct DirtyLoggingOptions: Sendable, Equatable {
                    "keep_running_on_disable": "\(keepRunningOnDisable)"]
         if concurrent { out["duration"] = "\(duration)" } else { out["iterations"] = "\(iterations)" }
         if mode == .ring { out["ring_size"] = "\(ringEntries)" }
+        if populate != .guest { out["populate"] = populate.rawValue }
         return out
     }
 }
@@ -161,6 +164,8 @@ public struct DirtyLoggingScenario: Scenario {
         "concurrent": "harvest in a loop while the vCPUs keep writing (true/false)",
         "duration": "seconds of the concurrent harvest loop (default 2)",
         "keep_running_on_disable": "vCPUs keep writing while logging is turned off (true/false)",
+        // --- pre-fault (issue 17) ---
+        "populate": PopulateMethod.help + "; pre-fault needs --host-prefault true",
     ]
 
     public var guest: GuestConfiguration
@@ -204,6 +209,10 @@ public struct DirtyLoggingScenario: Scenario {
             options.duration = Double(nanos) / 1e9
         }
         if let problem = options.problem(limits: dirtyLimits) { throw ParameterError(problem) }
+        options.populate = try p.choice("populate", default: .guest)
+        if options.populate == .preFault && !guest.hostPrefault {
+            throw ParameterError("--populate pre-fault needs --host-prefault true for dirty-logging: KVM_PRE_FAULT_MEMORY maps as a read, so never-written memory would map the zero page and the first dirty pass would pay for allocating every page instead of for dirty logging")
+        }
         self.options = options
     }
 

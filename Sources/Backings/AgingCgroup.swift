@@ -20,7 +20,7 @@ public final class AgingCgroup {
     private let changeID: String
     private var left = false
 
-    public struct Unavailable: Error, CustomStringConvertible, Sendable {
+    public struct Unavailable: Error, CustomStringConvertible, Sendable, Equatable {
         public var description: String
         init(_ description: String) { self.description = description }
     }
@@ -51,7 +51,7 @@ public final class AgingCgroup {
             if right[0] == "cgroup2", v2Mount == nil { v2Mount = String(left[4]) }
             if right[0] == "cgroup", right[2].split(separator: ",").contains("memory"), v1Mount == nil { v1Mount = String(left[4]) }
         }
-        if let mount = v2Mount, let path = v2Path, (controllers(mount + "/cgroup.subtree_control") ?? "").split(separator: " ").contains("memory") {
+        if let mount = v2Mount, let path = v2Path, (controllers(mount + "/cgroup.subtree_control") ?? "").split(whereSeparator: \.isWhitespace).contains("memory") {
             return .success(Hierarchy(mount: mount, ownPath: path, version: "v2"))
         }
         if let mount = v1Mount, let path = v1Path {

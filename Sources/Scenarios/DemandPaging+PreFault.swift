@@ -25,7 +25,7 @@ extension DemandPagingScenario {
             throw CheckFailed("--populate pre-fault: the guest's first touch after KVM_PRE_FAULT_MEMORY still took \(faults) page faults for \(touched) pages")
         }
         if !guest.hostPrefault && guest.backing != .guestMemfd {
-            sample.notes.append("--populate pre-fault maps as a read: never-written \(guest.backing.rawValue) memory is mapped to the zero page, so the guest's first writes still fault (add --host-prefault true for writable mappings)")
+            sample.notes.append("--populate pre-fault maps as a read: never-written \(guest.backing.rawValue) memory is mapped to the zero page, so the guest's first writes still fault (add --host-prefault for writable mappings)")
         }
     }
 }

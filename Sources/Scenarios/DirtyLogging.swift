@@ -165,7 +165,7 @@ public struct DirtyLoggingScenario: Scenario {
         "duration": "seconds of the concurrent harvest loop (default 2)",
         "keep_running_on_disable": "vCPUs keep writing while logging is turned off (true/false)",
         // --- pre-fault (issue 17) ---
-        "populate": PopulateMethod.help + "; pre-fault needs --host-prefault true",
+        "populate": PopulateMethod.help + "; pre-fault needs --host-prefault",
     ]
 
     public var guest: GuestConfiguration
@@ -211,7 +211,7 @@ public struct DirtyLoggingScenario: Scenario {
         if let problem = options.problem(limits: dirtyLimits) { throw ParameterError(problem) }
         options.populate = try p.choice("populate", default: .guest)
         if options.populate == .preFault && !guest.hostPrefault {
-            throw ParameterError("--populate pre-fault needs --host-prefault true for dirty-logging: KVM_PRE_FAULT_MEMORY maps as a read, so never-written memory would map the zero page and the first dirty pass would pay for allocating every page instead of for dirty logging")
+            throw ParameterError("--populate pre-fault needs --host-prefault for dirty-logging: KVM_PRE_FAULT_MEMORY maps as a read, so never-written memory would map the zero page and the first dirty pass would pay for allocating every page instead of for dirty logging")
         }
         self.options = options
     }

@@ -6,7 +6,7 @@ public enum PopulateMethod: String, CaseIterable, Sendable {
     /// guest runs. x86 KVM serves it only with TDP: elsewhere the case is unsupported, decided
     /// before anything is timed. KVM maps as a read: never-written private anonymous memory maps
     /// the shared zero page (read-only), so the guest's first writes still fault unless the host
-    /// populated the backing first (`--host-prefault true`); guest_memfd allocates on any fault.
+    /// populated the backing first (`--host-prefault`); guest_memfd allocates on any fault.
     case preFault = "pre-fault"
 
     /// The parameter's help, shared by both scenarios' tables.

@@ -28,6 +28,9 @@ struct RunDirtyLogging: ParsableCommand {
     var duration: String?
     @Flag(name: .customLong("keep-running-on-disable"), help: "vCPUs keep writing while dirty logging is turned off.")
     var keepRunningOnDisable = false
+    // --- pre-fault (issue 17) ---
+    @Option(help: "The populate phase: guest (the vCPUs' write pass, the default) or pre-fault (KVM_PRE_FAULT_MEMORY; needs --host-prefault; TDP hosts only, else unsupported).")
+    var populate: String?
     @OptionGroup var output: OutputOptions
 
     func run() throws {
@@ -37,6 +40,7 @@ struct RunDirtyLogging: ParsableCommand {
         put("iterations", iterations)
         put("ring_size", ringSize)
         put("duration", duration)
+        put("populate", populate)
         if concurrent { lists["concurrent"] = ["true"] }
         if keepRunningOnDisable { lists["keep_running_on_disable"] = ["true"] }
         try executeRun(scenario: DirtyLoggingScenario.self, lists: lists, output: output)

@@ -170,10 +170,14 @@ struct RunDemandPaging: ParsableCommand {
     var uffdReaders: String?
     @Option(name: .customLong("uffd-delay"), help: "Artificial delay before each resolution, e.g. 10us (a plain number is microseconds).")
     var uffdDelay: String?
+    // --- pre-fault (issue 17) ---
+    @Option(help: "How KVM's mappings are populated: guest (first touch, the default) or pre-fault (KVM_PRE_FAULT_MEMORY before the guest runs; TDP hosts only, else unsupported). A list runs one case each.")
+    var populate: String?
     @OptionGroup var output: OutputOptions
 
     var lists: [String: [String]] {
         var out = guest.lists
+        if let populate { out["populate"] = splitList(populate) }
         if let uffd { out["uffd"] = splitList(uffd) }
         if uffdShared { out["uffd_shared"] = ["true"] }
         if let uffdReaders { out["uffd_readers"] = splitList(uffdReaders) }

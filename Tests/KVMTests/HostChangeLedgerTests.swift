@@ -1,4 +1,4 @@
-import Backings
+@testable import Backings
 import Foundation
 import Testing
 
@@ -147,4 +147,21 @@ private func memoryCgroupMounted() -> Bool {
     if mounts.split(separator: "\n").contains(where: { $0.contains(" - cgroup ") && $0.hasSuffix(",memory") || $0.contains(" - cgroup cgroup rw,memory") }) { return true }
     let v2 = (try? String(contentsOfFile: "/sys/fs/cgroup/cgroup.subtree_control", encoding: .utf8)) ?? ""
     return v2.split(separator: " ").contains { $0.trimmingCharacters(in: .whitespacesAndNewlines) == "memory" }
+}
+
+@Suite("aging cgroup hierarchy")
+struct AgingCgroupHierarchyTests {
+    let v2 = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n"
+    let v1 = "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+
+    @Test func v2WhenItsRootHandsOutMemoryEvenAsTheOnlyControllerElseV1ElseTheReason() {
+        let only = AgingCgroup.memoryHierarchy(cgroups: "0::/\n", mountinfo: v2, controllers: { _ in "memory\n" })
+        #expect(only == .success(.init(mount: "/sys/fs/cgroup", ownPath: "/", version: "v2")))
+        let v1Only = AgingCgroup.memoryHierarchy(cgroups: "4:memory:/job\n0::/\n", mountinfo: v2 + v1, controllers: { _ in "cpu io\n" })
+        #expect(v1Only == .success(.init(mount: "/sys/fs/cgroup/memory", ownPath: "/job", version: "v1")))
+        guard case .failure(let reason) = AgingCgroup.memoryHierarchy(cgroups: "0::/\n", mountinfo: v2, controllers: { _ in "cpu\n" }) else {
+            Issue.record("no memory controller anywhere was accepted"); return
+        }
+        #expect(reason.description.contains("does not hand out the memory controller"))
+    }
 }

@@ -49,6 +49,10 @@ public struct LedgerOwner: Codable, Sendable, Equatable {
 public enum HostChangeKind: String, Codable, Sendable {
     /// nr_hugepages of a hugetlb pool grown by `amount` pages.
     case hugepages
+    /// A memory cgroup kvmbench created (`path`) and moved itself into from `origin`
+    /// (access-tracking ages that cgroup's pages): undone by moving every process still in it
+    /// back to `origin` and removing it.
+    case memoryCgroup = "memory-cgroup"
 }
 
 /// One change kvmbench made to the host, recorded before it was made.
@@ -67,8 +71,11 @@ public struct HostChange: Codable, Sendable, Equatable {
     public var confirmed: Bool
     public var owner: LedgerOwner
     public var recordedAt: Date
+    /// Where the change's processes came from (`memoryCgroup`: the cgroup directory to move them back to).
+    public var origin: String?
 
-    public init(kind: HostChangeKind, subject: String, path: String, before: Int, amount: Int, owner: LedgerOwner = .current) {
+    public init(kind: HostChangeKind, subject: String, path: String, before: Int, amount: Int, owner: LedgerOwner = .current,
+                origin: String? = nil) {
         self.id = UUID().uuidString
         self.kind = kind
         self.subject = subject
@@ -78,12 +85,14 @@ public struct HostChange: Codable, Sendable, Equatable {
         self.confirmed = false
         self.owner = owner
         self.recordedAt = Date()
+        self.origin = origin
     }
 
     /// "2M hugepage pool +16 page(s) (was 0)".
     public var summary: String {
         switch kind {
         case .hugepages: return "\(subject) +\(amount) page(s) (was \(before))"
+        case .memoryCgroup: return "\(subject) \(path) (from \(origin ?? "?"))"
         }
     }
 
@@ -107,6 +116,8 @@ public struct HostChange: Codable, Sendable, Equatable {
                 }
             }
             return "\(subject) \(now) -> \(target) page(s)"
+        case .memoryCgroup:
+            return try MemoryCgroupChange.undo(path: path, origin: origin, subject: subject)
         }
     }
 }

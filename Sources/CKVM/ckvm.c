@@ -6,6 +6,8 @@ _Static_assert(sizeof(struct kvm_userspace_memory_region) == 32, "kvm_userspace_
 _Static_assert(sizeof(struct kvm_userspace_memory_region2) == 160, "kvm_userspace_memory_region2");
 _Static_assert(KVM_SET_USER_MEMORY_REGION2 == 0x40a0ae49, "KVM_SET_USER_MEMORY_REGION2 request number");
 _Static_assert(sizeof(struct kvm_create_guest_memfd) == 64, "kvm_create_guest_memfd");
+_Static_assert(sizeof(struct kvm_pre_fault_memory) == 64, "kvm_pre_fault_memory");
+_Static_assert(KVM_PRE_FAULT_MEMORY == 0xc040aed5, "KVM_PRE_FAULT_MEMORY request number");
 _Static_assert(sizeof(struct kvm_dirty_gfn) == 16, "kvm_dirty_gfn");
 _Static_assert(sizeof(struct kvm_dirty_log) == 16, "kvm_dirty_log");
 _Static_assert(sizeof(struct kvm_clear_dirty_log) == 24, "kvm_clear_dirty_log");

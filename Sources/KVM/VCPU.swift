@@ -195,6 +195,24 @@ public struct VCPU: ~Copyable {
         _ = try retryingOnInterrupt("KVM_SET_SREGS", "vCPU \(id)") { ckvm_ioctl_ptr(fd.rawValue, CKVM_SET_SREGS, &sregs) }
     }
 
+    /// KVM_PRE_FAULT_MEMORY (6.10, KVM_CAP_PRE_FAULT_MEMORY): maps `size` bytes of guest-physical
+    /// memory from `guestPhysicalAddress` into the MMU of this vCPU's address space, as a guest
+    /// access would, without running the vCPU. KVM returns after part of the range when a signal
+    /// is pending (EINTR) or it must reschedule; the call resumes from where KVM stopped until the
+    /// whole range is mapped. x86 KVM serves it only with TDP (EOPNOTSUPP under shadow paging).
+    public func preFaultMemory(guestPhysicalAddress: UInt64, size: UInt64) throws(KVMError) {
+        var range = kvm_pre_fault_memory()
+        range.gpa = guestPhysicalAddress
+        range.size = size
+        while range.size > 0 {
+            let result = ckvm_ioctl_ptr(fd.rawValue, CKVM_PRE_FAULT_MEMORY, &range)
+            if result >= 0 { continue }
+            let error = Errno(rawValue: Glibc.errno)
+            if error == .interrupted || error == .resourceTemporarilyUnavailable { continue }
+            throw KVMError("KVM_PRE_FAULT_MEMORY", "vCPU \(id), gpa \(hex(range.gpa)), \(formatBytes(range.size)) left", errno: error)
+        }
+    }
+
     /// KVM_SET_CPUID2: what CPUID reports inside the guest.
     public func setCPUID(_ cpuid: CPUID) throws(KVMError) {
         var cpuid = cpuid

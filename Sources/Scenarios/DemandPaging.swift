@@ -19,7 +19,7 @@ public enum DemandPagingParameters {
         default: 0, plainUnit: 1_000, range: 0...1_000_000_000,
         problem: "not a duration within 0...1s (examples: 10us, 500ns, 2ms; a plain number is microseconds)")
 
-    public static let table = ParameterTable(GuestParameters.all + [uffd, uffdShared, uffdReaders, uffdDelay])
+    public static let table = ParameterTable(GuestParameters.all + [uffd, uffdShared, uffdReaders, uffdDelay, PopulateMethod.parameter])
 }
 
 /// Demand paging (the kernel selftests' demand_paging_test): every vCPU touches its memory for the
@@ -38,16 +38,23 @@ public struct DemandPagingScenario: Scenario {
 
     public var guest: GuestConfiguration
     public var uffd: UffdService.Options
+    /// `--populate`: guest first touch (default) or KVM_PRE_FAULT_MEMORY before it.
+    public var populate: PopulateMethod = .guest
 
-    public init(guest: GuestConfiguration, uffd: UffdService.Options = UffdService.Options(mode: .none)) {
+    public init(guest: GuestConfiguration, uffd: UffdService.Options = UffdService.Options(mode: .none), populate: PopulateMethod = .guest) {
         self.guest = guest
         self.uffd = uffd
+        self.populate = populate
     }
 
     public init(parameters: ParameterSet, limits: HostLimits) throws(ParameterError) {
         let p = try Self.bind(parameters)
         guest = try GuestConfiguration(parameters: p, limits: limits)
         uffd = try Self.uffdOptions(p, guest: guest)
+        populate = try p.value(PopulateMethod.parameter)
+        if populate == .preFault && uffd.mode != .none {
+            throw ParameterError("--populate pre-fault with --uffd \(uffd.mode.rawValue): KVM_PRE_FAULT_MEMORY would resolve every page before the guest runs, so no fault would reach userfaultfd")
+        }
     }
 
     /// Reads and checks the userfaultfd keys against the guest they would serve.
@@ -90,6 +97,7 @@ public struct DemandPagingScenario: Scenario {
             out["uffd_readers"] = "\(uffd.readers)"
             out["uffd_delay"] = formatDuration(uffd.delayNanos)
         }
+        if populate != .guest { out["populate"] = populate.rawValue }
         return out
     }
 
@@ -118,6 +126,16 @@ public struct DemandPagingScenario: Scenario {
         var service: UffdService? = nil
         if uffd.mode != .none {
             service = try UffdService(options: uffd, memory: vm.testMemory, regions: guest.sharedRegion ? 1 : vcpus)
+        }
+
+        var preFault: (nanos: UInt64, perVCPU: [Double], stats: [String: Int64])?
+        if populate == .preFault {
+            // Decided before anything is timed: unsupported here with the reason.
+            try vm.checkPreFaultSupport()
+            let beforePreFault = vm.readStats()
+            let nanos = try vm.preFaultTestMemory()
+            let perVCPU = (0..<vcpus).map { Double(vm.passNanos(vcpu: $0)) / 1e9 }
+            preFault = (nanos, perVCPU, vm.statsDeltas(from: beforePreFault, to: vm.readStats()))
         }
 
         let before = vm.readStats()
@@ -179,15 +197,18 @@ public struct DemandPagingScenario: Scenario {
             "first_touch": sample.kvmStats,
             "second_pass": vm.statsDeltas(from: afterFirst, to: afterSecond),
         ]
+        if let preFault { try recordPreFault(preFault, firstTouch: sample.kvmStats, into: &sample) }
         let slowest = firstPerVCPU.indices.max { firstPerVCPU[$0] < firstPerVCPU[$1] } ?? 0
         var perVCPU = (0..<vcpus).map { index -> [String: Double] in
-            [
+            var values = [
                 "first_touch_time": firstPerVCPU[index],
                 "pages": pagesPerVCPU,
                 "rate": pagesPerVCPU / firstPerVCPU[index],
                 "second_pass_time": secondPerVCPU[index],
                 "slowest": index == slowest ? 1 : 0,
             ]
+            if let preFault { values["pre_fault_time"] = preFault.perVCPU[index] }
+            return values
         }
         if let report, !uffd.shared, report.resolvedPerHandler.count == vcpus {
             for index in 0..<vcpus {

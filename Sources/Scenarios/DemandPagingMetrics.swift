@@ -35,6 +35,11 @@ public struct DemandPagingMetrics: MetricDeclarations {
     public let uffdFaultToReadP50 = MetricDefinition("uffd_fault_to_read_p50", unit: .microseconds, better: .lower, gated: false)
     public let uffdFaultToReadP99 = MetricDefinition("uffd_fault_to_read_p99", unit: .microseconds, better: .lower, gated: false)
 
+    // --populate pre-fault: KVM_PRE_FAULT_MEMORY before the guest runs
+    public let preFaultTime = MetricDefinition.seconds("pre_fault_time")
+    public let preFaultRate = MetricDefinition("pre_fault_rate", unit: .pagesPerSecond, better: .higher)
+    public let preFaultVCPUTimeMax = MetricDefinition.seconds("pre_fault_vcpu_time_max", gated: false)
+
     // guest-memfd (--backing guest-memfd)
     public let gmemPagesAllocated = MetricDefinition.count("gmem_pages_allocated")
     public let hostPTEsMapped = MetricDefinition.count("host_ptes_mapped")

@@ -38,6 +38,8 @@ final class DirtyLogSession {
         } catch let error as KVMError where mode == .ring && error.operation == "KVM_ENABLE_CAP" {
             throw ScenarioUnsupported("this host refused a dirty ring of \(options.ringEntries) entries (\(error)); KVM also reserves the CPU's dirty-log buffer (512 entries with Intel PML), try a larger --ring-size")
         }
+        // Decided before anything is timed: unsupported here with the reason.
+        if options.populate == .preFault { try vm.checkPreFaultSupport() }
         self.vm = vm
         testBase = vm.layout.testBase
         pages = Int(guest.testSize / 4096)
@@ -84,6 +86,7 @@ final class DirtyLogSession {
     /// The selftest's population pass: 100% sequential writes, so every page is really allocated
     /// (not mapped to the zero page) before logging starts. Token 0.
     func populate() throws -> UInt64 {
+        if options.populate == .preFault { return try vm.preFaultTestMemory() }
         for index in 0..<vm.vcpuCount {
             var workload = vm.defaultWorkload(index, token: 0)
             workload.writePercent = 100

@@ -74,6 +74,8 @@ public struct DirtyLoggingOptions: Sendable, Equatable {
     public var duration: Double
     /// vCPUs keep writing while dirty logging is being turned off.
     public var keepRunningOnDisable: Bool
+    /// `--populate`: the populate phase is the guest's write pass or KVM_PRE_FAULT_MEMORY.
+    public var populate: PopulateMethod = .guest
 
     public init(mode: DirtyLogMode = .bitmap, iterations: Int = 2, ringEntries: Int = 4096, concurrent: Bool = false,
                 duration: Double = 2, keepRunningOnDisable: Bool = false) {
@@ -131,6 +133,7 @@ public struct DirtyLoggingOptions: Sendable, Equatable {
                    "keep_running_on_disable": "\(keepRunningOnDisable)"]
         if concurrent { out["duration"] = "\(duration)" } else { out["iterations"] = "\(iterations)" }
         if mode == .ring { out["ring_size"] = "\(ringEntries)" }
+        if populate != .guest { out["populate"] = populate.rawValue }
         return out
     }
 }
@@ -155,7 +158,7 @@ public struct DirtyLoggingScenario: Scenario {
     public static let name = "dirty-logging"
     public static let summary = "dirty logging (bitmap, manual protect, dirty ring): enable, dirty, get/clear or harvest, disable; every harvest verified"
     public static let parameterTable = ParameterTable(GuestParameters.all + [
-        mode, iterations, ringSize, concurrent, duration, keepRunningOnDisable,
+        mode, iterations, ringSize, concurrent, duration, keepRunningOnDisable, PopulateMethod.parameter,
     ])
     public static let mode = Parameter<DirtyLogMode>.choice(
         "dirty_mode", help: "how the host collects dirty pages: bitmap (KVM_GET_DIRTY_LOG), manual (+ KVM_CLEAR_DIRTY_LOG), manual-initially-set, ring (KVM_CAP_DIRTY_LOG_RING)",
@@ -205,11 +208,15 @@ public struct DirtyLoggingScenario: Scenario {
         if guest.slots > limits.usableSlots {
             throw ParameterError("--slots \(guest.slots) is above this host's limit of \(limits.usableSlots) (KVM_CAP_NR_MEMSLOTS = \(limits.memslots), one slot is kvmbench's own)")
         }
-        let options = DirtyLoggingOptions(
+        var options = DirtyLoggingOptions(
             mode: try p.value(Self.mode), iterations: try p.value(Self.iterations), ringEntries: try p.value(Self.ringSize),
             concurrent: try p.value(Self.concurrent), duration: try p.value(Self.duration),
             keepRunningOnDisable: try p.value(Self.keepRunningOnDisable))
         if let problem = options.problem(limits: dirtyLimits) { throw ParameterError(problem) }
+        options.populate = try p.value(PopulateMethod.parameter)
+        if options.populate == .preFault && !guest.hostPrefault {
+            throw ParameterError("--populate pre-fault needs --host-prefault for dirty-logging: KVM_PRE_FAULT_MEMORY maps as a read, so never-written memory would map the zero page and the first dirty pass would pay for allocating every page instead of for dirty logging")
+        }
         self.options = options
     }
 

@@ -12,6 +12,8 @@ enum WorkerCommand: Sendable {
     case passes(Int)
     /// Run passes until the harness sets `stopRequested`, counting them.
     case untilStopped
+    /// KVM_PRE_FAULT_MEMORY of `size` bytes from guest-physical `start` through this vCPU, timed.
+    case preFault(start: UInt64, size: UInt64)
     /// Leave the thread.
     case exit
 }
@@ -121,6 +123,13 @@ final class VCPUWorker: @unchecked Sendable {
                     passNanos[pass] = monotonicNanos() &- started
                     passesRun += 1
                 }
+            case .preFault(let start, let size):
+                passesRun = 0
+                failure = nil
+                let started = monotonicNanos()
+                do { try vcpu.preFaultMemory(guestPhysicalAddress: start, size: size) } catch { failure = error }
+                passNanos[0] = monotonicNanos() &- started
+                if failure == nil { passesRun = 1 }
             case .untilStopped:
                 passesRun = 0
                 failure = nil

@@ -10,5 +10,7 @@ extension DirtyLoggingScenario: ScenarioCommand {
     Modes: bitmap (KVM_GET_DIRTY_LOG), manual (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 + KVM_CLEAR_DIRTY_LOG), manual-initially-set (the same with KVM_DIRTY_LOG_INITIALLY_SET), ring (KVM_CAP_DIRTY_LOG_RING, --ring-size entries per vCPU; full rings exit with KVM_EXIT_DIRTY_RING_FULL and are harvested on the vCPU's thread).
 
     --concurrent: the vCPUs write continuously while the host harvests in a loop for --duration seconds; reports the guest's dirty rate and the harvest throughput.
+
+    --populate pre-fault: the populate phase is KVM_PRE_FAULT_MEMORY instead of the vCPUs' write pass (needs --host-prefault; TDP hosts only, else unsupported).
     """
 }

@@ -1,4 +1,4 @@
-import Backings
+@testable import Backings
 import Foundation
 import Testing
 
@@ -107,5 +107,61 @@ struct HostChangeLedgerTests {
             #expect(line.contains("is not a kvmbench host-change ledger; check it, then delete it"), "\(line)")
             #expect(try String(contentsOf: ledger, encoding: .utf8) == "not json")
         }
+    }
+
+    /// The memory cgroup access-tracking moves kvmbench into, on this machine's real hierarchy.
+    @Test(.enabled(if: getuid() == 0 && memoryCgroupMounted(), "needs root and a memory cgroup hierarchy: skipped"))
+    func theAgingCgroupIsLeftAndRemovedAlsoWhenItsOwnerDied() throws {
+        try withLedger {
+            let before = try String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8)
+            let cgroup = try AgingCgroup.join()
+            #expect(cgroup.containsThisProcess)
+            #expect(FileManager.default.fileExists(atPath: cgroup.directory + "/cgroup.procs"))
+            let recorded = HostChangeLedger.entries()
+            #expect(recorded.count == 1 && recorded.first?.kind == .memoryCgroup && recorded.first?.origin != nil)
+            cgroup.leave()
+            #expect(!cgroup.containsThisProcess)
+            #expect(!FileManager.default.fileExists(atPath: cgroup.directory))
+            #expect(try String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8) == before)
+            #expect(HostChangeLedger.entries().isEmpty)
+
+            // A kvmbench killed inside its cgroup leaves it behind: the next one removes it.
+            let origin = try #require(recorded.first?.origin)
+            let leftBehind = (origin as NSString).appendingPathComponent("kvmbench-aging-test-\(UUID().uuidString.prefix(8))")
+            #expect(mkdir(leftBehind, 0o755) == 0)
+            let gone = LedgerOwner(pid: Int32.max - 2, startTime: 1, bootID: LedgerOwner.current.bootID)
+            try HostChangeLedger.transaction { ledger throws(HostChangeLedger.Failure) in
+                try ledger.record(HostChange(kind: .memoryCgroup, subject: "memory cgroup", path: leftBehind, before: 0, amount: 1,
+                                             owner: gone, origin: origin))
+            }
+            let line = try #require(HostChangeLedger.restoreStale())
+            #expect(line.contains("memory cgroup \(leftBehind) removed"), "\(line)")
+            #expect(!FileManager.default.fileExists(atPath: leftBehind))
+        }
+    }
+}
+
+/// A cgroup v1 memory hierarchy or a cgroup v2 root that hands out the memory controller.
+private func memoryCgroupMounted() -> Bool {
+    let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+    if mounts.split(separator: "\n").contains(where: { $0.contains(" - cgroup ") && $0.hasSuffix(",memory") || $0.contains(" - cgroup cgroup rw,memory") }) { return true }
+    let v2 = (try? String(contentsOfFile: "/sys/fs/cgroup/cgroup.subtree_control", encoding: .utf8)) ?? ""
+    return v2.split(separator: " ").contains { $0.trimmingCharacters(in: .whitespacesAndNewlines) == "memory" }
+}
+
+@Suite("aging cgroup hierarchy")
+struct AgingCgroupHierarchyTests {
+    let v2 = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n"
+    let v1 = "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+
+    @Test func v2WhenItsRootHandsOutMemoryEvenAsTheOnlyControllerElseV1ElseTheReason() {
+        let only = AgingCgroup.memoryHierarchy(cgroups: "0::/\n", mountinfo: v2, controllers: { _ in "memory\n" })
+        #expect(only == .success(.init(mount: "/sys/fs/cgroup", ownPath: "/", version: "v2")))
+        let v1Only = AgingCgroup.memoryHierarchy(cgroups: "4:memory:/job\n0::/\n", mountinfo: v2 + v1, controllers: { _ in "cpu io\n" })
+        #expect(v1Only == .success(.init(mount: "/sys/fs/cgroup/memory", ownPath: "/job", version: "v1")))
+        guard case .failure(let reason) = AgingCgroup.memoryHierarchy(cgroups: "0::/\n", mountinfo: v2, controllers: { _ in "cpu\n" }) else {
+            Issue.record("no memory controller anywhere was accepted"); return
+        }
+        #expect(reason.description.contains("does not hand out the memory controller"))
     }
 }

@@ -75,4 +75,23 @@ struct GuestMemfdKVMTests {
         let phase = try #require(sample.phaseStats?["populated-slot.refault"])
         #expect((phase["pf_taken"] ?? 0) >= 1024)
     }
+
+    @Test func memslotsMovesAndChecksGuestMemfdSlotsAndRefusesWhatCannotApply() throws {
+        for bad in [["tests": "map"], ["tests": "unmap-2m,rw"], ["move_method": "in-place"]] {
+            #expect(throws: ParameterError.self) {
+                _ = try MemslotsScenario(parameters: ParameterSet(bad.merging(["backing": "guest-memfd"]) { a, _ in a }), limits: hostLimits)
+            }
+        }
+        let defaults = try MemslotsScenario(parameters: ParameterSet(["backing": "guest-memfd"]), limits: hostLimits)
+        #expect(defaults.tests == [.moveActive, .moveInactive, .rw])
+        let scenario = try MemslotsScenario(parameters: ParameterSet(["backing": "guest-memfd", "slots": "16", "mem_per_vcpu": "8M",
+                                                                      "tests": "move-inactive,rw", "duration": "100ms"]), limits: hostLimits)
+        let sample = try scenario.measure(in: TestHost.context())
+        func metric(_ name: String) -> Double? { sample.metrics.first { $0.name == name }?.value }
+        #expect((metric("rw.iterations") ?? 0) >= 1)
+        #expect((metric("move-inactive.iterations") ?? 0) >= 1 && (metric("move-inactive.average") ?? 0) > 0)
+        // KVM keeps guest_memfd slots immutable: the moves were delete + create.
+        #expect(sample.extraParameters["move_method"] == "delete-create")
+        #expect((sample.phaseStats?["rw"]?["pf_taken"] ?? 0) > 0)
+    }
 }

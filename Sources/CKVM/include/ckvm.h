@@ -58,6 +58,18 @@ struct kvm_create_guest_memfd {
 #define GUEST_MEMFD_FLAG_INIT_SHARED (1ULL << 1)
 #endif
 
+/* KVM_PRE_FAULT_MEMORY (6.10): map guest memory into the MMU of a vCPU's address space without
+ * running it. KVM advances gpa and shrinks size as it goes, so a partial result is resumed. */
+#ifndef KVM_PRE_FAULT_MEMORY
+struct kvm_pre_fault_memory {
+    __u64 gpa;
+    __u64 size;
+    __u64 flags;
+    __u64 padding[5];
+};
+#define KVM_PRE_FAULT_MEMORY _IOWR(KVMIO, 0xd5, struct kvm_pre_fault_memory)
+#endif
+
 #ifndef KVM_CAP_MEMORY_FAULT_INFO
 #define KVM_CAP_MEMORY_FAULT_INFO 232
 #endif
@@ -113,6 +125,7 @@ static const unsigned long CKVM_SET_REGS = KVM_SET_REGS;
 static const unsigned long CKVM_GET_SREGS = KVM_GET_SREGS;
 static const unsigned long CKVM_SET_SREGS = KVM_SET_SREGS;
 static const unsigned long CKVM_SET_CPUID2 = KVM_SET_CPUID2;
+static const unsigned long CKVM_PRE_FAULT_MEMORY = KVM_PRE_FAULT_MEMORY; /* KVM_CAP_PRE_FAULT_MEMORY */
 /* userfaultfd */
 static const unsigned long CUFFDIO_API = UFFDIO_API;
 static const unsigned long CUFFDIO_REGISTER = UFFDIO_REGISTER;
@@ -145,6 +158,17 @@ static inline int ckvm_ioctl_val(int fd, unsigned long request, unsigned long ar
 /* userfaultfd(2), which glibc 2.36 has no wrapper for. */
 static inline int ckvm_userfaultfd(int flags) {
     return (int)syscall(SYS_userfaultfd, flags);
+}
+
+/* perf_event_open(2) counting one tracepoint (its tracefs id) on the calling thread, any CPU,
+ * from the moment it is opened (glibc has no wrapper). */
+#include <linux/perf_event.h>
+static inline int ckvm_perf_tracepoint_counter(__u64 tracepoint_id) {
+    struct perf_event_attr attr = {0};
+    attr.type = PERF_TYPE_TRACEPOINT;
+    attr.size = sizeof(attr);
+    attr.config = tracepoint_id;
+    return (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
 /* memfd_create(2) through the raw syscall, so MFD_HUGETLB sizes work whatever glibc declares. */

@@ -1,5 +1,6 @@
 import Foundation
 import Statistics
+import Results
 
 /// One metric of one case on one host, run after run, with the change points found in its medians
 /// (`ChangePointDetection`, E-divisive means as Apache Otava does it).
@@ -29,7 +30,7 @@ public struct TrendSeries: Sendable, Equatable {
     public var host: String
     public var caseKey: String
     public var metric: String
-    public var unit: String
+    public var unit: MetricUnit
     public var better: Polarity
     public var gate: Bool
     /// Oldest first.
@@ -37,7 +38,7 @@ public struct TrendSeries: Sendable, Equatable {
     /// Indices into `points`: each is the first run of a new level.
     public var changePoints: [ChangePoint]
 
-    public init(host: String, caseKey: String, metric: String, unit: String, better: Polarity, gate: Bool,
+    public init(host: String, caseKey: String, metric: String, unit: MetricUnit, better: Polarity, gate: Bool,
                 points: [Point], changePoints: [ChangePoint]) {
         self.host = host
         self.caseKey = caseKey
@@ -50,7 +51,7 @@ public struct TrendSeries: Sendable, Equatable {
     }
 
     /// The series with its change points found by E-divisive means over the medians.
-    public init(host: String, caseKey: String, metric: String, unit: String, better: Polarity, gate: Bool,
+    public init(host: String, caseKey: String, metric: String, unit: MetricUnit, better: Polarity, gate: Bool,
                 points: [Point], windowLength: Int = ChangePointDetection.defaultWindowLength,
                 maxPValue: Double = ChangePointDetection.defaultMaxPValue) {
         let changes = points.count >= 2

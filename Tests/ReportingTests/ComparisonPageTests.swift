@@ -149,7 +149,7 @@ struct TrendChartTests {
                                      kernelRelease: index >= 12 ? "6.18.2" : "6.18.1", median: median,
                                      low: median * 0.98, high: median * 1.02, accepted: true)
         }
-        return TrendSeries(host: "vm-1234", caseKey: "demand-paging[vcpus=2]", metric: "first_touch_time", unit: "s",
+        return TrendSeries(host: "vm-1234", caseKey: "demand-paging[vcpus=2]", metric: "first_touch_time", unit: .seconds,
                            better: .lower, gate: true, points: points)
     }
 

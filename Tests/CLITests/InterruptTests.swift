@@ -173,7 +173,7 @@ struct PreflightCLITests {
     @Test func caseTimeoutIsDocumentedWithItsDefault() throws {
         let help = try CLI.run(["run", "demand-paging", "--help"])
         #expect(help.stdout.contains("--case-timeout <seconds>"))
-        #expect(help.stdout.contains("(default: 120.0)"))
+        #expect(help.stdout.contains("Default 120"))
     }
 
     @Test func pinAndNumaNodeRunAndAreRecorded() throws {

@@ -26,13 +26,13 @@ struct ParameterTableTests {
                      "--seed", "--shared-region", "--host-prefault", "--guest-ad-bits", "--reserve-hugepages", "--pin",
                      "--numa-node", "--numa-interleave"]
         let expected: [(any Scenario.Type, [String])] = [
-            (DemandPagingScenario.self, guest + ["--uffd", "--uffd-shared", "--uffd-readers", "--uffd-delay"]),
+            (DemandPagingScenario.self, guest + ["--uffd", "--uffd-shared", "--uffd-readers", "--uffd-delay", "--populate"]),
             (MemslotsScenario.self, ["--vcpus", "--mem-per-vcpu", "--slots", "--backing", "--duration", "--tests",
                                      "--no-zap-all-quirk", "--move-method"]),
             (MemslotStressScenario.self, guest + ["--cycles", "--no-zap-all-quirk"]),
             (ZapAllScenario.self, guest + ["--triggers", "--runs"]),
             (DirtyLoggingScenario.self, guest + ["--dirty-mode", "--iterations", "--ring-size", "--concurrent", "--duration",
-                                                 "--keep-running-on-disable"]),
+                                                 "--keep-running-on-disable", "--populate"]),
             (PageTableScenario.self, guest + ["--region"]),
             (MMUStressScenario.self, guest + ["--cycles", "--cycle-duration", "--chunk"]),
             (AccessTrackingScenario.self, guest),

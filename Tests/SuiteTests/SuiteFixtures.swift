@@ -6,7 +6,14 @@ import Suites
 /// Shared helpers of the suite tests.
 enum Fixtures {
     /// Limits of a host like this project's (PVM: 32764 memslots, 1024 vCPUs).
-    static let limits = HostLimits(maxVCPUs: 1024, memslots: 32764, memAvailable: nil)
+    /// This project's host: 1024 vCPUs, 32764 memslots, dirty rings of up to 64 KiB per vCPU and
+    /// both manual-protect flags (KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_INITIALLY_SET).
+    static let limits: HostLimits = {
+        var limits = HostLimits(maxVCPUs: 1024, memslots: 32764, memAvailable: nil)
+        limits.dirtyRingMaxBytes = 65536
+        limits.manualDirtyLogProtectFlags = 3
+        return limits
+    }()
 
     /// The checkout this test binary was built from (it holds Suites/, Baselines/, Schemas/).
     static var root: URL {

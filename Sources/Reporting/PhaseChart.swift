@@ -18,20 +18,18 @@ struct PhaseChart {
         let area = PlotArea(left: labelWidth + 20, top: top, right: width - 70,
                             bottom: top + Double(breakdown.rows.count) * (rowHeight + rowGap))
         let height = area.bottom + 48
-        let ticks = ValueTicks(upTo: breakdown.rows.map(\.total).max() ?? 1, count: 4)
-        let display = DisplayScale(unit: .seconds, magnitude: ticks.top)
-        let scale = AxisScale(domain: (0, ticks.top), pixels: (area.left, area.right))
+        let axis = ChartAxis(values: breakdown.rows.map(\.total), unit: .seconds, pixels: (area.left, area.right), tickCount: 4)
         let title = "\(breakdown.scenario): time per phase"
 
         return ChartCanvas.figure(kind: .phases, title: title, subtitle: "median of each phase, stacked",
                                   width: width, height: height) {
             legend.markup
-            ChartCanvas.valueAxisX(ticks, labels: ticks.labels(divisor: display.divisor), scale: scale, area: area)
-            ChartCanvas.text("time (\(display.symbol))", x: (area.left + area.right) / 2, y: height - 12,
+            axis.horizontal(area: area)
+            ChartCanvas.text(axis.title("time"), x: (area.left + area.right) / 2, y: height - 12,
                              anchor: "middle", className: "axis-label")
             for (index, row) in breakdown.rows.enumerated() {
                 rowMarkup(row, y: area.top + Double(index) * (rowHeight + rowGap) + rowGap / 2,
-                          scale: scale, labelWidth: labelWidth)
+                          scale: axis.scale, labelWidth: labelWidth)
             }
         }
     }

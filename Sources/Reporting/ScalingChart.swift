@@ -23,31 +23,22 @@ struct ScalingChart {
         let legend = ChartCanvas.legend(legendItems, x: 64, y: 62, width: width - 80)
         let area = PlotArea(left: 68, top: 62 + legend.height + 8, right: width - 20, bottom: height - 52)
         let xScale = self.xScale(area)
-        let measuredTop = plot.series.flatMap(\.points).map(\.range.max).max() ?? 1
-        let ticks = ValueTicks(upTo: plot.showsIdeal ? measuredTop * 1.25 : measuredTop)
-        let yScale = AxisScale(domain: (0, ticks.top), pixels: (area.bottom, area.top))
-        let display = DisplayScale(unit: plot.unit, magnitude: ticks.top)
+        let y = ChartAxis(values: plot.series.flatMap(\.points).map(\.range.max), headroom: plot.showsIdeal ? 1.25 : 1,
+                          unit: plot.unit, pixels: (area.bottom, area.top))
         let direction = plot.better == .higher ? "higher is better" : "lower is better"
         let title = "\(plot.scenario): \(plot.metric) by \(Self.axisName(plot.parameter))"
 
         return ChartCanvas.figure(kind: .scaling, title: title, subtitle: direction, width: width, height: height) {
-            ChartCanvas.valueAxisY(ticks, labels: ticks.labels(divisor: display.divisor), scale: yScale, area: area)
+            y.vertical(area: area, name: plot.metric)
             xTicks(xScale, area: area)
-            ChartCanvas.line(x1: area.left, y1: area.bottom, x2: area.right, y2: area.bottom, stroke: ChartPalette.axis)
             ChartCanvas.text(Self.axisName(plot.parameter), x: (area.left + area.right) / 2, y: height - 14,
                              anchor: "middle", className: "axis-label")
-            ChartCanvas.text(yAxisLabel(display), x: 16, y: (area.top + area.bottom) / 2,
-                             anchor: "middle", className: "axis-label", rotate: true)
             legend.markup
             for (index, series) in plot.series.enumerated() {
-                if plot.showsIdeal { idealLine(series, colour: ChartPalette.series(index), x: xScale, y: yScale, top: ticks.top) }
-                seriesMarkup(series, colour: ChartPalette.series(index), x: xScale, y: yScale)
+                if plot.showsIdeal { idealLine(series, colour: ChartPalette.series(index), x: xScale, y: y.scale, top: y.ticks.top) }
+                seriesMarkup(series, colour: ChartPalette.series(index), x: xScale, y: y.scale)
             }
         }
-    }
-
-    private func yAxisLabel(_ display: DisplayScale) -> String {
-        display.symbol.isEmpty ? plot.metric : "\(plot.metric) (\(display.symbol))"
     }
 
     private func legendEntries() -> [ChartCanvas.LegendItem] {

@@ -67,142 +67,202 @@ public struct TrendSeries: Sendable, Equatable {
     }
 }
 
-/// A series as a line chart: each run's median as a dot joined by a line, its interval as a
-/// whisker, the mean of each level between change points as a dashed step, and every change point
-/// as a vertical line labelled with its change and p-value (red when the metric got worse, green
-/// when it got better). Runs are spaced evenly, oldest on the left.
+/// A trend as a line chart, the one `history show --html` and the fleet view both draw: per line
+/// (a host) each run's median as a dot joined by a line and its interval as a whisker, dots filled
+/// or hollow as the caller decides (an accepted run; a run on the candidate kernel). A single
+/// series also gets the mean of each level between change points as a dashed step and every change
+/// point as a vertical line labelled with its change and p-value (red when the metric got worse,
+/// green when it got better). Runs are spaced evenly, oldest on the left.
 struct TrendChart {
-    let series: TrendSeries
+    struct Line: Sendable {
+        /// The host (its `data-host`), and the legend's text for it.
+        var label: String
+        var legend: String
+        var points: [Point]
+    }
+
+    struct Point: Sendable {
+        /// The run's position: its index among the runs drawn.
+        var x: Double
+        var median: Double
+        var low: Double?
+        var high: Double?
+        var filled: Bool
+        /// The dot's class: "run", or "candidate" for a run on the candidate kernel.
+        var className: String
+        var runID: String?
+        var tooltip: String
+    }
+
+    /// A change point of a single series: the first run of a new level.
+    struct Change: Sendable {
+        /// The index of that run (the marker goes halfway between it and the run before).
+        var index: Int
+        var worse: Bool
+        /// "+25.0% · p 0.0001".
+        var label: String
+        var tooltip: String
+        var runID: String?
+        var forwardChange: Double
+    }
+
+    /// A level between change points: from the point at `start` to the one at `end - 1`.
+    struct Level: Sendable {
+        var start: Int
+        var end: Int
+        var mean: Double
+    }
+
+    var title: String
+    var subtitle: String
+    var metric: String
+    var unit: MetricUnit
+    var lines: [Line]
+    /// Legend entries after those of the lines.
+    var extraLegend: [ChartCanvas.LegendItem] = []
+    var xLabel = "run (oldest left)"
+    /// Candidate labels along the x axis (position, text); up to eight are drawn.
+    var xTicks: [(x: Double, label: String)] = []
+    var changes: [Change] = []
+    var levels: [Level] = []
 
     static let width = 920.0
-    static let height = 320.0
+    static let height = 340.0
 
-    /// The plot area and scales the chart draws with.
+    /// The plot area and the axes the chart draws with.
     struct Layout {
         var area: PlotArea
         var x: AxisScale
-        var y: AxisScale
-        var ticks: ValueTicks
+        var y: ChartAxis
 
-        init(_ series: TrendSeries) {
-            // Below a legend of up to two lines.
-            area = PlotArea(left: 76, top: 100, right: TrendChart.width - 24, bottom: TrendChart.height - 52)
-            let count = max(series.points.count, 1)
-            x = AxisScale(domain: (0, Double(max(count - 1, 1))), pixels: (area.left + 10, area.right - 10))
-            let top = series.points.map { max($0.median, $0.high ?? $0.median) }.filter(\.isFinite).max() ?? 1
-            ticks = ValueTicks(upTo: top * 1.05)
-            y = AxisScale(domain: (0, ticks.top), pixels: (area.bottom, area.top))
+        init(_ chart: TrendChart, legendHeight: Double) {
+            area = PlotArea(left: 76, top: 62 + legendHeight + 8, right: TrendChart.width - 24, bottom: TrendChart.height - 52)
+            let xs = chart.lines.flatMap(\.points).map(\.x)
+            let low = xs.min() ?? 0
+            x = AxisScale(domain: (low, max(xs.max() ?? 1, low + 1)), pixels: (area.left + 10, area.right - 10))
+            y = ChartAxis(values: chart.lines.flatMap(\.points).map { max($0.median, $0.high ?? $0.median) }, headroom: 1.05,
+                          unit: chart.unit, pixels: (area.bottom, area.top))
         }
 
         /// Where a change point's line goes: halfway between the last run before and the first after.
-        func changeX(_ change: ChangePoint) -> Double {
-            x.position(Double(change.index) - 0.5)
+        func changeX(_ index: Int) -> Double {
+            x.position(Double(index) - 0.5)
         }
     }
 
     var markup: Markup {
-        let layout = Layout(series)
-        let (area, x, y) = (layout.area, layout.x, layout.y)
-        let display = DisplayScale(unit: series.unit, magnitude: layout.ticks.top)
-        let direction = series.better == .higher ? "higher is better" : "lower is better"
-        let changes = series.changePoints.count
-        let subtitle = "\(series.points.count) runs on \(series.host) · \(direction) · "
-            + (changes == 0 ? "no change point" : "\(changes) change point\(changes == 1 ? "" : "s")")
-            + (series.gate ? " · gated" : "")
-        let legend = ChartCanvas.legend([
-            .init(label: "median of a run (whisker: its interval)", colour: ChartPalette.series(0), style: .line),
-            .init(label: "mean of a level between change points", colour: ChartPalette.ink, style: .dashed),
-            .init(label: "change point (red: worse, green: better)", colour: ChartPalette.regressed, style: .line),
-        ], x: 12, y: 60, width: Self.width - 24)
-
-        return ChartCanvas.figure(kind: .trend, title: "\(series.caseKey): \(series.metric)", subtitle: subtitle,
-                                  width: Self.width, height: Self.height) {
+        let legend = ChartCanvas.legend(lines.enumerated().map { index, line in
+            ChartCanvas.LegendItem(label: line.legend, colour: ChartPalette.series(index), style: .line)
+        } + extraLegend, x: 12, y: 60, width: Self.width - 24)
+        let layout = Layout(self, legendHeight: legend.height)
+        let area = layout.area
+        return ChartCanvas.figure(kind: .trend, title: title, subtitle: subtitle, width: Self.width, height: Self.height) {
             legend.markup
-            ChartCanvas.valueAxisY(layout.ticks, labels: layout.ticks.labels(divisor: display.divisor), scale: y, area: area)
-            ChartCanvas.line(x1: area.left, y1: area.bottom, x2: area.right, y2: area.bottom, stroke: ChartPalette.axis)
-            ChartCanvas.text(display.symbol.isEmpty ? series.metric : "\(series.metric) (\(display.symbol))",
-                             x: 16, y: (area.top + area.bottom) / 2, anchor: "middle", className: "axis-label", rotate: true)
-            ChartCanvas.text("run (oldest left)", x: (area.left + area.right) / 2, y: Self.height - 10, anchor: "middle",
-                             className: "axis-label")
-            runTicks(x, area: area)
-            levels(layout)
-            for change in series.changePoints { changeMarker(change, layout: layout) }
-            points(layout)
+            layout.y.vertical(area: area, name: metric)
+            ChartCanvas.text(xLabel, x: (area.left + area.right) / 2, y: Self.height - 10, anchor: "middle", className: "axis-label")
+            runTicks(layout)
+            for level in levels { levelMarkup(level, layout: layout) }
+            for change in changes { changeMarker(change, layout: layout) }
+            for (index, line) in lines.enumerated() { lineMarkup(line, colour: ChartPalette.series(index), layout: layout) }
         }
     }
 
-    /// Up to eight run labels along the x axis: run id and date.
-    private func runTicks(_ x: AxisScale, area: PlotArea) -> Markup {
-        let count = series.points.count
-        guard count > 0 else { return .empty }
-        let step = max(1, Int((Double(count) / 8).rounded(.up)))
-        return .joined(stride(from: 0, to: count, by: step).map { index in
-            let point = series.points[index]
-            return ChartCanvas.text("#\(point.runID) " + point.startedAt.prefix(10), x: x.position(Double(index)),
-                                    y: area.bottom + 16, anchor: "middle", className: "tick")
+    /// Up to eight of `xTicks`, evenly picked.
+    private func runTicks(_ layout: Layout) -> Markup {
+        let ticks = xTicks.sorted { $0.x < $1.x }
+        guard !ticks.isEmpty else { return .empty }
+        let step = max(1, Int((Double(ticks.count) / 8).rounded(.up)))
+        return .joined(stride(from: 0, to: ticks.count, by: step).map { index in
+            ChartCanvas.text(ticks[index].label, x: layout.x.position(ticks[index].x), y: layout.area.bottom + 16,
+                             anchor: "middle", className: "tick")
         })
     }
 
-    /// The mean of the medians of each level, as a dashed horizontal step.
-    private func levels(_ layout: Layout) -> Markup {
-        let bounds = [0] + series.changePoints.map(\.index) + [series.points.count]
-        return .joined(zip(bounds, bounds.dropFirst()).compactMap { start, end -> Markup? in
-            guard end > start else { return nil }
-            let medians = series.points[start..<end].map(\.median)
-            let mean = medians.reduce(0, +) / Double(medians.count)
-            let y = layout.y.position(mean)
-            return ChartCanvas.line(x1: layout.x.position(Double(start) - 0.4), y1: y,
-                                    x2: layout.x.position(Double(end - 1) + 0.4), y2: y,
-                                    stroke: ChartPalette.ink, width: 1.2, dashed: true, className: "level")
-        })
+    /// A level's mean as a dashed horizontal step.
+    private func levelMarkup(_ level: Level, layout: Layout) -> Markup {
+        let y = layout.y.position(level.mean)
+        return ChartCanvas.line(x1: layout.x.position(Double(level.start) - 0.4), y1: y,
+                                x2: layout.x.position(Double(level.end - 1) + 0.4), y2: y,
+                                stroke: ChartPalette.ink, width: 1.2, dashed: true, className: "level")
     }
 
-    private func changeMarker(_ change: ChangePoint, layout: Layout) -> Markup {
-        let x = layout.changeX(change)
-        let colour = series.isWorse(change) ? ChartPalette.regressed : ChartPalette.improved
-        let run = change.index < series.points.count ? series.points[change.index] : nil
-        let label = UnitFormatting.change(change.forwardChange) + " · p " + UnitFormatting.pValue(change.pValue)
+    private func changeMarker(_ change: Change, layout: Layout) -> Markup {
+        let x = layout.changeX(change.index)
+        let colour = change.worse ? ChartPalette.regressed : ChartPalette.improved
         let anchor = x > layout.area.right - 160 ? "end" : "start"
         return Markup.element("g", [
-            "class": "change-point", "data-index": String(change.index), "data-run": run.map { String($0.runID) },
+            "class": "change-point", "data-index": String(change.index), "data-run": change.runID,
             "data-change": String(change.forwardChange),
         ]) {
-            Markup.element("title") {
-                "change point at run \(run.map { String($0.runID) } ?? "?") (\(run?.startedAt ?? "")): "
-                    + "\(label), kernel \(run?.kernelRelease ?? "?")"
-            }
+            Markup.element("title") { change.tooltip }
             ChartCanvas.line(x1: x, y1: layout.area.top, x2: x, y2: layout.area.bottom, stroke: colour, width: 2,
                              className: "change-line")
-            ChartCanvas.text(label, x: anchor == "end" ? x - 4 : x + 4, y: layout.area.top + 12, anchor: anchor,
+            ChartCanvas.text(change.label, x: anchor == "end" ? x - 4 : x + 4, y: layout.area.top + 12, anchor: anchor,
                              className: "change-label")
         }
     }
 
-    private func points(_ layout: Layout) -> Markup {
-        let colour = ChartPalette.series(0)
-        let coordinates = series.points.enumerated().map { index, point in
-            (layout.x.position(Double(index)), layout.y.position(point.median))
-        }
+    private func lineMarkup(_ line: Line, colour: String, layout: Layout) -> Markup {
+        let coordinates = line.points.map { (layout.x.position($0.x), layout.y.position($0.median)) }
         let polyline = coordinates.map { "\(svgNumber($0.0)),\(svgNumber($0.1))" }.joined(separator: " ")
-        var parts: [Markup] = [Markup.leaf("polyline", ["points": polyline, "fill": "none", "stroke": colour,
-                                                        "stroke-width": "1.5", "class": "median-line"])]
-        for (index, point) in series.points.enumerated() {
-            let (x, y) = coordinates[index]
-            if let low = point.low, let high = point.high, low.isFinite, high.isFinite {
-                parts.append(ChartCanvas.line(x1: x, y1: layout.y.position(low), x2: x, y2: layout.y.position(high),
-                                              stroke: colour, width: 1, className: "whisker"))
-            }
-            parts.append(Markup.element("circle", [
-                "cx": svgNumber(x), "cy": svgNumber(y), "r": "3", "fill": point.accepted ? colour : "#ffffff",
-                "stroke": colour, "stroke-width": "1.5", "class": "run", "data-run": String(point.runID),
-            ]) {
-                Markup.element("title") {
-                    "run \(point.runID), \(point.startedAt), kernel \(point.kernelRelease): "
-                        + UnitFormatting.format(point.median, unit: series.unit) + (point.accepted ? "" : " (not accepted)")
+        return Markup.element("g", ["class": "series", "data-host": line.label]) {
+            Markup.leaf("polyline", ["points": polyline, "fill": "none", "stroke": colour, "stroke-width": "1.75",
+                                     "stroke-linejoin": "round", "class": "median-line"])
+            for (point, (x, y)) in zip(line.points, coordinates) {
+                if let low = point.low, let high = point.high, low.isFinite, high.isFinite {
+                    ChartCanvas.line(x1: x, y1: layout.y.position(low), x2: x, y2: layout.y.position(high),
+                                     stroke: colour, width: 1, className: "whisker")
                 }
-            })
+                Markup.element("circle", [
+                    "cx": svgNumber(x), "cy": svgNumber(y), "r": "3.5", "fill": point.filled ? colour : "#ffffff",
+                    "stroke": colour, "stroke-width": "1.5", "class": point.className, "data-run": point.runID,
+                ]) {
+                    Markup.element("title") { point.tooltip }
+                }
+            }
         }
-        return .joined(parts)
     }
 }
 
+extension TrendChart {
+    /// The chart of one host's series, with its change points and levels: `history show --html`.
+    init(series: TrendSeries) {
+        let direction = series.better == .higher ? "higher is better" : "lower is better"
+        let changeCount = series.changePoints.count
+        let points = series.points.enumerated().map { index, point in
+            Point(x: Double(index), median: point.median, low: point.low, high: point.high, filled: point.accepted,
+                  className: "run", runID: String(point.runID),
+                  tooltip: "run \(point.runID), \(point.startedAt), kernel \(point.kernelRelease): "
+                      + UnitFormatting.format(point.median, unit: series.unit) + (point.accepted ? "" : " (not accepted)"))
+        }
+        let bounds = [0] + series.changePoints.map(\.index) + [series.points.count]
+        let levels = zip(bounds, bounds.dropFirst()).compactMap { start, end -> Level? in
+            guard end > start else { return nil }
+            let medians = series.points[start..<end].map(\.median)
+            return Level(start: start, end: end, mean: medians.reduce(0, +) / Double(medians.count))
+        }
+        let changes = series.changePoints.map { change in
+            let run = change.index < series.points.count ? series.points[change.index] : nil
+            let label = UnitFormatting.change(change.forwardChange) + " · p " + UnitFormatting.pValue(change.pValue)
+            return Change(index: change.index, worse: series.isWorse(change), label: label,
+                          tooltip: "change point at run \(run.map { String($0.runID) } ?? "?") (\(run?.startedAt ?? "")): "
+                              + "\(label), kernel \(run?.kernelRelease ?? "?")",
+                          runID: run.map { String($0.runID) }, forwardChange: change.forwardChange)
+        }
+        self.init(
+            title: "\(series.caseKey): \(series.metric)",
+            subtitle: "\(series.points.count) runs on \(series.host) · \(direction) · "
+                + (changeCount == 0 ? "no change point" : "\(changeCount) change point\(changeCount == 1 ? "" : "s")")
+                + (series.gate ? " · gated" : ""),
+            metric: series.metric, unit: series.unit,
+            lines: [Line(label: series.host, legend: "median of a run (whisker: its interval)", points: points)],
+            extraLegend: [
+                .init(label: "mean of a level between change points", colour: ChartPalette.ink, style: .dashed),
+                .init(label: "change point (red: worse, green: better)", colour: ChartPalette.regressed, style: .line),
+            ],
+            xTicks: series.points.enumerated().map { index, point in
+                (x: Double(index), label: "#\(point.runID) " + String(point.startedAt.prefix(10)))
+            },
+            changes: changes, levels: levels)
+    }
+}

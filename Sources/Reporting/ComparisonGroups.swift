@@ -75,6 +75,18 @@ struct ComparisonGroups: Sendable {
         return decided.filter(\.gate) + decided.filter { !$0.gate }
     }
 
+    /// Whether the informational metrics are listed one by one rather than counted: when the reader
+    /// asked (`--verbose`), or when no metric is gated, so that they are all there is.
+    static func listsInformational(_ comparison: DocumentComparison, asked: Bool) -> Bool {
+        asked || !comparison.metrics.contains(where: \.gate)
+    }
+
+    /// "1 regressed, 40 unchanged, 9 cannot decide": the verdicts of `metrics`, most urgent first.
+    static func countsText(_ metrics: [MetricComparison]) -> String {
+        let counts = Dictionary(grouping: metrics, by: \.verdict).mapValues(\.count)
+        return counts.keys.sorted { $0.reportRank < $1.reportRank }.map { "\(counts[$0] ?? 0) \($0.label)" }.joined(separator: ", ")
+    }
+
     /// Gated metrics the samples could not decide (cannot decide, noisy, not significant), the
     /// ones that could detect the smallest change first.
     static func undecidedGated(_ comparison: DocumentComparison) -> [MetricComparison] {

@@ -24,8 +24,22 @@ public struct TextTable: Sendable {
         public init(stringLiteral value: String) { self.init(value) }
     }
 
+    /// A row of cells, or a line across the table (a group's heading, a count) that is left out of
+    /// the column widths.
+    private enum Entry: Sendable {
+        case cells([Cell])
+        case line(Cell)
+    }
+
     public let columns: [Column]
-    public private(set) var rows: [[Cell]] = []
+    private var entries: [Entry] = []
+    /// The rows of cells, without the lines across the table.
+    public var rows: [[Cell]] {
+        entries.compactMap { entry -> [Cell]? in
+            if case .cells(let cells) = entry { return cells }
+            return nil
+        }
+    }
     /// The gap between two columns.
     public var separator = "  "
 
@@ -36,7 +50,12 @@ public struct TextTable: Sendable {
     /// Adds a row; missing trailing cells are left blank, extra cells are dropped.
     public mutating func append(_ cells: [Cell]) {
         let padding = Array(repeating: Cell(""), count: max(0, columns.count - cells.count))
-        rows.append(Array((cells + padding).prefix(columns.count)))
+        entries.append(.cells(Array((cells + padding).prefix(columns.count))))
+    }
+
+    /// Adds a line of text across the table, between the rows, as it is (not cut to the columns).
+    public mutating func appendLine(_ line: Cell) {
+        entries.append(.line(line))
     }
 
     /// The table as lines of text, each ending in a newline, with no trailing spaces.
@@ -48,8 +67,14 @@ public struct TextTable: Sendable {
         let header = columns.map { Cell($0.title, style: .bold) }
         lines.append(line(header, widths: widths, colour: colour))
         lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: separator))
-        for row in rows {
-            lines.append(line(row, widths: widths, colour: colour))
+        for entry in entries {
+            switch entry {
+            case .cells(let row): lines.append(line(row, widths: widths, colour: colour))
+            case .line(let text):
+                var plain = text.text
+                while plain.hasSuffix(" ") { plain.removeLast() }
+                lines.append(plain.styled(text.style, colour: colour))
+            }
         }
         return lines.map { $0 + "\n" }.joined()
     }

@@ -87,6 +87,11 @@ struct CompareCommand: ParsableCommand {
         baseline, by scenario and the parameters the reference names (e.g. slots), and no significance is \
         possible.
 
+        The table prints a summary first (verdict counts of the gated and of the informational metrics; the gated \
+        metrics that regressed or improved, with ratio [95% CI], threshold and p; the gated metrics the samples \
+        could not decide, with the smallest detectable change), then each case's gated metrics. Informational \
+        metrics are counted, per case and among the changes; --verbose lists them.
+
         Exit status: 0 compared, 4 a side missing/unreadable/newer, no shared cases, or different hosts \
         with --require-same-host, 64 usage.
         """)
@@ -102,6 +107,9 @@ struct CompareCommand: ParsableCommand {
 
     @Option(help: "Output: table (default), or cover-letter (plain-text Test / Before / After / Improvement tables per configuration, times in seconds, as kernel patch cover letters print them).")
     var format: CompareFormat = .table
+
+    @Flag(name: .shortAndLong, help: "List the informational (not gated) metrics one by one; by default they are counted.")
+    var verbose = false
 
     @OptionGroup var flags: ComparisonFlags
 
@@ -121,7 +129,7 @@ struct CompareCommand: ParsableCommand {
         } else if format == .coverLetter {
             print(CompareText.coverLetter(report, documents: [beforeDocument.document, afterDocument.document]), terminator: "")
         } else {
-            print(CompareText.render(report), terminator: "")
+            print(CompareText.render(report, listInformational: verbose), terminator: "")
         }
         flags.writeReports(report, documents: [beforeDocument.document, afterDocument.document])
         let measured = afterDocument.document
@@ -151,8 +159,10 @@ enum CompareText {
         if !text.isEmpty { FileHandle.standardError.write(Data(text.utf8)) }
     }
 
-    static func render(_ report: ComparisonReport) -> String {
-        var out = renderComparisonText(report.comparison, colour: SuiteCLI.colour)
+    /// The comparison as the terminal shows it; `listInformational` lists the informational metrics
+    /// rather than counting them.
+    static func render(_ report: ComparisonReport, listInformational: Bool = false) -> String {
+        var out = renderComparisonText(report.comparison, colour: SuiteCLI.colour, listInformational: listInformational)
         if report.involvesReference {
             out += "\n" + ComparisonReport.referenceLine + "\n"
             for note in report.referenceNotes { out += "  " + note + "\n" }

@@ -1,11 +1,12 @@
 import Results
 
 /// The comparison part of the HTML report, in reading order: what was compared with what and how
-/// the hosts differ; a summary (verdicts of the gated and informational metrics, what regressed or
-/// improved with its ratio, interval and p, which gated metrics the samples could not decide and
-/// the smallest change they could have detected); a forest plot of the gated metrics against their
-/// thresholds; then every case in one compact table, gated metrics first and the informational
-/// ones folded; last, what could not be compared.
+/// the hosts differ; a summary (verdicts of the gated and informational metrics; what regressed or
+/// improved with its ratio, interval and p, the gated metrics listed and the informational ones
+/// folded with their count; which gated metrics the samples could not decide and the smallest
+/// change they could have detected); a forest plot of the gated metrics against their thresholds;
+/// then every case in one compact table, gated metrics first and the informational ones folded;
+/// last, what could not be compared.
 ///
 /// Comparison tables have a fixed layout: the metric column takes what is left and cuts long
 /// names with an ellipsis, so every row stays one line high and the verdict column stays on screen
@@ -83,14 +84,29 @@ struct ComparisonSection {
         })
     }
 
+    /// The gated regressions and improvements; the informational ones folded beneath with their count
+    /// (listed openly only when no metric is gated).
     private func changes(_ groups: ComparisonGroups) -> Markup {
         let decided = ComparisonGroups.decided(comparison)
+        let listing = ComparisonGroups.listsInformational(comparison, asked: false)
+        let listed = listing ? decided : decided.filter(\.gate), folded = listing ? [] : decided.filter { !$0.gate }
+        let columns: [CompareTable.Column] = [.caseName, .metric, .change, .ratio, .threshold, .p, .verdict]
         return Markup.joined([
             Markup.element("h3") { "What changed" },
-            decided.isEmpty
-                ? Markup.element("p", ["class": "muted"]) { "No metric regressed or improved beyond its threshold." }
-                : CompareTable(columns: [.caseName, .metric, .change, .ratio, .threshold, .p, .verdict], className: "changes",
-                               metrics: decided, groups: groups, markGated: true).markup,
+            listed.isEmpty
+                ? Markup.element("p", ["class": "muted"]) {
+                    listing ? "No metric regressed or improved beyond its threshold."
+                        : "No gated metric regressed or improved beyond its threshold."
+                }
+                : CompareTable(columns: columns, className: "changes", metrics: listed, groups: groups, markGated: true).markup,
+            folded.isEmpty ? .empty : Markup.element("details", ["class": "informational changes-informational"]) {
+                Markup.element("summary") {
+                    "\(folded.count) informational metric\(folded.count == 1 ? "" : "s") changed too (not gated) "
+                    Self.verdictBadges(folded)
+                }
+                CompareTable(columns: columns, className: "changes informational", metrics: folded, groups: groups,
+                             markGated: true).markup
+            },
         ])
     }
 

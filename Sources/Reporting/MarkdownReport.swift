@@ -7,7 +7,7 @@ import Results
 public enum MarkdownReport {
     /// A comparison, grouped as the HTML page is: headline, sides, host differences, verdict
     /// counts of the gated and informational metrics, what regressed or improved (ratio, interval,
-    /// p), the gated metrics that could not be decided (with the smallest detectable change), then
+    /// p; gated listed, informational folded with their count), the gated metrics that could not be decided (with the smallest detectable change), then
     /// every case's metrics folded in `<details>` (gated first), uncompared cases, summary line.
     public static func render(_ comparison: DocumentComparison) -> String {
         let tally = ComparisonTally(comparison)
@@ -21,19 +21,21 @@ public enum MarkdownReport {
             out += "> **Hosts differ:** " + differences.joined(separator: "; ") + "\n\n"
         }
         let gated = comparison.metrics.filter(\.gate), informational = comparison.metrics.filter { !$0.gate }
-        if !gated.isEmpty { out += "**\(gated.count) gated metrics:** " + counts(gated) + "  \n" }
-        if !informational.isEmpty { out += "**\(informational.count) informational:** " + counts(informational) + "\n" }
+        if !gated.isEmpty { out += "**\(gated.count) gated metrics:** " + ComparisonGroups.countsText(gated) + "  \n" }
+        if !informational.isEmpty { out += "**\(informational.count) informational:** " + ComparisonGroups.countsText(informational) + "\n" }
         out += "\n"
         let decided = ComparisonGroups.decided(comparison)
-        if decided.isEmpty {
-            out += "No metric regressed or improved beyond its threshold.\n\n"
+        let listing = ComparisonGroups.listsInformational(comparison, asked: false)
+        let listed = listing ? decided : decided.filter(\.gate), folded = listing ? [] : decided.filter { !$0.gate }
+        out += "**What changed**\n\n"
+        if listed.isEmpty {
+            out += "No \(listing ? "" : "gated ")metric regressed or improved beyond its threshold.\n\n"
         } else {
-            out += "**What changed**\n\n| Test | Change | Ratio [95% CI] | p | Verdict |\n| --- | ---: | ---: | ---: | --- |\n"
-            for metric in decided {
-                out += row([escapeMarkdown(ParameterDisplay.testLabel(metric)), UnitFormatting.change(metric.change),
-                            metric.ratioText, pText(metric), verdictText(metric)])
-            }
-            out += "\n"
+            out += changesTable(listed) + "\n"
+        }
+        if !folded.isEmpty {
+            out += "<details><summary>\(folded.count) informational metric\(folded.count == 1 ? "" : "s") changed too ("
+                + ComparisonGroups.countsText(folded) + "; not gated)</summary>\n\n" + changesTable(folded) + "\n</details>\n\n"
         }
         let undecided = ComparisonGroups.undecidedGated(comparison)
         if !undecided.isEmpty {
@@ -116,6 +118,16 @@ public enum MarkdownReport {
         return line + "  \n"
     }
 
+    /// Regressions and improvements: `| Test | Change | Ratio [95% CI] | p | Verdict |`.
+    private static func changesTable(_ metrics: [MetricComparison]) -> String {
+        var out = "| Test | Change | Ratio [95% CI] | p | Verdict |\n| --- | ---: | ---: | ---: | --- |\n"
+        for metric in metrics {
+            out += row([escapeMarkdown(ParameterDisplay.testLabel(metric)), UnitFormatting.change(metric.change),
+                        metric.ratioText, pText(metric), verdictText(metric)])
+        }
+        return out
+    }
+
     /// One case's metrics, gated first: `| Metric | Before | After | Change | p | Detectable | Verdict |`.
     private static func caseTable(_ metrics: [MetricComparison]) -> String {
         var out = "| Metric | Before | After | Change | p | Detectable | Verdict |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |\n"
@@ -136,12 +148,6 @@ public enum MarkdownReport {
 
     private static func pText(_ metric: MetricComparison) -> String {
         UnitFormatting.pValue(metric.pValue).replacingOccurrences(of: "<", with: "&lt;")
-    }
-
-    /// "1 regressed, 40 unchanged, 9 cannot decide", most urgent first.
-    private static func counts(_ metrics: [MetricComparison]) -> String {
-        let counts = Dictionary(grouping: metrics, by: \.verdict).mapValues(\.count)
-        return counts.keys.sorted { $0.reportRank < $1.reportRank }.map { "\(counts[$0] ?? 0) \($0.label)" }.joined(separator: ", ")
     }
 
     private static func cells(for metric: Metric) -> [String] {

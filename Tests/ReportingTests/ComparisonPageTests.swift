@@ -76,10 +76,17 @@ struct ComparisonPageTests {
             #expect(open.allSatisfy(gated.contains), "\(caseKey): an informational metric is shown unfolded")
             #expect(!folded.contains(where: gated.contains), "\(caseKey): a gated metric is folded")
         }
-        // The summary lists exactly the regressions and improvements, gated ones first.
+        // The summary lists exactly the gated regressions and improvements; the informational ones
+        // are folded beneath them, with their count.
         let decided = comparison.metrics.filter { $0.verdict == .regressed || $0.verdict == .improved }
         let listed = try xml.nodes(forXPath: "//table[@class='compare changes']/tbody/tr")
-        #expect(listed.count == decided.count)
+        #expect(listed.count == decided.filter(\.gate).count)
+        let foldedChanges = decided.filter { !$0.gate }.count
+        #expect(foldedChanges > 0)
+        let folded = try xml.nodes(forXPath: "//details[contains(@class,'changes-informational')]//table[@class='compare changes informational']/tbody/tr")
+        #expect(folded.count == foldedChanges)
+        let foldedSummary = try xml.nodes(forXPath: "//details[contains(@class,'changes-informational')]/summary").first?.stringValue ?? ""
+        #expect(foldedSummary.hasPrefix("\(foldedChanges) informational metrics changed too"), "\(foldedSummary)")
         let undecided = comparison.metrics.filter { $0.gate && $0.verdict.isUndecided }
         #expect(try xml.nodes(forXPath: "//table[@class='compare undecided']/tbody/tr").count == undecided.count)
     }

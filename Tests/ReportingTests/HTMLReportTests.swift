@@ -69,11 +69,18 @@ struct HTMLReportTests {
         #expect(html.contains("<details class=\"kvm-stats\">"))
         #expect(html.contains("3 regressed, 1 improved, 2 unchanged, 1 not significant, 1 noisy, 1 unsupported, 1 failed"))
         let xml = try parseXML(html)
-        // "What changed" lists the gated regressions (worst first), the improvement, then the
-        // ungated regression, marked as such.
+        // "What changed" lists the gated regressions (worst first) and the improvement; the ungated
+        // regression is folded beneath them with its count, marked as such.
         let changed = try xml.nodes(forXPath: "//table[@class='compare changes']/tbody/tr")
-        #expect(changed.compactMap { $0.attribute("class") } == ["v-regressed", "v-regressed", "v-improved", "v-regressed"])
-        #expect(changed.last?.stringValue?.contains("not gated") == true)
+        #expect(changed.compactMap { $0.attribute("class") } == ["v-regressed", "v-regressed", "v-improved"])
+        #expect(!changed.contains { $0.stringValue?.contains("not gated") == true })
+        let foldedChanges = try xml.nodes(forXPath: "//details[contains(@class,'changes-informational')]")
+        #expect(foldedChanges.count == 1)
+        #expect(foldedChanges.first?.stringValue?.hasPrefix("1 informational metric changed too (not gated) 1 regressed") == true,
+                "\(foldedChanges.first?.stringValue ?? "")")
+        let foldedRows = try xml.nodes(forXPath: "//table[@class='compare changes informational']/tbody/tr")
+        #expect(foldedRows.compactMap { $0.attribute("class") } == ["v-regressed"])
+        #expect(foldedRows.first?.stringValue?.contains("not gated") == true)
         let ratios = try xml.nodes(forXPath: "//table[@class='compare changes']/tbody/tr/td[4]").map { $0.stringValue ?? "" }
         #expect(ratios.first == "1.19× [1.12, 1.24]")
         // Gated metrics the samples could not decide, with what they could have detected.

@@ -17,6 +17,10 @@ struct MarkdownReportTests {
         let verdicts = summary.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| Test") && !$0.hasPrefix("| ---") }
             .map { $0.split(separator: "|").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" }
         #expect(verdicts == ["**regressed**", "**regressed**", "improved", "**regressed** (not gated)"])
+        // The ungated regression is folded beneath the gated changes, with its count.
+        let folded = try #require(summary.range(of: "<details><summary>1 informational metric changed too (1 regressed; not gated)</summary>"))
+        #expect(!summary[..<folded.lowerBound].contains("(not gated)"))
+        #expect(summary[folded.upperBound...].contains("(not gated)"))
         #expect(summary.contains("| 1.19× [1.12, 1.24] |"))
         #expect(markdown.contains("*reference: published figures, other hardware*"))
         #expect(markdown.contains("**Hosts differ:**"))

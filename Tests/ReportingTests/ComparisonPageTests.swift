@@ -42,6 +42,15 @@ struct ComparisonPageTests {
         #expect(html.utf8.count < 420_000, "the comparison page is \(html.utf8.count) bytes")
     }
 
+    /// docs/comparison-nightly.html (written by docs/make-sample) names its sides as the command was
+    /// given them, relative to the repository, never by a machine's folder.
+    @Test func theCommittedSampleNamesItsSidesByRepositoryPaths() throws {
+        let html = try String(contentsOf: Self.root.appendingPathComponent("docs/comparison-nightly.html"), encoding: .utf8)
+        let labels = try parseXML(html).nodes(forXPath: "//table[@class='sides']/tbody/tr/td[2]").compactMap(\.stringValue)
+        #expect(labels == ["Baselines/nightly.json", "Reports/sample/nightly-2026-12-01.json"])
+        #expect(!html.contains(Self.root.path + "/") && !html.contains("/work/"))
+    }
+
     @Test func everyComparedMetricIsOneRowWithItsVerdictLast() throws {
         let (html, comparison) = try Self.realPage()
         let xml = try parseXML(html)

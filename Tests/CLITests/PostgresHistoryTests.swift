@@ -6,12 +6,6 @@ import Testing
 /// refuses), a free port, trust authentication for the one user `kvmbench`. `stop()` ends it and
 /// removes the folder; callers `defer` it.
 final class PostgresServer {
-    #if PostgreSQL
-    static let builtWithPostgreSQL = true
-    #else
-    static let builtWithPostgreSQL = false
-    #endif
-
     let folder: URL
     let port: Int
     private let binaries: URL
@@ -31,9 +25,6 @@ final class PostgresServer {
 
     /// Starts a server, or cancels the test (a skip, with the reason) where PostgreSQL cannot start.
     static func start() throws -> PostgresServer {
-        guard builtWithPostgreSQL else {
-            try Test.cancel("kvmbench was built without the PostgreSQL trait (--disable-default-traits): skipped")
-        }
         guard let binaries = binaryFolder else {
             try Test.cancel("PostgreSQL is not installed (scripts/install-deps --tests installs Debian's postgresql): skipped")
         }
@@ -278,9 +269,6 @@ struct PostgresHistoryTests {
     }
 
     @Test func anUnreachableServerIsOneLine() throws {
-        guard PostgresServer.builtWithPostgreSQL else {
-            try Test.cancel("kvmbench was built without the PostgreSQL trait (--disable-default-traits): skipped")
-        }
         let port = try PostgresServer.freePort()
         let outcome = try CLI.run(["history", "list", "--history", "postgres://kvmbench:secret@127.0.0.1:\(port)/none"])
         #expect(outcome.status == 1)

@@ -11,7 +11,7 @@
 //   Scenarios (VM harness and the MMU scenarios, and the selftest case)
 //   Pipeline (host session, case runner, repetitions, interrupts, progress, result writing)
 //   Reporting (tables, JSON, HTML, Markdown, JUnit), Suites (suite files, baselines, gate)
-//   History (runs recorded in SQLite through GRDB, or in a shared PostgreSQL through postgres-nio)
+//   History (runs recorded in SQLite through GRDB, or in a shared PostgreSQL through libpq)
 //   kvmbench (the command line)
 import PackageDescription
 
@@ -23,23 +23,12 @@ let package = Package(
     products: [
         .executable(name: "kvmbench", targets: ["kvmbench"]),
     ],
-    // postgres-nio and its dependencies cost a clean debug build about 7 minutes on 2 cores;
-    // `swift build --disable-default-traits` leaves them (and the PostgreSQL history) out.
-    traits: [
-        .trait(name: "PostgreSQL", description: "The shared fleet history on a PostgreSQL server (--history postgres://...), through postgres-nio."),
-        .default(enabledTraits: ["PostgreSQL"]),
-    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
-        // The shared fleet history on PostgreSQL (`--history postgres://...`).
-        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
-        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
-        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .target(name: "CKVM", path: "Sources/CKVM"),
@@ -47,6 +36,11 @@ let package = Package(
                        providers: [.apt(["libnuma-dev"])]),
         .systemLibrary(name: "CHwloc", path: "Sources/CHwloc", pkgConfig: "hwloc",
                        providers: [.apt(["libhwloc-dev"])]),
+        // The shared fleet history on PostgreSQL (`--history postgres://...`): libpq, the
+        // PostgreSQL project's own C client, rather than a Swift driver that brings SwiftNIO and
+        // BoringSSL (minutes of every clean build on 2 cores).
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
         .target(name: "KVM", dependencies: [
             "CKVM", .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: strict),
@@ -75,12 +69,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ], resources: [], swiftSettings: strict),
         .target(name: "History", dependencies: [
-            "Results", "Statistics", .product(name: "GRDB", package: "GRDB.swift"),
-            .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["PostgreSQL"])),
-            .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["PostgreSQL"])),
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio", condition: .when(traits: ["PostgreSQL"])),
-            .product(name: "NIOSSL", package: "swift-nio-ssl", condition: .when(traits: ["PostgreSQL"])),
-            .product(name: "Logging", package: "swift-log", condition: .when(traits: ["PostgreSQL"])),
+            "Results", "Statistics", "CLibPQ", .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: strict),
         .executableTarget(name: "kvmbench", dependencies: [
             "Pipeline", "History", "Suites", "Scenarios", "Reporting", "Results", "Host", "KVM", "Backings",

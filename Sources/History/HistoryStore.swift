@@ -230,11 +230,7 @@ public enum HistoryStores {
     /// The store at `location`: a PostgreSQL server for a postgres:// URL, else a SQLite file.
     public static func open(_ location: String) throws -> any HistoryStore {
         guard isServerURL(location) else { return try HistoryDatabase(path: location) }
-        #if PostgreSQL
         return try PostgresHistory(url: location)
-        #else
-        throw HistoryServerError("\(redacted(location)): this kvmbench was built without PostgreSQL support (the package trait PostgreSQL; swift build without --disable-default-traits)")
-        #endif
     }
 
     /// Copies every run of `source` into `destination`, oldest first; runs already there are kept

@@ -17,35 +17,13 @@ struct HistoryCLITests {
     static func writeNights(_ count: Int, stepAt: Int, into folder: URL, firstCaseOnly: Bool = false) throws -> (files: [URL], caseMetric: String) {
         let wobble = [1.0, 1.012, 0.991, 1.004, 0.985, 1.015, 0.996, 1.008, 0.989, 1.013, 0.994, 1.006]
         let data = try Data(contentsOf: nightly)
-        let iso = ISO8601DateFormatter()
         var files: [URL] = []
         var metricName = ""
         for night in 0..<count {
-            var document = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-            let started = try #require(iso.date(from: document["started_at"] as! String))
-            document["started_at"] = iso.string(from: started.addingTimeInterval(Double(night) * 86_400))
-            document.removeValue(forKey: "finished_at")
+            var document = try DoctoredNightly.night(night, of: data)
             var cases = document["cases"] as! [[String: Any]]
             if firstCaseOnly { cases = Array(cases.prefix(1)) }
-            for c in cases.indices {
-                var metrics = cases[c]["metrics"] as! [[String: Any]]
-                var stepped = false
-                for m in metrics.indices {
-                    var factor = wobble[night % wobble.count]
-                    if c == 0, !stepped, metrics[m]["gate"] as? Bool == true {
-                        stepped = true
-                        metricName = metrics[m]["name"] as! String
-                        if night >= stepAt { factor *= 1.3 }
-                    }
-                    metrics[m]["samples"] = (metrics[m]["samples"] as! [Double]).map { $0 * factor }
-                    metrics[m]["median"] = (metrics[m]["median"] as! Double) * factor
-                    if var summary = metrics[m]["summary"] as? [String: Any] {
-                        summary["median_interval"] = (summary["median_interval"] as? [Double])?.map { $0 * factor }
-                        metrics[m]["summary"] = summary
-                    }
-                }
-                cases[c]["metrics"] = metrics
-            }
+            metricName = DoctoredNightly.scale(&cases, by: wobble[night % wobble.count], firstGatedBy: night >= stepAt ? 1.3 : 1)
             document["cases"] = cases
             let file = folder.appendingPathComponent("night-\(night).json")
             try JSONSerialization.data(withJSONObject: document).write(to: file)

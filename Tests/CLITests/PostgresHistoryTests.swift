@@ -6,12 +6,6 @@ import Testing
 /// refuses), a free port, trust authentication for the one user `kvmbench`. `stop()` ends it and
 /// removes the folder; callers `defer` it.
 final class PostgresServer {
-    #if PostgreSQL
-    static let builtWithPostgreSQL = true
-    #else
-    static let builtWithPostgreSQL = false
-    #endif
-
     let folder: URL
     let port: Int
     private let binaries: URL
@@ -31,9 +25,6 @@ final class PostgresServer {
 
     /// Starts a server, or cancels the test (a skip, with the reason) where PostgreSQL cannot start.
     static func start() throws -> PostgresServer {
-        guard builtWithPostgreSQL else {
-            try Test.cancel("kvmbench was built without the PostgreSQL trait (--disable-default-traits): skipped")
-        }
         guard let binaries = binaryFolder else {
             try Test.cancel("PostgreSQL is not installed (scripts/install-deps --tests installs Debian's postgresql): skipped")
         }
@@ -126,35 +117,14 @@ struct PostgresHistoryTests {
     /// first case scaled by `step`. `cpus` sets online_cpus (another value is another host class).
     static func night(_ night: Int, host: String, cpus: Int, kernel: String, step: Double, into folder: URL) throws -> (URL, String) {
         let wobble = [1.0, 1.012, 0.991, 1.004, 0.985, 1.015, 0.996, 1.008, 0.989, 1.013]
-        var document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: nightly)) as? [String: Any])
-        let iso = ISO8601DateFormatter()
-        let started = try #require(iso.date(from: document["started_at"] as! String))
-        document["started_at"] = iso.string(from: started.addingTimeInterval(Double(night) * 86_400))
-        document.removeValue(forKey: "finished_at")
+        var document = try DoctoredNightly.night(night, of: Data(contentsOf: nightly))
         var hostObject = document["host"] as! [String: Any]
         hostObject["hostname"] = host
         hostObject["kernel_release"] = kernel
         hostObject["online_cpus"] = cpus
         document["host"] = hostObject
         var cases = Array((document["cases"] as! [[String: Any]]).prefix(1))
-        var stepped = ""
-        for c in cases.indices {
-            var metrics = cases[c]["metrics"] as! [[String: Any]]
-            for m in metrics.indices {
-                var factor = wobble[(night + host.count) % wobble.count]
-                if c == 0, stepped.isEmpty, metrics[m]["gate"] as? Bool == true {
-                    stepped = metrics[m]["name"] as! String
-                    factor *= step
-                }
-                metrics[m]["samples"] = (metrics[m]["samples"] as! [Double]).map { $0 * factor }
-                metrics[m]["median"] = (metrics[m]["median"] as! Double) * factor
-                if var summary = metrics[m]["summary"] as? [String: Any] {
-                    summary["median_interval"] = (summary["median_interval"] as? [Double])?.map { $0 * factor }
-                    metrics[m]["summary"] = summary
-                }
-            }
-            cases[c]["metrics"] = metrics
-        }
+        let stepped = DoctoredNightly.scale(&cases, by: wobble[(night + host.count) % wobble.count], firstGatedBy: step)
         document["cases"] = cases
         let file = folder.appendingPathComponent("\(host)-night-\(night).json")
         try JSONSerialization.data(withJSONObject: document).write(to: file)
@@ -299,9 +269,6 @@ struct PostgresHistoryTests {
     }
 
     @Test func anUnreachableServerIsOneLine() throws {
-        guard PostgresServer.builtWithPostgreSQL else {
-            try Test.cancel("kvmbench was built without the PostgreSQL trait (--disable-default-traits): skipped")
-        }
         let port = try PostgresServer.freePort()
         let outcome = try CLI.run(["history", "list", "--history", "postgres://kvmbench:secret@127.0.0.1:\(port)/none"])
         #expect(outcome.status == 1)

@@ -49,8 +49,10 @@ struct HistoryStoreTests {
         #expect(HistoryStores.isServerURL("postgres://u@h/db") && HistoryStores.isServerURL("postgresql://h/db"))
         #expect(!HistoryStores.isServerURL("/var/lib/kvmbench/history.sqlite"))
         #expect(HistoryStores.redacted("postgres://u:secret@h:5432/db") == "postgres://u:***@h:5432/db")
-        #if PostgreSQL
-        #expect(throws: HistoryServerError.self) { try PostgresHistory.configuration("postgres://u@h/db?sslmode=verify-full") }
-        #endif
+        // libpq's own parser and sslmodes, checked before connecting.
+        #expect(try PostgresHistory.configuration("postgres://u@h/db?sslmode=verify-full") == "postgres://u@h/db?sslmode=verify-full")
+        #expect(throws: HistoryServerError.self) { try PostgresHistory.configuration("postgres://u@h/db?sslmode=sometimes") }
+        #expect(throws: HistoryServerError.self) { try PostgresHistory.configuration("postgres://u@h/db?nonsense=1") }
+        #expect(throws: HistoryServerError.self) { try PostgresHistory.configuration("/var/lib/kvmbench/history.sqlite") }
     }
 }

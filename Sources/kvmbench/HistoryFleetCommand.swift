@@ -8,7 +8,9 @@ import Suites
 extension HistoryCommand {
     /// `kvmbench history fleet`: the fleet view lives under `history` because it is a query over the
     /// shared history (runs of many hosts and kernels), not over result files as `report` is.
-    struct Fleet: ParsableCommand {
+    struct Fleet: ParsableCommand, HistoryPoolHelp {
+        static let lastHelp = "Accepted runs of a class's history to pool."
+
         static let configuration = CommandConfiguration(
             commandName: "fleet",
             abstract: "Per host class: which gated metrics regressed on a candidate kernel against the class's history, and on how many hosts.",
@@ -22,8 +24,7 @@ extension HistoryCommand {
             """)
         @Option(name: .customLong("kernel"), help: "The candidate kernel release (default: the kernel of the newest run).")
         var kernel: String?
-        @Option(name: .customLong("last"), help: "Accepted runs of a class's history to pool.")
-        var last = 10
+        @OptionGroup var pool: HistoryPoolOptions<Fleet>
         @Option(name: .customLong("suite"), help: "The suite whose thresholds and alpha decide (default: the suite the runs recorded).")
         var suite: String?
         @Option(name: .customLong("html"), help: ArgumentHelp("Also write the fleet view as a self-contained HTML page.", valueName: "file"))
@@ -32,16 +33,12 @@ extension HistoryCommand {
         @Flag(name: .customLong("json"), help: "Print the fleet view as JSON.")
         var json = false
 
-        func validate() throws {
-            if last < 1 { throw ValidationError("--last must be at least 1 run, not \(last)") }
-        }
-
         func run() throws {
             let store = history.open()
             let runs = historyOrFail { try store.runs(host: nil) }
             let definition = suiteDefinition(runs: runs)
             let view = historyOrFail {
-                try FleetView.compute(store: store, kernel: kernel, last: last) { scenario in
+                try FleetView.compute(store: store, kernel: kernel, last: pool.last) { scenario in
                     definition?.gate.options(scenario: scenario, ignoreKernel: true) ?? ComparisonOptions(ignoreKernelDifference: true)
                 }
             }

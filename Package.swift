@@ -7,7 +7,7 @@
 //   Statistics (pure maths), Results (the versioned result document)
 //   Parameters (parameter declarations and tables: parsing, defaults, ranges, sweeps)
 //   Host (fingerprint: sysfs, KVM caps, hwloc, libnuma)
-//   Selftests (running KVM selftest binaries, reading their output)
+//   Selftests (running KVM selftest binaries, reading their output into figures in Results' units)
 //   Scenarios (VM harness and the MMU scenarios, and the selftest case)
 //   Pipeline (host session, case runner, repetitions, interrupts, progress, result writing)
 //   Reporting (tables, JSON, HTML, Markdown, JUnit), Suites (suite files, baselines, gate)
@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "Host", dependencies: [
             "KVM", "Backings", "Results", "CHwloc", "CNUMA",
         ], swiftSettings: strict),
-        .target(name: "Selftests", dependencies: ["Statistics"], swiftSettings: strict),
+        .target(name: "Selftests", dependencies: ["Results", "Statistics"], swiftSettings: strict),
         .target(name: "Scenarios", dependencies: [
             "KVM", "Backings", "GuestPrograms", "Results", "Statistics", "Host", "Selftests", "Parameters",
             .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -9,7 +9,7 @@ public struct SelftestMetrics: MetricDeclarations {
 
     /// A figure the selftest printed.
     public func figure(_ figure: SelftestFigure) -> MetricDefinition {
-        MetricDefinition(figure.name, unit: MetricUnit(symbol: figure.unit), better: figure.better, gated: figure.gate)
+        MetricDefinition(figure.name, unit: figure.unit, better: figure.better, gated: figure.gate)
     }
 }
 

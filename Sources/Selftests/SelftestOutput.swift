@@ -1,3 +1,4 @@
+import Results
 import Statistics
 
 /// One figure a KVM selftest printed, named after the selftest's own words
@@ -5,13 +6,13 @@ import Statistics
 public struct SelftestFigure: Sendable, Equatable {
     public var name: String
     public var value: Double
-    /// "s", "pages/s" or "count".
-    public var unit: String
+    /// Seconds, pages per second or a count.
+    public var unit: MetricUnit
     public var better: Polarity
     /// False for figures shown for insight only (iteration counts).
     public var gate: Bool
 
-    public init(_ name: String, _ value: Double, unit: String, better: Polarity, gate: Bool = true) {
+    public init(_ name: String, _ value: Double, unit: MetricUnit, better: Polarity, gate: Bool = true) {
         self.name = name
         self.value = value
         self.unit = unit

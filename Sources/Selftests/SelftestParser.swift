@@ -48,16 +48,16 @@ public enum SelftestParser {
             }
             if let match = line.wholeMatch(of: /Best runtime result was ([0-9.]+)s per iteration \(with (\d+) iterations?\)/),
                let test = memslotTest, let seconds = Double(match.1), let iterations = Double(match.2) {
-                report.figures.append(SelftestFigure("\(test).best_runtime", seconds, unit: "s", better: .lower))
+                report.figures.append(SelftestFigure("\(test).best_runtime", seconds, unit: .seconds, better: .lower))
                 if let setup = slotSetups[test] {
-                    report.figures.append(SelftestFigure("\(test).slot_setup_time", setup, unit: "s", better: .lower, gate: false))
+                    report.figures.append(SelftestFigure("\(test).slot_setup_time", setup, unit: .seconds, better: .lower, gate: false))
                 }
-                report.figures.append(SelftestFigure("\(test).iterations", iterations, unit: "count", better: .higher, gate: false))
+                report.figures.append(SelftestFigure("\(test).iterations", iterations, unit: .count, better: .higher, gate: false))
                 continue
             }
             if let match = line.wholeMatch(of: /Best slot setup time for the whole test area was ([0-9.]+)s/),
                let seconds = Double(match.1) {
-                report.figures.append(SelftestFigure("best_slot_setup_time", seconds, unit: "s", better: .lower))
+                report.figures.append(SelftestFigure("best_slot_setup_time", seconds, unit: .seconds, better: .lower))
                 continue
             }
             if line.hasPrefix("Memslot count too high for this test") || line.hasPrefix("No full loops done") {
@@ -67,16 +67,16 @@ public enum SelftestParser {
             if let match = line.wholeMatch(of: /(Get|Clear) dirty log over (\d+) iterations took ([0-9.]+)s\. \(Avg ([0-9.]+)s\/iteration\)/),
                let total = Double(match.3), let average = Double(match.4) {
                 let name = snakeCase(String(match.1)) + "_dirty_log"
-                report.figures.append(SelftestFigure("\(name)_total_time", total, unit: "s", better: .lower))
-                report.figures.append(SelftestFigure("\(name)_avg_time", average, unit: "s", better: .lower))
+                report.figures.append(SelftestFigure("\(name)_total_time", total, unit: .seconds, better: .lower))
+                report.figures.append(SelftestFigure("\(name)_avg_time", average, unit: .seconds, better: .lower))
                 continue
             }
             if let match = line.wholeMatch(of: /(.+?)\s*:\s*([0-9]+\.[0-9]+) pgs\/sec(\/vcpu)?/), let rate = Double(match.2) {
-                report.figures.append(SelftestFigure(snakeCase(String(match.1)), rate, unit: "pages/s", better: .higher))
+                report.figures.append(SelftestFigure(snakeCase(String(match.1)), rate, unit: .pagesPerSecond, better: .higher))
                 continue
             }
             if let match = line.wholeMatch(of: /(.+?)\s*:\s*([0-9]+\.[0-9]+)s/), let seconds = Double(match.2) {
-                report.figures.append(SelftestFigure(snakeCase(String(match.1)), seconds, unit: "s", better: .lower))
+                report.figures.append(SelftestFigure(snakeCase(String(match.1)), seconds, unit: .seconds, better: .lower))
                 continue
             }
             if isSetupLine(line), !report.notes.contains(line) { report.notes.append(line) }

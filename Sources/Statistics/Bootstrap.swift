@@ -18,8 +18,8 @@ public enum Bootstrap {
         guard samples.count >= 2, resamples > 0 else { return nil }
         let sorted = samples.sorted()
         var rng = SplitMix64(seed: seed)
-        var buffer = sorted
-        let medians = (0..<resamples).map { _ in resampledMedian(of: sorted, into: &buffer, using: &rng) }
+        var resampler = Resampler(sorted)
+        let medians = (0..<resamples).map { _ in resampler.median(using: &rng) }
         return interval(of: medians, confidence: confidence)
     }
 
@@ -33,11 +33,11 @@ public enum Bootstrap {
               Summary.median(of: before) != 0, Summary.median(of: after) != 0 else { return nil }
         let before = before.sorted(), after = after.sorted()
         var rng = SplitMix64(seed: seed)
-        var beforeBuffer = before
-        var afterBuffer = after
+        var beforeResampler = Resampler(before)
+        var afterResampler = Resampler(after)
         let ratios = (0..<resamples).map { _ in
-            let b = resampledMedian(of: before, into: &beforeBuffer, using: &rng)
-            let a = resampledMedian(of: after, into: &afterBuffer, using: &rng)
+            let b = beforeResampler.median(using: &rng)
+            let a = afterResampler.median(using: &rng)
             return a / b
         }
         guard let bounds = interval(of: ratios, confidence: confidence),
@@ -45,14 +45,58 @@ public enum Bootstrap {
         return bounds
     }
 
-    /// The median of one resample (with replacement) of `samples`, drawn into `buffer` (same count).
-    static func resampledMedian(of samples: [Double], into buffer: inout [Double],
+    /// The median of one resample (with replacement) of `sorted` (ascending): as many draws as
+    /// samples, each `rng.nextIndex(below:)`. `counts` (one per sample) tallies how often each
+    /// sample was drawn; as `sorted` is ascending the sorted resample is every sample repeated its
+    /// count in order, so the median is read off the tallies without sorting the resample (the
+    /// same median as sorting it, in a fraction of the time). Samples must not be NaN (no order).
+    static func resampledMedian(of sorted: [Double], counts: inout [Int],
                                 using rng: inout SplitMix64) -> Double {
-        for index in buffer.indices {
-            buffer[index] = samples[Int.random(in: 0..<samples.count, using: &rng)]
+        let count = sorted.count
+        for index in counts.indices { counts[index] = 0 }
+        for _ in 0..<count { counts[rng.nextIndex(below: count)] += 1 }
+        // The sorted resample's elements at positions (count - 1) / 2 and count / 2 (equal when
+        // count is odd), as `Summary.median(ofSorted:)` takes them.
+        let lowPosition = (count - 1) / 2, highPosition = count / 2
+        var low = Double.nan
+        var seen = 0
+        for index in counts.indices {
+            seen += counts[index]
+            if low.isNaN, seen > lowPosition { low = sorted[index] }
+            if seen > highPosition {
+                return count % 2 == 1 ? sorted[index] : (low + sorted[index]) / 2
+            }
         }
+        return .nan
+    }
+
+    /// The same resample's median by sorting it: for samples with NaN, which have no order to
+    /// tally in (sorting puts them where the draw order leaves them).
+    static func resampledMedianBySorting(of samples: [Double], into buffer: inout [Double],
+                                         using rng: inout SplitMix64) -> Double {
+        for index in buffer.indices { buffer[index] = samples[rng.nextIndex(below: samples.count)] }
         buffer.sort()
         return Summary.median(ofSorted: buffer)
+    }
+
+    /// `resampledMedian`, or `resampledMedianBySorting` where `sorted` holds a NaN.
+    struct Resampler {
+        let sorted: [Double]
+        let hasNaN: Bool
+        var counts: [Int]
+        var buffer: [Double]
+
+        init(_ sorted: [Double]) {
+            self.sorted = sorted
+            hasNaN = sorted.contains(where: \.isNaN)
+            counts = [Int](repeating: 0, count: sorted.count)
+            buffer = sorted
+        }
+
+        mutating func median(using rng: inout SplitMix64) -> Double {
+            hasNaN ? Bootstrap.resampledMedianBySorting(of: sorted, into: &buffer, using: &rng)
+                : Bootstrap.resampledMedian(of: sorted, counts: &counts, using: &rng)
+        }
     }
 
     /// The central `confidence` percentile interval of `statistics`.

@@ -82,18 +82,29 @@ public enum MannWhitneyU {
         let doubled = ranks.map { Int(($0 * 2).rounded()) }
         let observed = doubled[..<m].reduce(0, +)
         let total = doubled.reduce(0, +)
-        // ways[k][s]: how many k-subsets of the ranks seen so far have doubled sum s.
-        var ways = [[Double]](repeating: [Double](repeating: 0, count: total + 1), count: m + 1)
-        ways[0][0] = 1
+        // ways[k * width + s]: how many k-subsets of the ranks seen so far have doubled sum s. One
+        // flat array, plain loops and sums bounded by the ranks seen so far (every larger sum is
+        // unreachable, its count 0): the same additions in the same order as the nested-array
+        // version, without the row copies and stride iterators that dominated a debug build.
+        let width = total + 1
+        var ways = [Double](repeating: 0, count: (m + 1) * width)
+        ways[0] = 1
+        var reachable = 0
         for (index, rank) in doubled.enumerated() {
-            for k in stride(from: min(m, index + 1), through: 1, by: -1) {
-                let previous = ways[k - 1]
-                for s in stride(from: total, through: rank, by: -1) where previous[s - rank] != 0 {
-                    ways[k][s] += previous[s - rank]
+            reachable += rank
+            var k = min(m, index + 1)
+            while k >= 1 {
+                let row = k * width, previousRow = row - width
+                var sum = reachable
+                while sum >= rank {
+                    let previous = ways[previousRow + sum - rank]
+                    if previous != 0 { ways[row + sum] += previous }
+                    sum -= 1
                 }
+                k -= 1
             }
         }
-        let counts = ways[m]
+        let counts = Array(ways[(m * width)...])
         let all = counts.reduce(0, +)
         let atMost = counts[...observed].reduce(0, +), atLeast = counts[observed...].reduce(0, +)
         return min(1, 2 * min(atMost, atLeast) / all)

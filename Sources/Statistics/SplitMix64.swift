@@ -19,4 +19,18 @@ public struct SplitMix64: RandomNumberGenerator, Sendable, Equatable {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+    /// A uniform index in `0..<count` (`count` > 0): Lemire's nearly divisionless multiply and
+    /// reject (https://arxiv.org/abs/1805.10941), the draws `Int.random(in: 0..<count, using:)`
+    /// makes of this generator, without its generic calls (which dominate a debug build's bootstrap).
+    @inline(__always)
+    public mutating func nextIndex(below count: Int) -> Int {
+        let bound = UInt64(count)
+        var product = next().multipliedFullWidth(by: bound)
+        if product.low < bound {
+            let rejectBelow = (0 &- bound) % bound
+            while product.low < rejectBelow { product = next().multipliedFullWidth(by: bound) }
+        }
+        return Int(product.high)
+    }
 }

@@ -4,7 +4,9 @@ import Reporting
 import Results
 import Suites
 
-struct GateCommand: ParsableCommand {
+struct GateCommand: ParsableCommand, HistoryPoolHelp {
+    static let lastHelp = "With --against history: how many recorded runs to pool per case."
+
     static let configuration = CommandConfiguration(
         commandName: "gate",
         abstract: "The regression gate: run a suite (or read a result) and compare it with a baseline; the exit status says whether it regressed.",
@@ -42,8 +44,7 @@ struct GateCommand: ParsableCommand {
     @Option(name: .customLong("against"), help: "`history`: gate against the pooled samples of the last --last accepted runs of this host and case in the history database.")
     var against: String?
 
-    @Option(name: .customLong("last"), help: "With --against history: how many recorded runs to pool per case.")
-    var last = 10
+    @OptionGroup var pool: HistoryPoolOptions<GateCommand>
 
     @Option(name: .customLong("suite"), help: "Run this suite for the after side.")
     var suite: String?
@@ -74,7 +75,6 @@ struct GateCommand: ParsableCommand {
         if suite != nil, file != nil { throw ValidationError("give at most one of --suite and --file") }
         if (baseline == nil) == (against == nil) { throw ValidationError("give either --baseline NAME or --against history") }
         if let against, against != "history" { throw ValidationError("--against takes only `history`, not \(against)") }
-        if last < 1 { throw ValidationError("--last must be at least 1 run, not \(last)") }
         if against != nil, suite == nil, file == nil, result == nil {
             throw ValidationError("--against history needs --suite NAME, --file PATH or --result FILE (the history records no suite definition)")
         }
@@ -109,7 +109,7 @@ struct GateCommand: ParsableCommand {
                                                             dryRun: false, printResults: verbose && !output.json && !output.ktap) else { return }
             after = LoadedDocument(document: document, baseline: nil, label: url.path, url: url)
         }
-        let base = named ?? history.pooledBaseline(for: after.document, last: last)
+        let base = named ?? history.pooledBaseline(for: after.document, last: pool.last)
         let outcome = SuiteCLI.orExit { () throws(SuiteError) in try Gate.evaluate(baseline: base, result: after, settings: settings, suite: given) }
         CompareText.printWarnings(outcome.report)
         if output.ktap {

@@ -22,6 +22,22 @@ struct HistoryOptions: ParsableArguments {
     }
 }
 
+/// `--last N`, for the commands that pool the last N accepted runs of the history as the before
+/// side (`gate --against history`, `history fleet`); `Help` words the option for its command.
+struct HistoryPoolOptions<Help: HistoryPoolHelp>: ParsableArguments {
+    @Option(name: .customLong("last"), help: ArgumentHelp(Help.lastHelp))
+    var last = 10
+
+    func validate() throws {
+        if last < 1 { throw ValidationError("--last must be at least 1 run, not \(last)") }
+    }
+}
+
+/// How a command that pools the history says what `--last` counts.
+protocol HistoryPoolHelp {
+    static var lastHelp: String { get }
+}
+
 /// `--history PATH` and `--no-history` for the commands that record their run.
 struct HistoryRecordingOptions: ParsableArguments {
     @OptionGroup var location: HistoryOptions

@@ -8,7 +8,9 @@ import Suites
 extension HistoryCommand {
     /// `kvmbench history fleet`: the fleet view lives under `history` because it is a query over the
     /// shared history (runs of many hosts and kernels), not over result files as `report` is.
-    struct Fleet: ParsableCommand {
+    struct Fleet: ParsableCommand, HistoryPoolHelp {
+        static let lastHelp = "Accepted runs of a class's history to pool."
+
         static let configuration = CommandConfiguration(
             commandName: "fleet",
             abstract: "Per host class: which gated metrics regressed on a candidate kernel against the class's history, and on how many hosts.",
@@ -19,11 +21,14 @@ extension HistoryCommand {
             each class host's newest run on the candidate kernel is compared against it (thresholds and alpha of \
             --suite, else of the suite the runs recorded, else 5%). --html writes the table and a trend chart per \
             host class.
+
+            Exit status, as the gate's: 2 a gated metric regressed on some host of some class; 4 nothing could be \
+            compared (no class has both a run on the candidate kernel and accepted runs on other kernels); 0 no \
+            regression (undecided metrics do not fail it). 64 usage, 1 other error.
             """)
         @Option(name: .customLong("kernel"), help: "The candidate kernel release (default: the kernel of the newest run).")
         var kernel: String?
-        @Option(name: .customLong("last"), help: "Accepted runs of a class's history to pool.")
-        var last = 10
+        @OptionGroup var pool: HistoryPoolOptions<Fleet>
         @Option(name: .customLong("suite"), help: "The suite whose thresholds and alpha decide (default: the suite the runs recorded).")
         var suite: String?
         @Option(name: .customLong("html"), help: ArgumentHelp("Also write the fleet view as a self-contained HTML page.", valueName: "file"))
@@ -32,16 +37,12 @@ extension HistoryCommand {
         @Flag(name: .customLong("json"), help: "Print the fleet view as JSON.")
         var json = false
 
-        func validate() throws {
-            if last < 1 { throw ValidationError("--last must be at least 1 run, not \(last)") }
-        }
-
         func run() throws {
             let store = history.open()
             let runs = historyOrFail { try store.runs(host: nil) }
             let definition = suiteDefinition(runs: runs)
             let view = historyOrFail {
-                try FleetView.compute(store: store, kernel: kernel, last: last) { scenario in
+                try FleetView.compute(store: store, kernel: kernel, last: pool.last) { scenario in
                     definition?.gate.options(scenario: scenario, ignoreKernel: true) ?? ComparisonOptions(ignoreKernelDifference: true)
                 }
             }
@@ -51,11 +52,15 @@ extension HistoryCommand {
                     fail("cannot write --html \(html): \(error.localizedDescription)", status: 1)
                 }
             }
-            if json { return historyPrintJSON(view) }
+            if json { historyPrintJSON(view) } else { printTables(view, location: store.location) }
+            if let status = Self.exitStatus(view) { throw ExitCode(status) }
+        }
+
+        func printTables(_ view: FleetView, location: String) {
             if view.classes.isEmpty {
-                return print("no run on kernel \(view.kernel.isEmpty ? "-" : view.kernel) in \(store.location)")
+                return print("no run on kernel \(view.kernel.isEmpty ? "-" : view.kernel) in \(location)")
             }
-            print("candidate kernel \(view.kernel): \(view.classes.count) host class\(view.classes.count == 1 ? "" : "es") in \(store.location)")
+            print("candidate kernel \(view.kernel): \(view.classes.count) host class\(view.classes.count == 1 ? "" : "es") in \(location)")
             for hostClass in view.classes {
                 print("")
                 print(Self.heading(hostClass))
@@ -76,6 +81,17 @@ extension HistoryCommand {
                 }
                 print(table.render(colour: SuiteCLI.colour))
             }
+        }
+
+        /// The gate's convention, so that a fleet job can fail: 2 when a gated metric regressed on
+        /// some host of some class, else 4 when nothing could be compared (no class has both a run on
+        /// the candidate kernel and a history on other kernels), else nil (exit 0). Undecided
+        /// metrics do not fail it: over many hosts some always are.
+        static func exitStatus(_ view: FleetView) -> Int32? {
+            let metrics = view.classes.flatMap(\.metrics)
+            if metrics.contains(where: { !$0.regressed.isEmpty }) { return ExitStatus.regression }
+            if !metrics.contains(where: { $0.hostsCompared > 0 }) { return ExitStatus.baselineProblem }
+            return nil
         }
 
         static func heading(_ hostClass: FleetView.FleetClass) -> String {

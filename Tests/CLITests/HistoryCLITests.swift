@@ -161,4 +161,37 @@ struct HistoryCLITests {
         let both = try CLI.run(["gate", "--against", "history", "--baseline", "nightly", "--result", files[9].path])
         #expect(both.status == 64 && both.stderr.contains("either --baseline NAME or --against history"), "\(both.stderr)")
     }
+
+    /// `history fleet` exits as the gate does, so that a fleet job can fail: 0 while the candidate
+    /// kernel's run is ordinary, 2 once a class's gated metric regressed on it (with --json too),
+    /// 4 when nothing is comparable, 64 for a --last below 1.
+    @Test func theFleetExitStatusSaysWhetherAClassRegressed() throws {
+        let folder = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = folder.appendingPathComponent("history.sqlite").path
+        // One case keeps the debug build's comparisons quick; nights 8 and 9 run the candidate kernel.
+        let (files, metric) = try Self.writeNights(10, stepAt: 9, into: folder, firstCaseOnly: true)
+        for file in files[8...] {
+            var document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any])
+            var host = try #require(document["host"] as? [String: Any])
+            host["kernel_release"] = "6.99.0-fleet-candidate"
+            document["host"] = host
+            try JSONSerialization.data(withJSONObject: document).write(to: file)
+        }
+        let fleet = ["history", "fleet", "--last", "8", "--suite", "nightly", "--history", database]
+        let empty = try CLI.run(fleet)
+        #expect(empty.status == 4 && empty.stdout.contains("no run on kernel"), "\(empty.stdout) \(empty.stderr)")
+        #expect(try CLI.run(["history", "import", "--history", database] + files.prefix(9).map(\.path)).status == 0)
+        let ordinary = try CLI.run(fleet)
+        #expect(ordinary.status == 0, "\(ordinary.stdout) \(ordinary.stderr)")
+        #expect(ordinary.stdout.contains("0 of 1"), "\(ordinary.stdout)")
+        #expect(try CLI.run(["history", "import", "--history", database, files[9].path]).status == 0)
+        let regressed = try CLI.run(fleet + ["--json"])
+        #expect(regressed.status == 2, "\(regressed.stdout) \(regressed.stderr)")
+        let view = try #require(try JSONSerialization.jsonObject(with: Data(regressed.stdout.utf8)) as? [String: Any])
+        let rows = try #require((view["classes"] as? [[String: Any]])?.first?["metrics"] as? [[String: Any]])
+        #expect(rows.filter { !($0["regressed"] as! [String]).isEmpty }.map { $0["metric"] as! String } == [metric], "\(rows)")
+        let last = try CLI.run(["history", "fleet", "--last", "0", "--history", database])
+        #expect(last.status == 64 && last.stderr.contains("--last must be at least 1 run, not 0"), "\(last.stderr)")
+    }
 }

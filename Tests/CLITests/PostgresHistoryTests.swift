@@ -205,7 +205,7 @@ struct PostgresHistoryTests {
         // The fleet view: class A regressed on one of its two hosts, class B did not.
         let html = server.folder.appendingPathComponent("fleet.html")
         let fleet = try CLI.run(["history", "fleet", "--json", "--html", html.path, "--history", url])
-        #expect(fleet.status == 0, "\(fleet.stderr)")
+        #expect(fleet.status == 2, "class A regressed: \(fleet.stderr)")
         let view = try #require(try Self.json(fleet) as? [String: Any])
         #expect(view["kernel"] as? String == Self.candidateKernel)
         let classes = try #require(view["classes"] as? [[String: Any]])

@@ -28,7 +28,15 @@ struct ComparisonPageTests {
         return ([before, after], comparison)
     }
 
+    /// The page of the two nightlies and the comparison it shows. Computed once for every test
+    /// that reads it (here and in BrowserCheckTests): the comparison bootstraps some 250 metrics,
+    /// about 20 s in a debug build. Comparison and page are deterministic (a fixed bootstrap seed),
+    /// so each test sees exactly what computing them anew would give.
     static func realPage() throws -> (html: String, comparison: DocumentComparison) {
+        try cachedRealPage.get()
+    }
+
+    private static let cachedRealPage = Result { () throws -> (html: String, comparison: DocumentComparison) in
         let (documents, comparison) = try realComparison()
         return (HTMLReport.render(documents: documents, comparison: comparison, title: "nightly vs nightly"), comparison)
     }

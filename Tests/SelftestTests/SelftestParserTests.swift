@@ -1,4 +1,5 @@
 import Foundation
+import Results
 import Selftests
 import Testing
 
@@ -31,9 +32,9 @@ struct SelftestParserTests {
     @Test func demandPagingTest() throws {
         let report = try Capture.parse("demand_paging_test", as: .demandPaging)
         #expect(report.figures == [
-            SelftestFigure("total_guest_execution_time", 0.818872129, unit: "s", better: .lower),
-            SelftestFigure("per_vcpu_demand_paging_rate", 20008.007868, unit: "pages/s", better: .higher),
-            SelftestFigure("overall_demand_paging_rate", 20008.007868, unit: "pages/s", better: .higher),
+            SelftestFigure("total_guest_execution_time", 0.818872129, unit: .seconds, better: .lower),
+            SelftestFigure("per_vcpu_demand_paging_rate", 20008.007868, unit: .pagesPerSecond, better: .higher),
+            SelftestFigure("overall_demand_paging_rate", 20008.007868, unit: .pagesPerSecond, better: .higher),
         ])
         #expect(report.notes == ["Testing guest mode: PA-bits:ANY, VA-bits:48,  4K pages"])
         #expect(report.skipReason == nil && report.version == nil)
@@ -41,21 +42,21 @@ struct SelftestParserTests {
 
     @Test func dirtyLogPerfTestGivesEveryIteration() throws {
         let report = try Capture.parse("dirty_log_perf_test", as: .dirtyLogPerf)
-        var expected = [SelftestFigure("populate_memory_time", 0.937965872, unit: "s", better: .lower),
-                        SelftestFigure("enabling_dirty_logging_time", 0.000067055, unit: "s", better: .lower)]
+        var expected = [SelftestFigure("populate_memory_time", 0.937965872, unit: .seconds, better: .lower),
+                        SelftestFigure("enabling_dirty_logging_time", 0.000067055, unit: .seconds, better: .lower)]
         let iterations: [(Double, Double, Double)] = [(0.849546129, 0.000008846, 0.000192701),
                                                       (0.734264066, 0.000008536, 0.000187100),
                                                       (0.641232863, 0.000007815, 0.000153748)]
         for (index, (dirty, get, clear)) in iterations.enumerated() {
-            expected.append(SelftestFigure("iteration_\(index + 1)_dirty_memory_time", dirty, unit: "s", better: .lower))
-            expected.append(SelftestFigure("iteration_\(index + 1)_get_dirty_log_time", get, unit: "s", better: .lower))
-            expected.append(SelftestFigure("iteration_\(index + 1)_clear_dirty_log_time", clear, unit: "s", better: .lower))
+            expected.append(SelftestFigure("iteration_\(index + 1)_dirty_memory_time", dirty, unit: .seconds, better: .lower))
+            expected.append(SelftestFigure("iteration_\(index + 1)_get_dirty_log_time", get, unit: .seconds, better: .lower))
+            expected.append(SelftestFigure("iteration_\(index + 1)_clear_dirty_log_time", clear, unit: .seconds, better: .lower))
         }
-        expected += [SelftestFigure("disabling_dirty_logging_time", 0.000119454, unit: "s", better: .lower),
-                     SelftestFigure("get_dirty_log_total_time", 0.000025197, unit: "s", better: .lower),
-                     SelftestFigure("get_dirty_log_avg_time", 0.000008399, unit: "s", better: .lower),
-                     SelftestFigure("clear_dirty_log_total_time", 0.000533549, unit: "s", better: .lower),
-                     SelftestFigure("clear_dirty_log_avg_time", 0.000177849, unit: "s", better: .lower)]
+        expected += [SelftestFigure("disabling_dirty_logging_time", 0.000119454, unit: .seconds, better: .lower),
+                     SelftestFigure("get_dirty_log_total_time", 0.000025197, unit: .seconds, better: .lower),
+                     SelftestFigure("get_dirty_log_avg_time", 0.000008399, unit: .seconds, better: .lower),
+                     SelftestFigure("clear_dirty_log_total_time", 0.000533549, unit: .seconds, better: .lower),
+                     SelftestFigure("clear_dirty_log_avg_time", 0.000177849, unit: .seconds, better: .lower)]
         #expect(report.figures == expected)
         #expect(report.notes.contains("Test iterations: 3"))
     }
@@ -65,8 +66,8 @@ struct SelftestParserTests {
         #expect(report.figure(named: "map.best_runtime") == nil)
         #expect(report.notes.contains("map: not measured: Memslot count too high for this test, decrease the cap (max is 8209)"))
         #expect(report.figure(named: "unmap.best_runtime")?.value == 0.093643978)
-        #expect(report.figure(named: "unmap.slot_setup_time") == SelftestFigure("unmap.slot_setup_time", 2.214398541, unit: "s", better: .lower, gate: false))
-        #expect(report.figure(named: "unmap.iterations") == SelftestFigure("unmap.iterations", 11, unit: "count", better: .higher, gate: false))
+        #expect(report.figure(named: "unmap.slot_setup_time") == SelftestFigure("unmap.slot_setup_time", 2.214398541, unit: .seconds, better: .lower, gate: false))
+        #expect(report.figure(named: "unmap.iterations") == SelftestFigure("unmap.iterations", 11, unit: .count, better: .higher, gate: false))
         #expect(report.figure(named: "unmap_chunked.best_runtime")?.value == 0.081819815)
         #expect(report.figure(named: "move_active_area.best_runtime")?.value == 0.001328330)
         #expect(report.figure(named: "move_inactive_area.best_runtime")?.value == 0.004494502)
@@ -88,9 +89,9 @@ struct SelftestParserTests {
     @Test func kvmPageTableTestGivesEveryStage() throws {
         let report = try Capture.parse("kvm_page_table_test", as: .kvmPageTable)
         #expect(report.figures == [
-            SelftestFigure("kvm_create_mappings_total_execution_time", 0.176003939, unit: "s", better: .lower),
-            SelftestFigure("kvm_update_mappings_total_execution_time", 0.102240388, unit: "s", better: .lower),
-            SelftestFigure("kvm_adjust_mappings_total_execution_time", 0.085718526, unit: "s", better: .lower),
+            SelftestFigure("kvm_create_mappings_total_execution_time", 0.176003939, unit: .seconds, better: .lower),
+            SelftestFigure("kvm_update_mappings_total_execution_time", 0.102240388, unit: .seconds, better: .lower),
+            SelftestFigure("kvm_adjust_mappings_total_execution_time", 0.085718526, unit: .seconds, better: .lower),
         ])
         #expect(report.notes.contains("Testing memory backing src type: anonymous"))
         #expect(report.notes.contains("Number of testing vCPUs: 1"))

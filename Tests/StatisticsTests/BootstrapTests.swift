@@ -61,4 +61,45 @@ struct BootstrapTests {
         let wide = try #require(Bootstrap.medianInterval(of: Self.samples, confidence: 0.99))
         #expect(wide[0] <= narrow[0] && narrow[1] <= wide[1])
     }
+
+    /// `SplitMix64.nextIndex(below:)` draws what `Int.random(in: 0..<count, using:)` draws, also
+    /// for bounds near 2^63 where Lemire's method rejects often.
+    @Test func nextIndexDrawsWhatIntRandomDraws() {
+        var reference = SplitMix64(seed: 3), ours = SplitMix64(seed: 3)
+        var mismatches = 0
+        for bound in [1, 2, 3, 7, 8, 10, 64, 1 << 40 + 7, Int.max / 3 * 2, Int.max] {
+            for _ in 0..<1000 where Int.random(in: 0..<bound, using: &reference) != ours.nextIndex(below: bound) { mismatches += 1 }
+        }
+        #expect(mismatches == 0)
+        #expect(reference == ours, "as many draws")
+    }
+
+    /// The tallied resample median equals the median of the sorted resample that the bootstrap
+    /// computed before (kept here as the reference): same draws, same median, ties included; and
+    /// with a NaN among the samples the resample is sorted as before.
+    @Test func talliedResampleMediansAreTheSortedOnes() {
+        var reference = SplitMix64(seed: 11), ours = SplitMix64(seed: 11)
+        var mismatches = 0
+        for count in [2, 3, 7, 8, 64, 65] {
+            let sorted = (0..<count).map { Double(($0 * 7919) % 13) / 4 }.sorted()
+            var buffer = sorted
+            var resampler = Bootstrap.Resampler(sorted)
+            for _ in 0..<2000 {
+                for index in buffer.indices { buffer[index] = sorted[Int.random(in: 0..<count, using: &reference)] }
+                buffer.sort()
+                if resampler.median(using: &ours) != Summary.median(ofSorted: buffer) { mismatches += 1 }
+            }
+        }
+        let withNaN = [1.0, .nan, 3, 2, .nan, 5, 4]
+        var buffer = withNaN
+        var resampler = Bootstrap.Resampler(withNaN)
+        #expect(resampler.hasNaN)
+        for _ in 0..<2000 {
+            for index in buffer.indices { buffer[index] = withNaN[Int.random(in: 0..<withNaN.count, using: &reference)] }
+            buffer.sort()
+            if resampler.median(using: &ours).bitPattern != Summary.median(ofSorted: buffer).bitPattern { mismatches += 1 }
+        }
+        #expect(mismatches == 0)
+        #expect(reference == ours, "as many draws")
+    }
 }

@@ -22,41 +22,41 @@ import Testing
 /// The live comparison on a real nightly series is in HistoryTests (OtavaLiveTests).
 @Suite("change points agree with Apache Otava")
 struct ChangePointTests {
-    /// Otava's answer: (index, p-value, magnitude).
-    typealias Expected = [(index: Int, p: Double, magnitude: Double)]
+    /// One series, one window length, and Otava's answer on it: (index, p-value, magnitude) per
+    /// change point.
+    struct OtavaCase: Sendable, CustomTestStringConvertible {
+        var name: String
+        var series: [Double]
+        var window: Int
+        var otava: [(index: Int, p: Double, magnitude: Double)]
+        var testDescription: String { "\(name), window \(window)" }
+    }
 
-    func check(_ series: [Double], window: Int = 50, _ otava: Expected) {
-        let ours = ChangePointDetection.changePoints(in: series, windowLength: window, maxPValue: 0.001)
+    static let otavaCases: [OtavaCase] = [
+        // A 20% step at 15.
+        OtavaCase(name: "step", series: step, window: 50, otava: [(15, 1.30506e-18, 0.195262)]),
+        OtavaCase(name: "two steps", series: twoSteps, window: 50, otava: [(12, 7.5038e-16, 0.245293), (24, 1.09246e-21, 0.475079)]),
+        OtavaCase(name: "two steps", series: twoSteps, window: 20, otava: [(12, 7.5038e-16, 0.245293), (24, 1.09246e-21, 0.475079)]),
+        // Noise without a step has no change point.
+        OtavaCase(name: "no step", series: noStep, window: 50, otava: []),
+        // A long series slides the window.
+        OtavaCase(name: "long", series: long, window: 50, otava: [(40, 4.7843e-44, 0.289079), (80, 7.36031e-42, 0.294203)]),
+        OtavaCase(name: "long", series: long, window: 20, otava: [(40, 4.7843e-44, 0.289079), (80, 7.36031e-42, 0.294203)]),
+        // A 4% step in 4% noise: Otava places the first point early (14, not 20) and finds nothing
+        // with 20-point windows; so must we.
+        OtavaCase(name: "subtle step", series: subtle, window: 50, otava: [(14, 0.000349088, 0.0417257), (44, 1.24223e-06, 0.0537644)]),
+        OtavaCase(name: "subtle step", series: subtle, window: 20, otava: []),
+    ]
+
+    @Test("change points, p-values and magnitudes as Otava's", arguments: otavaCases)
+    func agreesWithOtava(_ example: OtavaCase) {
+        let ours = ChangePointDetection.changePoints(in: example.series, windowLength: example.window, maxPValue: 0.001)
+        let otava = example.otava
         #expect(ours.map(\.index) == otava.map(\.index), "ours \(ours.map(\.index)), Otava \(otava.map(\.index))")
         for (mine, theirs) in zip(ours, otava) {
             #expect(abs(mine.pValue - theirs.p) <= theirs.p * 1e-4 + 1e-300, "p at \(mine.index): \(mine.pValue) vs \(theirs.p)")
             #expect(abs(mine.magnitude - theirs.magnitude) <= 1e-5, "magnitude at \(mine.index)")
         }
-    }
-
-    @Test func aTwentyPercentStepAtFifteen() {
-        check(Self.step, [(15, 1.30506e-18, 0.195262)])
-    }
-
-    @Test func twoSteps() {
-        check(Self.twoSteps, [(12, 7.5038e-16, 0.245293), (24, 1.09246e-21, 0.475079)])
-        check(Self.twoSteps, window: 20, [(12, 7.5038e-16, 0.245293), (24, 1.09246e-21, 0.475079)])
-    }
-
-    @Test func noiseWithoutAStepHasNoChangePoint() {
-        check(Self.noStep, [])
-    }
-
-    @Test func aLongSeriesSlidesTheWindow() {
-        check(Self.long, [(40, 4.7843e-44, 0.289079), (80, 7.36031e-42, 0.294203)])
-        check(Self.long, window: 20, [(40, 4.7843e-44, 0.289079), (80, 7.36031e-42, 0.294203)])
-    }
-
-    /// A 4% step in 4% noise: Otava places the first point early (14, not 20) and finds nothing
-    /// with 20-point windows; so must we.
-    @Test func aSubtleStepIsPlacedWhereOtavaPlacesIt() {
-        check(Self.subtle, [(14, 0.000349088, 0.0417257), (44, 1.24223e-06, 0.0537644)])
-        check(Self.subtle, window: 20, [])
     }
 
     /// `scipy.stats.ttest_ind_from_stats(10, 1, 5, 11, 1.5, 7)` -> p 0.2257513473816085;

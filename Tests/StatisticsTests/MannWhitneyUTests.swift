@@ -136,4 +136,37 @@ struct MannWhitneyUTests {
     @Test func emptySampleHasNoPValue() {
         #expect(MannWhitneyU.test([], [1, 2]).pValue.isNaN)
     }
+
+    /// The permutation p-value's counting, as first written (nested rows, copied per step), is the
+    /// reference for the flat one: bit for bit the same p on tied samples of several shapes.
+    @Test func thePermutationCountIsTheNestedRowsOne() {
+        func reference(ranks: [Double], m: Int) -> Double {
+            let doubled = ranks.map { Int(($0 * 2).rounded()) }
+            let observed = doubled[..<m].reduce(0, +)
+            let total = doubled.reduce(0, +)
+            var ways = [[Double]](repeating: [Double](repeating: 0, count: total + 1), count: m + 1)
+            ways[0][0] = 1
+            for (index, rank) in doubled.enumerated() {
+                for k in stride(from: min(m, index + 1), through: 1, by: -1) {
+                    let previous = ways[k - 1]
+                    for s in stride(from: total, through: rank, by: -1) where previous[s - rank] != 0 {
+                        ways[k][s] += previous[s - rank]
+                    }
+                }
+            }
+            let counts = ways[m]
+            let all = counts.reduce(0, +)
+            let atMost = counts[...observed].reduce(0, +), atLeast = counts[observed...].reduce(0, +)
+            return min(1, 2 * min(atMost, atLeast) / all)
+        }
+        let pooledHistory: [Double] = (0..<40).map { Double($0 % 7) }, candidate: [Double] = (0..<8).map { Double($0 % 5) + 0.5 }
+        let few: [Double] = (0..<8).map { Double($0 % 3) }, many: [Double] = (0..<30).map { Double($0 % 9) }
+        let cases: [([Double], [Double])] = [([1, 1, 1], [2, 2, 2]), ([1, 2, 2, 3, 5], [2, 3, 3, 4]),
+                                             (pooledHistory, candidate), (few, many)]
+        for (a, b) in cases {
+            let ranks = MannWhitneyU.averageRanks(of: a + b).ranks
+            let ours = MannWhitneyU.permutationPValue(ranks: ranks, m: a.count)
+            #expect(ours.bitPattern == reference(ranks: ranks, m: a.count).bitPattern, "\(a) vs \(b): \(ours)")
+        }
+    }
 }

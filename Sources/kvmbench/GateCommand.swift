@@ -68,7 +68,7 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
 
     @OptionGroup var history: HistoryRecordingOptions
 
-    @Flag(name: .shortAndLong, help: "Also print the whole comparison table.")
+    @Flag(name: .shortAndLong, help: "Also print the whole comparison, informational metrics included.")
     var verbose = false
 
     func validate() throws {
@@ -118,7 +118,7 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
             if output.json {
                 print(String(decoding: try ResultDocument.makeEncoder().encode(outcome.report.comparison), as: UTF8.self))
             } else if verbose {
-                print(CompareText.render(outcome.report))
+                print(CompareText.render(outcome.report, listInformational: true))
             }
             let lines = Gate.regressionLines(outcome)
             if !lines.isEmpty { print(lines.joined(separator: "\n")) }

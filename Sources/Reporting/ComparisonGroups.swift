@@ -75,10 +75,26 @@ struct ComparisonGroups: Sendable {
         return decided.filter(\.gate) + decided.filter { !$0.gate }
     }
 
-    /// Whether the informational metrics are listed one by one rather than counted: when the reader
-    /// asked (`--verbose`), or when no metric is gated, so that they are all there is.
-    static func listsInformational(_ comparison: DocumentComparison, asked: Bool) -> Bool {
-        asked || !comparison.metrics.contains(where: \.gate)
+    /// What a "What changed" section shows of the regressions and improvements: the ones listed
+    /// row by row and the informational ones folded under their count.
+    struct ChangeListing: Sendable {
+        /// Whether informational metrics are listed one by one rather than counted: when the reader
+        /// asked (`--verbose`), or when no metric is gated, so that they are all there is.
+        var listsInformational: Bool
+        var listed: [MetricComparison]
+        var folded: [MetricComparison]
+
+        init(_ comparison: DocumentComparison, listInformational asked: Bool) {
+            listsInformational = asked || !comparison.metrics.contains(where: \.gate)
+            let decided = ComparisonGroups.decided(comparison)
+            listed = listsInformational ? decided : decided.filter(\.gate)
+            folded = listsInformational ? [] : decided.filter { !$0.gate }
+        }
+
+        /// The sentence in place of an empty list.
+        var noneText: String {
+            "No \(listsInformational ? "" : "gated ")metric regressed or improved beyond its threshold."
+        }
     }
 
     /// "1 regressed, 40 unchanged, 9 cannot decide": the verdicts of `metrics`, most urgent first.

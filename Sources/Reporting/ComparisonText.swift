@@ -11,7 +11,7 @@ import Results
 /// - Parameter colour: true only when writing to a TTY and `NO_COLOR` is unset.
 public func renderComparisonText(_ comparison: DocumentComparison, colour: Bool, listInformational: Bool = false) -> String {
     let groups = ComparisonGroups(comparison)
-    let listing = ComparisonGroups.listsInformational(comparison, asked: listInformational)
+    let changes = ComparisonGroups.ChangeListing(comparison, listInformational: listInformational)
     var out = sideLine("Before", comparison.before) + sideLine("After ", comparison.after)
     if !comparison.hostDifferences.isEmpty {
         out += "Hosts differ (numbers are not from the same machine):\n".styled(.yellow, colour: colour)
@@ -20,9 +20,9 @@ public func renderComparisonText(_ comparison: DocumentComparison, colour: Bool,
         }
     }
     out += "\n" + verdictCounts(comparison)
-    out += "\n" + whatChanged(comparison, groups: groups, listing: listing, colour: colour)
+    out += "\n" + whatChanged(changes, groups: groups, colour: colour)
     out += undecided(comparison, groups: groups, colour: colour)
-    out += "\n" + perCase(groups, listing: listing, colour: colour)
+    out += "\n" + perCase(groups, listing: changes.listsInformational, colour: colour)
     if !comparison.uncompared.isEmpty {
         out += "\n" + "Not compared".styled(.bold, colour: colour) + "\n"
         for item in comparison.uncompared {
@@ -75,19 +75,16 @@ private func verdictCell(_ metric: MetricComparison, markGated: Bool) -> TextTab
     .init(metric.verdict.label + (markGated && !metric.gate ? " (not gated)" : ""), style: metric.verdict.textStyle)
 }
 
-private func whatChanged(_ comparison: DocumentComparison, groups: ComparisonGroups, listing: Bool, colour: Bool) -> String {
-    let decided = ComparisonGroups.decided(comparison)
-    let gated = decided.filter(\.gate), informational = decided.filter { !$0.gate }
-    let listed = listing ? decided : gated
+private func whatChanged(_ changes: ComparisonGroups.ChangeListing, groups: ComparisonGroups, colour: Bool) -> String {
     var out = heading("What changed", colour: colour)
-    if listed.isEmpty {
-        out += "No \(listing ? "" : "gated ")metric regressed or improved beyond its threshold.\n"
+    if changes.listed.isEmpty {
+        out += changes.noneText + "\n"
     } else {
         var table = TextTable(columns: [
             .init("Case"), .init("Metric"), .init("Change", .right), .init("Ratio [95% CI]", .right),
             .init("Threshold", .right), .init("p", .right), .init("Verdict"),
         ])
-        for metric in listed {
+        for metric in changes.listed {
             table.append([
                 .init(caseName(metric, groups: groups)), .init(metric.metric),
                 .init(UnitFormatting.change(metric.change), style: metric.verdict.textStyle),
@@ -97,9 +94,10 @@ private func whatChanged(_ comparison: DocumentComparison, groups: ComparisonGro
         }
         out += table.render(colour: colour)
     }
-    if !listing && !informational.isEmpty {
-        out += "+ \(informational.count) informational metric\(informational.count == 1 ? "" : "s") changed too "
-            + "(\(ComparisonGroups.countsText(informational)); not gated, --verbose lists them)\n"
+    let folded = changes.folded
+    if !folded.isEmpty {
+        out += "+ \(folded.count) informational metric\(folded.count == 1 ? "" : "s") changed too "
+            + "(\(ComparisonGroups.countsText(folded)); not gated, --verbose lists them)\n"
     }
     return out
 }

@@ -87,17 +87,13 @@ struct ComparisonSection {
     /// The gated regressions and improvements; the informational ones folded beneath with their count
     /// (listed openly only when no metric is gated).
     private func changes(_ groups: ComparisonGroups) -> Markup {
-        let decided = ComparisonGroups.decided(comparison)
-        let listing = ComparisonGroups.listsInformational(comparison, asked: false)
-        let listed = listing ? decided : decided.filter(\.gate), folded = listing ? [] : decided.filter { !$0.gate }
+        let changes = ComparisonGroups.ChangeListing(comparison, listInformational: false)
+        let listed = changes.listed, folded = changes.folded
         let columns: [CompareTable.Column] = [.caseName, .metric, .change, .ratio, .threshold, .p, .verdict]
         return Markup.joined([
             Markup.element("h3") { "What changed" },
             listed.isEmpty
-                ? Markup.element("p", ["class": "muted"]) {
-                    listing ? "No metric regressed or improved beyond its threshold."
-                        : "No gated metric regressed or improved beyond its threshold."
-                }
+                ? Markup.element("p", ["class": "muted"]) { changes.noneText }
                 : CompareTable(columns: columns, className: "changes", metrics: listed, groups: groups, markGated: true).markup,
             folded.isEmpty ? .empty : Markup.element("details", ["class": "informational changes-informational"]) {
                 Markup.element("summary") {

@@ -24,12 +24,11 @@ public enum MarkdownReport {
         if !gated.isEmpty { out += "**\(gated.count) gated metrics:** " + ComparisonGroups.countsText(gated) + "  \n" }
         if !informational.isEmpty { out += "**\(informational.count) informational:** " + ComparisonGroups.countsText(informational) + "\n" }
         out += "\n"
-        let decided = ComparisonGroups.decided(comparison)
-        let listing = ComparisonGroups.listsInformational(comparison, asked: false)
-        let listed = listing ? decided : decided.filter(\.gate), folded = listing ? [] : decided.filter { !$0.gate }
+        let changes = ComparisonGroups.ChangeListing(comparison, listInformational: false)
+        let listed = changes.listed, folded = changes.folded
         out += "**What changed**\n\n"
         if listed.isEmpty {
-            out += "No \(listing ? "" : "gated ")metric regressed or improved beyond its threshold.\n\n"
+            out += changes.noneText + "\n\n"
         } else {
             out += changesTable(listed) + "\n"
         }

@@ -1,64 +1,52 @@
 import Foundation
-import GRDB
 import Results
+import Statistics
 
-extension HistoryDatabase {
-    /// What `gate --against history` judges a run against: for every case of the last `last`
-    /// accepted runs of the same host key (and suite, when the run has one), excluding the run
-    /// itself, the samples of that case's last `last` accepted measured runs pooled into one
-    /// "before" case. nil when no such run is recorded.
-    public func pooledBaseline(for result: ResultDocument, last: Int) throws -> PooledBaseline? {
+/// What the history gate judges a run against: per case, one median per earlier accepted run of
+/// the same host key (and suite), so that the run, not the repetition, is the unit of replication
+/// (see `RunLevelDecision`).
+public struct HistoryRunSeries: Sendable {
+    /// Every case of the new run and of the newest earlier accepted run; each metric's samples are
+    /// the medians of that case's earlier accepted runs, oldest first (empty for a case never
+    /// measured before).
+    public var document: ResultDocument
+    /// The earlier accepted runs whose medians are in `document`, oldest first.
+    public var runIDs: [Int64]
+}
+
+extension HistoryStore {
+    /// The run series of `result`'s host key and suite: the last `last` accepted runs that started
+    /// before it. With no such run every case is there with empty series (the host is collecting).
+    public func runSeries(for result: ResultDocument, last: Int) throws -> HistoryRunSeries {
         precondition(last >= 1)
         let hostKey = HostKey.of(result.host)
         let started = HistoryDates.text(result.startedAt)
-        return try queue.read { db -> PooledBaseline? in
-            var runSQL = "SELECT id, host_fingerprint FROM runs WHERE accepted AND host_key = ? AND started_at <> ?"
-            var runArguments: StatementArguments = [hostKey, started]
-            if let suite = result.suite?.name { runSQL += " AND suite_name = ?"; runArguments += [suite] }
-            runSQL += " ORDER BY started_at DESC, id DESC"
-            let runs = try Row.fetchAll(db, sql: runSQL, arguments: runArguments)
-            guard let newest = runs.first else { return nil }
-            let recentIDs = runs.prefix(last).map { $0["id"] as Int64 }
-            let allIDs = runs.map { $0["id"] as Int64 }
-            let host = (try? JSONText.decode(HostFingerprint.self, newest["host_fingerprint"])) ?? result.host
-            let placeholders = { (count: Int) in Array(repeating: "?", count: count).joined(separator: ",") }
-            let keys = try Row.fetchAll(db, sql: """
-                SELECT case_key, scenario, parameters, MAX(run_id) AS newest FROM cases
-                WHERE status = 'ok' AND run_id IN (\(placeholders(recentIDs.count))) GROUP BY case_key ORDER BY MIN(id)
-                """, arguments: StatementArguments(recentIDs))
-            var cases: [CaseResult] = []
-            var used = Set<Int64>()
-            for key in keys {
-                let caseKey: String = key["case_key"]
-                // This case's last `last` accepted runs in which it was measured.
-                let caseRuns = try Int64.fetchAll(db, sql: """
-                    SELECT run_id FROM cases WHERE case_key = ? AND status = 'ok' AND run_id IN (\(placeholders(allIDs.count)))
-                    ORDER BY run_id DESC LIMIT ?
-                    """, arguments: StatementArguments([caseKey]) + StatementArguments(allIDs) + [last])
-                used.formUnion(caseRuns)
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT m.name, m.unit, m.better, m.gate, m.samples FROM metrics m JOIN cases c ON m.case_id = c.id
-                    WHERE c.case_key = ? AND c.status = 'ok' AND c.run_id IN (\(placeholders(caseRuns.count)))
-                    ORDER BY c.run_id, m.id
-                    """, arguments: StatementArguments([caseKey]) + StatementArguments(caseRuns))
-                var metrics: [Metric] = []
-                for row in rows {
-                    let samples = (try? JSONText.decode([Double].self, row["samples"])) ?? []
-                    let name: String = row["name"]
-                    if let index = metrics.firstIndex(where: { $0.name == name }) {
-                        for sample in samples { metrics[index].append(sample) }
-                    } else {
-                        metrics.append(Metric(name: name, unit: MetricUnit(symbol: row["unit"]), better: Polarity(rawValue: row["better"]) ?? .lower,
-                                              samples: samples, gate: row["gate"]))
-                    }
-                }
-                let parameters = (try? JSONText.decode([String: String].self, key["parameters"])) ?? [:]
-                cases.append(CaseResult(scenario: key["scenario"], parameters: parameters, metrics: metrics,
-                                        notes: ["pooled from \(caseRuns.count) recorded runs"]))
+        let earlier = try runs(host: hostKey).filter {
+            $0.hostKey == hostKey && $0.accepted && $0.startedAt < started && $0.suiteName == result.suite?.name
+        }.sorted { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }.suffix(last)
+        let recorded = try recordedRuns(ids: earlier.map(\.id))
+        let oldestFirst = earlier.compactMap { run in recorded.first { $0.id == run.id } }
+        let resultsByRun = oldestFirst.map { run in (run, run.caseResults.filter { $0.status == .ok }) }
+
+        // A case unsupported tonight but measured before stays on the before side: the gate reports it.
+        var templates = result.cases.filter { $0.status == .ok }
+        var keys = Set(templates.map(\.key))
+        for item in resultsByRun.last?.1 ?? [] where keys.insert(item.key).inserted { templates.append(item) }
+        let cases = templates.map { template -> CaseResult in
+            let measured = resultsByRun.compactMap { _, cases in cases.first { $0.key == template.key } }
+            let metrics = template.metrics.map { metric in
+                Metric(name: metric.name, unit: metric.unit, better: metric.better,
+                       samples: measured.compactMap { $0.metric(named: metric.name) }
+                           .filter { !$0.samples.isEmpty && $0.unit == metric.unit }
+                           .map { Summary.median(of: $0.samples) },
+                       gate: metric.gate)
             }
-            let document = ResultDocument(kvmbench: result.kvmbench, host: host, suite: nil,
-                                          startedAt: result.startedAt, finishedAt: nil, cases: cases)
-            return PooledBaseline(document: document, runIDs: used.sorted())
+            return CaseResult(scenario: template.scenario, parameters: template.parameters, metrics: metrics,
+                              notes: ["the medians of \(measured.count) earlier accepted runs"])
         }
+        let host = oldestFirst.last?.host ?? result.host
+        let document = ResultDocument(kvmbench: result.kvmbench, host: host, suite: nil,
+                                      startedAt: result.startedAt, finishedAt: nil, cases: cases)
+        return HistoryRunSeries(document: document, runIDs: oldestFirst.compactMap(\.id))
     }
 }

@@ -4,10 +4,11 @@ import Results
 
 /// The history database: every recorded run, its cases and their metrics, in SQLite (through GRDB).
 /// `PostgresHistory` keeps the same tables on a shared server. Schema (created by `migrator`,
-/// version "v1", recorded in GRDB's `grdb_migrations`; PostgreSQL records it in `kvmbench_schema`):
+/// versions "v1" and "v2" (the `acceptance` column: why a run is or is not accepted), recorded in GRDB's `grdb_migrations`; PostgreSQL records it in `kvmbench_schema`):
 ///
 ///     runs(id, started_at, finished_at, source_path, suite_name, kvmbench_version,
-///          host_fingerprint JSON, host_key, kernel_release, accepted)   unique(started_at, host_key)
+///          host_fingerprint JSON, host_key, kernel_release, accepted,
+///          acceptance)                                                  unique(started_at, host_key)
 ///     cases(id, run_id -> runs, case_key, scenario, parameters JSON, status, reason)
 ///     metrics(id, case_id -> cases, name, unit, better, gate, median, low, high, samples JSON)
 ///
@@ -76,13 +77,15 @@ public final class HistoryDatabase: HistoryStore {
                 t.column("samples", .text).notNull()
             }
         }
+        migrator.registerMigration("v2") { db in
+            try db.alter(table: "runs") { t in t.add(column: "acceptance", .text) }
+        }
         return migrator
     }
 
     // MARK: recording
 
     public typealias RecordOutcome = HistoryRecordOutcome
-    public typealias PooledBaseline = HistoryPooledBaseline
 
     public var location: String { path }
 
@@ -94,10 +97,10 @@ public final class HistoryDatabase: HistoryStore {
             }
             try db.execute(sql: """
                 INSERT INTO runs (started_at, finished_at, source_path, suite_name, kvmbench_version,
-                                  host_fingerprint, host_key, kernel_release, accepted)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  host_fingerprint, host_key, kernel_release, accepted, acceptance)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [run.startedAt, run.finishedAt, run.sourcePath, run.suiteName, run.kvmbenchVersion,
-                                 run.hostFingerprint, run.hostKey, run.kernelRelease, run.accepted])
+                                 run.hostFingerprint, run.hostKey, run.kernelRelease, run.accepted, run.acceptance])
             let runID = db.lastInsertedRowID
             for result in run.cases {
                 try db.execute(sql: """
@@ -114,6 +117,14 @@ public final class HistoryDatabase: HistoryStore {
                 }
             }
             return .recorded(runID: runID)
+        }
+    }
+
+    public func accept(runID: Int64, reason: String) throws -> Bool {
+        try queue.write { db in
+            try db.execute(sql: "UPDATE runs SET accepted = 1, acceptance = ? WHERE id = ?",
+                           arguments: [RecordedRun.acceptedByHand(reason), runID])
+            return db.changesCount > 0
         }
     }
 
@@ -151,7 +162,7 @@ public final class HistoryDatabase: HistoryStore {
                                    sourcePath: row["source_path"], suiteName: row["suite_name"],
                                    kvmbenchVersion: row["kvmbench_version"], hostFingerprint: row["host_fingerprint"],
                                    hostKey: row["host_key"], kernelRelease: row["kernel_release"],
-                                   accepted: row["accepted"], cases: cases)
+                                   accepted: row["accepted"], acceptance: row["acceptance"], cases: cases)
             }
         }
     }
@@ -201,6 +212,9 @@ public struct RunRecord: Sendable, Equatable, Codable {
     public var hostKey: String
     public var kernelRelease: String
     public var accepted: Bool
+    /// Why the run is or is not accepted ("gate passed", "unjudged: ...", "accepted by hand: ...");
+    /// nil for runs recorded before kvmbench said so.
+    public var acceptance: String?
     public var caseCount: Int
     /// The fingerprint of the host the run was measured on, as recorded with it.
     public var host: HostFingerprint?
@@ -209,16 +223,16 @@ public struct RunRecord: Sendable, Equatable, Codable {
         id = row["id"]; startedAt = row["started_at"]; finishedAt = row["finished_at"]
         sourcePath = row["source_path"]; suiteName = row["suite_name"]; kvmbenchVersion = row["kvmbench_version"]
         hostKey = row["host_key"]; kernelRelease = row["kernel_release"]; accepted = row["accepted"]
-        caseCount = row["case_count"]
+        acceptance = row["acceptance"]; caseCount = row["case_count"]
         host = try? JSONText.decode(HostFingerprint.self, row["host_fingerprint"])
     }
 
     init(id: Int64, startedAt: String, finishedAt: String?, sourcePath: String?, suiteName: String?,
-         kvmbenchVersion: String, hostKey: String, kernelRelease: String, accepted: Bool, caseCount: Int,
-         hostFingerprint: String) {
+         kvmbenchVersion: String, hostKey: String, kernelRelease: String, accepted: Bool, acceptance: String?,
+         caseCount: Int, hostFingerprint: String) {
         self.id = id; self.startedAt = startedAt; self.finishedAt = finishedAt; self.sourcePath = sourcePath
         self.suiteName = suiteName; self.kvmbenchVersion = kvmbenchVersion; self.hostKey = hostKey
-        self.kernelRelease = kernelRelease; self.accepted = accepted; self.caseCount = caseCount
+        self.kernelRelease = kernelRelease; self.accepted = accepted; self.acceptance = acceptance; self.caseCount = caseCount
         host = try? JSONText.decode(HostFingerprint.self, hostFingerprint)
     }
 
@@ -228,7 +242,7 @@ public struct RunRecord: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case id, startedAt = "started_at", finishedAt = "finished_at", sourcePath = "source_path"
         case suiteName = "suite_name", kvmbenchVersion = "kvmbench_version", hostKey = "host_key"
-        case kernelRelease = "kernel_release", accepted, caseCount = "cases", host
+        case kernelRelease = "kernel_release", accepted, acceptance, caseCount = "cases", host
     }
 }
 

@@ -20,15 +20,16 @@ public protocol HistoryStore: Sendable {
     /// Runs with their cases and metrics, oldest first: those with the ids given, or all (nil).
     func recordedRuns(ids: [Int64]?) throws -> [RecordedRun]
 
+    /// Accepts run `runID` into the pool the history gate judges against, by hand, for `reason`
+    /// (`kvmbench history accept`); false when no run has that id.
+    func accept(runID: Int64, reason: String) throws -> Bool
+
     /// One metric's points, oldest first, optionally narrowed to a case key, a scenario and a host
     /// (a host key or a hostname). Only measured (`ok`) cases.
     func series(metric: String, caseKey: String?, scenario: String?, host: String?, acceptedOnly: Bool) throws -> [SeriesPoint]
 
     /// The (host key, case key, metric) triples of every gated metric recorded, sorted; of one host when given.
     func gatedSeriesKeys(host: String?) throws -> [(host: String, caseKey: String, metric: String)]
-
-    /// What `gate --against history` judges a run against (see `HistoryDatabase.pooledBaseline`).
-    func pooledBaseline(for result: ResultDocument, last: Int) throws -> HistoryPooledBaseline?
 }
 
 public enum HistoryRecordOutcome: Equatable, Sendable {
@@ -37,11 +38,18 @@ public enum HistoryRecordOutcome: Equatable, Sendable {
     case alreadyPresent(runID: Int64)
 }
 
-/// The runs `gate --against history` pools: the samples of the last N accepted runs of the host.
-public struct HistoryPooledBaseline: Sendable {
-    public var document: ResultDocument
-    /// The runs whose samples were pooled, oldest first.
-    public var runIDs: [Int64]
+/// Whether a recorded run joins the pool that later history gates judge against, and why.
+public struct RunAcceptance: Sendable, Equatable {
+    public var accepted: Bool
+    public var reason: String
+
+    public init(accepted: Bool, reason: String) {
+        self.accepted = accepted
+        self.reason = reason
+    }
+
+    /// Recorded by `kvmbench suite`, `run` or `history import`: no gate judged it.
+    public static let unjudged = RunAcceptance(accepted: false, reason: "unjudged: recorded without a gate")
 }
 
 /// A run as the history stores it: the rows of `runs`, `cases` and `metrics`, JSON columns as text.
@@ -57,7 +65,11 @@ public struct RecordedRun: Sendable, Equatable {
     public var hostFingerprint: String
     public var hostKey: String
     public var kernelRelease: String
+    /// Whether the history gate may judge later runs against this one: only a run that a gate
+    /// passed (or that was collecting history), or one accepted by hand.
     public var accepted: Bool
+    /// Why it is or is not accepted, in a few words (see `RunAcceptance`).
+    public var acceptance: String?
     public var cases: [Case]
 
     public struct Case: Sendable, Equatable {
@@ -80,9 +92,9 @@ public struct RecordedRun: Sendable, Equatable {
         public var samples: String
     }
 
-    /// The rows of `document`. `accepted` defaults to "finished, and no case failed": the runs
-    /// `gate --against history` may judge against.
-    public init(_ document: ResultDocument, sourcePath: String? = nil, accepted: Bool? = nil) throws {
+    /// The rows of `document`, accepted or not as `acceptance` says (by default unjudged: recorded
+    /// without a gate, never part of the pool a later gate judges against).
+    public init(_ document: ResultDocument, sourcePath: String? = nil, acceptance: RunAcceptance = .unjudged) throws {
         id = nil
         startedAt = HistoryDates.text(document.startedAt)
         finishedAt = document.finishedAt.map(HistoryDates.text)
@@ -92,7 +104,8 @@ public struct RecordedRun: Sendable, Equatable {
         hostFingerprint = try JSONText.encode(document.host)
         hostKey = HostKey.of(document.host)
         kernelRelease = document.host.kernelRelease
-        self.accepted = accepted ?? (!document.interrupted && !document.cases.contains { $0.status == .failed })
+        accepted = acceptance.accepted
+        self.acceptance = acceptance.reason
         cases = try document.cases.map { result in
             Case(caseKey: result.key, scenario: result.scenario, parameters: try JSONText.encode(result.parameters),
                  status: result.status.rawValue, reason: result.reason,
@@ -107,11 +120,14 @@ public struct RecordedRun: Sendable, Equatable {
 
     init(id: Int64?, startedAt: String, finishedAt: String?, sourcePath: String?, suiteName: String?,
          kvmbenchVersion: String, hostFingerprint: String, hostKey: String, kernelRelease: String,
-         accepted: Bool, cases: [Case]) {
+         accepted: Bool, acceptance: String?, cases: [Case]) {
         self.id = id; self.startedAt = startedAt; self.finishedAt = finishedAt; self.sourcePath = sourcePath
         self.suiteName = suiteName; self.kvmbenchVersion = kvmbenchVersion; self.hostFingerprint = hostFingerprint
-        self.hostKey = hostKey; self.kernelRelease = kernelRelease; self.accepted = accepted; self.cases = cases
+        self.hostKey = hostKey; self.kernelRelease = kernelRelease; self.accepted = accepted
+        self.acceptance = acceptance; self.cases = cases
     }
+
+    public static func acceptedByHand(_ reason: String) -> String { "accepted by hand: \(reason)" }
 
     /// The host this run was measured on (nil when its JSON no longer decodes).
     public var host: HostFingerprint? { try? JSONText.decode(HostFingerprint.self, hostFingerprint) }
@@ -133,8 +149,9 @@ public struct RecordedRun: Sendable, Equatable {
 extension HistoryStore {
     /// Records `document` (see `RecordedRun.init`).
     @discardableResult
-    public func record(_ document: ResultDocument, sourcePath: String? = nil, accepted: Bool? = nil) throws -> HistoryRecordOutcome {
-        try record(RecordedRun(document, sourcePath: sourcePath, accepted: accepted))
+    public func record(_ document: ResultDocument, sourcePath: String? = nil,
+                       acceptance: RunAcceptance = .unjudged) throws -> HistoryRecordOutcome {
+        try record(RecordedRun(document, sourcePath: sourcePath, acceptance: acceptance))
     }
 
     public func runs() throws -> [RunRecord] { try runs(host: nil) }
@@ -163,60 +180,6 @@ extension HistoryStore {
             }
         }
         return out
-    }
-
-    /// `pooledBaseline` from `runs` and `recordedRuns` alone, for stores without their own query:
-    /// for every case of the last `last` accepted runs of the same host key (and suite), excluding
-    /// the run itself, the samples of that case's last `last` accepted measured runs pooled.
-    public func pooledBaselineFromRuns(for result: ResultDocument, last: Int) throws -> HistoryPooledBaseline? {
-        precondition(last >= 1)
-        let hostKey = HostKey.of(result.host)
-        let started = HistoryDates.text(result.startedAt)
-        let candidates = try runs(host: hostKey).filter {
-            $0.hostKey == hostKey && $0.accepted && $0.startedAt != started
-                && (result.suite?.name == nil || $0.suiteName == result.suite?.name)
-        }.sorted { ($0.startedAt, $0.id) > ($1.startedAt, $1.id) }
-        guard let newest = candidates.first else { return nil }
-        let recorded = Dictionary(uniqueKeysWithValues: try recordedRuns(ids: candidates.map(\.id)).compactMap { run in
-            run.id.map { ($0, run) }
-        })
-        let newestFirst = candidates.compactMap { recorded[$0.id] }
-        var order: [String] = []
-        var firstSeen: [String: CaseResult] = [:]
-        // Keys of the recent runs, in the order they were first recorded (oldest run first).
-        for run in newestFirst.prefix(last).reversed() {
-            for item in run.caseResults where item.status == .ok && firstSeen[item.key] == nil {
-                firstSeen[item.key] = item
-                order.append(item.key)
-            }
-        }
-        var used = Set<Int64>()
-        var cases: [CaseResult] = []
-        for key in order {
-            let measured = newestFirst.compactMap { run -> (Int64, CaseResult)? in
-                guard let id = run.id, let item = run.caseResults.first(where: { $0.key == key && $0.status == .ok }) else { return nil }
-                return (id, item)
-            }.prefix(last)
-            used.formUnion(measured.map(\.0))
-            var metrics: [Metric] = []
-            for (_, item) in measured.reversed() {
-                for metric in item.metrics {
-                    if let index = metrics.firstIndex(where: { $0.name == metric.name }) {
-                        for sample in metric.samples { metrics[index].append(sample) }
-                    } else {
-                        metrics.append(Metric(name: metric.name, unit: metric.unit, better: metric.better,
-                                              samples: metric.samples, gate: metric.gate))
-                    }
-                }
-            }
-            let template = firstSeen[key]!
-            cases.append(CaseResult(scenario: template.scenario, parameters: template.parameters, metrics: metrics,
-                                    notes: ["pooled from \(measured.count) recorded runs"]))
-        }
-        let host = newest.host ?? result.host
-        let document = ResultDocument(kvmbench: result.kvmbench, host: host, suite: nil,
-                                      startedAt: result.startedAt, finishedAt: nil, cases: cases)
-        return HistoryPooledBaseline(document: document, runIDs: used.sorted())
     }
 }
 

@@ -109,6 +109,7 @@ public final class PostgresHistory: HistoryStore {
             "CREATE INDEX metrics_case_id ON metrics(case_id)",
             "CREATE INDEX metrics_name ON metrics(name)",
         ]),
+        ("v2", ["ALTER TABLE runs ADD COLUMN acceptance TEXT"]),
     ]
 
     /// The versions applied, in order.
@@ -140,12 +141,13 @@ public final class PostgresHistory: HistoryStore {
         try transaction { connection in
             let inserted = try query(connection, """
                 INSERT INTO runs (started_at, finished_at, source_path, suite_name, kvmbench_version,
-                                  host_fingerprint, host_key, kernel_release, accepted)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                  host_fingerprint, host_key, kernel_release, accepted, acceptance)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                 ON CONFLICT (started_at, host_key) DO NOTHING RETURNING id
                 """, [PQParameter(run.startedAt), PQParameter(run.finishedAt), PQParameter(run.sourcePath),
                       PQParameter(run.suiteName), PQParameter(run.kvmbenchVersion), PQParameter(run.hostFingerprint),
-                      PQParameter(run.hostKey), PQParameter(run.kernelRelease), PQParameter(run.accepted)])
+                      PQParameter(run.hostKey), PQParameter(run.kernelRelease), PQParameter(run.accepted),
+                      PQParameter(run.acceptance)])
             guard inserted.rowCount > 0 else {
                 // Another writer (or an earlier try) recorded it; its transaction has committed.
                 let present = try query(connection, "SELECT id FROM runs WHERE started_at = $1 AND host_key = $2",
@@ -183,6 +185,13 @@ public final class PostgresHistory: HistoryStore {
 
     // MARK: reading
 
+    public func accept(runID: Int64, reason: String) throws -> Bool {
+        try transaction { connection in
+            try query(connection, "UPDATE runs SET accepted = TRUE, acceptance = $1 WHERE id = $2 RETURNING id",
+                      [PQParameter(RecordedRun.acceptedByHand(reason)), PQParameter(runID)]).rowCount > 0
+        }
+    }
+
     /// `(host_key = $n OR host_key LIKE $n+1)` for a host key or a hostname.
     private static func hostFilter(_ column: String, _ host: String, _ parameters: inout [PQParameter]) -> String {
         let first = parameters.count + 1
@@ -195,7 +204,7 @@ public final class PostgresHistory: HistoryStore {
         var sql = """
             SELECT r.id, r.started_at, r.finished_at, r.source_path, r.suite_name, r.kvmbench_version, r.host_key,
                    r.kernel_release, r.accepted, (SELECT COUNT(*) FROM cases c WHERE c.run_id = r.id) AS case_count,
-                   r.host_fingerprint
+                   r.host_fingerprint, r.acceptance
             FROM runs r
             """
         if let host { sql += " WHERE " + Self.hostFilter("r.host_key", host, &parameters) }
@@ -205,7 +214,8 @@ public final class PostgresHistory: HistoryStore {
                 RunRecord(id: try result.int64(row, 0), startedAt: try result.string(row, 1), finishedAt: result.text(row, 2),
                           sourcePath: result.text(row, 3), suiteName: result.text(row, 4), kvmbenchVersion: try result.string(row, 5),
                           hostKey: try result.string(row, 6), kernelRelease: try result.string(row, 7), accepted: try result.bool(row, 8),
-                          caseCount: Int(try result.int64(row, 9)), hostFingerprint: try result.string(row, 10))
+                          acceptance: result.text(row, 11), caseCount: Int(try result.int64(row, 9)),
+                          hostFingerprint: try result.string(row, 10))
             }
         }
     }
@@ -213,7 +223,7 @@ public final class PostgresHistory: HistoryStore {
     public func recordedRuns(ids: [Int64]?) throws -> [RecordedRun] {
         let columns = """
             SELECT id, started_at, finished_at, source_path, suite_name, kvmbench_version, host_fingerprint,
-                   host_key, kernel_release, accepted FROM runs
+                   host_key, kernel_release, accepted, acceptance FROM runs
             """
         let selectRuns = ids == nil ? columns + " ORDER BY started_at, id" : columns + " WHERE id = ANY($1) ORDER BY started_at, id"
         let runParameters = ids.map { [PQParameter($0)] } ?? []
@@ -222,7 +232,8 @@ public final class PostgresHistory: HistoryStore {
                 RecordedRun(id: try result.int64(row, 0), startedAt: try result.string(row, 1), finishedAt: result.text(row, 2),
                             sourcePath: result.text(row, 3), suiteName: result.text(row, 4), kvmbenchVersion: try result.string(row, 5),
                             hostFingerprint: try result.string(row, 6), hostKey: try result.string(row, 7),
-                            kernelRelease: try result.string(row, 8), accepted: try result.bool(row, 9), cases: [])
+                            kernelRelease: try result.string(row, 8), accepted: try result.bool(row, 9),
+                            acceptance: result.text(row, 10), cases: [])
             }
             let order = runs.compactMap(\.id)
             guard !order.isEmpty else { return [] }
@@ -299,10 +310,6 @@ public final class PostgresHistory: HistoryStore {
                 (host: try result.string(row, 0), caseKey: try result.string(row, 1), metric: try result.string(row, 2))
             }
         }
-    }
-
-    public func pooledBaseline(for result: ResultDocument, last: Int) throws -> HistoryPooledBaseline? {
-        try pooledBaselineFromRuns(for: result, last: last)
     }
 }
 

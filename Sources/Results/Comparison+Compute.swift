@@ -14,9 +14,14 @@ public struct ComparisonOptions: Sendable, Equatable {
     public var minimumSamples: Int
     /// Leave a different kernel release out of the host differences (comparing kernels on purpose).
     public var ignoreKernelDifference: Bool
+    /// What one sample of the before side is: a repetition (two documents, `ChangeDecision`) or a
+    /// run's median (a host's history, `RunLevelDecision`).
+    public var replication: Replication
 
     public init(threshold: Double = 0.05, metricThresholds: [String: Double] = [:], alpha: Double = 0.05,
-                maxCV: Double = 0.30, minimumSamples: Int = 3, ignoreKernelDifference: Bool = false) {
+                maxCV: Double = 0.30, minimumSamples: Int = 3, ignoreKernelDifference: Bool = false,
+                replication: Replication = .repetitions) {
+        self.replication = replication
         self.threshold = threshold
         self.metricThresholds = metricThresholds
         self.alpha = alpha
@@ -98,9 +103,25 @@ extension DocumentComparison {
     }
 }
 
+/// What the before side's samples are, and so which decision rule applies.
+public enum Replication: Sendable, Equatable {
+    /// Repetitions of one run each side: `ChangeDecision` (a baseline document against a result).
+    case repetitions
+    /// One median per earlier run of the host (at most `runLimit` of them) against the new run's
+    /// repetitions: `RunLevelDecision`, the run as the unit of replication.
+    case runs(runLimit: Int)
+}
+
 extension MetricComparison {
     /// The decision for one metric of `case`, from its samples on both sides.
     init(case result: CaseResult, before: Metric, after: Metric, threshold: Double, options: ComparisonOptions) {
+        if case .runs(let runLimit) = options.replication {
+            let decision = RunLevelDecision(runMedians: before.samples, after: after.samples, better: after.better,
+                                            threshold: threshold, alpha: options.alpha, maxCV: options.maxCV,
+                                            runLimit: runLimit)
+            self.init(case: result, metric: after, beforeSamples: before.samples, threshold: threshold, runDecision: decision)
+            return
+        }
         let decision = ChangeDecision(before: before.samples, after: after.samples, better: after.better,
                                       threshold: threshold, alpha: options.alpha, maxCV: options.maxCV,
                                       minimumSamples: options.minimumSamples)
@@ -112,6 +133,49 @@ extension MetricComparison {
                   threshold: threshold, verdict: decision.verdict, explanation: decision.explanation,
                   smallestPValue: decision.smallestPValue, detectableChange: decision.detectableChange,
                   beforeSpread: decision.beforeSpread, afterSpread: decision.afterSpread)
+    }
+
+    /// The comparison of a new run's `metric` with the medians of earlier runs, as `decision` made it.
+    public init(case result: CaseResult, metric: Metric, beforeSamples: [Double], threshold: Double,
+                runDecision decision: RunLevelDecision) {
+        self.init(caseKey: result.key, scenario: result.scenario, parameters: result.parameters,
+                  metric: metric.name, unit: metric.unit, better: metric.better, gate: metric.gate,
+                  beforeSamples: beforeSamples, afterSamples: metric.samples,
+                  beforeMedian: decision.beforeMedian, afterMedian: decision.afterMedian,
+                  change: decision.change, ratioInterval: decision.ratioInterval, pValue: decision.pValue,
+                  threshold: threshold, verdict: decision.verdict, explanation: decision.explanation,
+                  detectableChange: decision.detectableChange, afterSpread: decision.afterSpread)
+        runSeries = RunSeriesFigures(decision)
+    }
+}
+
+/// The figures of a run-level decision (see `RunLevelDecision`) that a reader of a history gate needs.
+public struct RunSeriesFigures: Codable, Sendable, Equatable {
+    /// Earlier runs the decision used.
+    public var runs: Int
+    /// Earlier runs the metric needs at this spread before an unchanged run can be called unchanged.
+    public var runsNeeded: Int?
+    /// Spread of the earlier runs' log medians, and its between-run and within-run parts.
+    public var runSpread: Double?
+    public var betweenRunSpread: Double?
+    public var withinRunSpread: Double
+    /// Fewer than `RunLevelDecision.defaultMinimumRuns` earlier runs, or fewer than `runsNeeded` and
+    /// undecided: the host is still collecting history for this metric.
+    public var collecting: Bool
+
+    public init(_ decision: RunLevelDecision) {
+        runs = decision.runs
+        runsNeeded = decision.runsNeeded
+        runSpread = decision.runSpread
+        betweenRunSpread = decision.betweenRunSpread
+        withinRunSpread = decision.withinRunSpread
+        collecting = decision.isCollecting
+            || (decision.verdict == .cannotDecide && (decision.runsNeeded.map { decision.runs < $0 } ?? false))
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case runs, runsNeeded = "runs_needed", runSpread = "run_spread", betweenRunSpread = "between_run_spread"
+        case withinRunSpread = "within_run_spread", collecting
     }
 }
 

@@ -54,6 +54,9 @@ public struct MetricComparison: Codable, Sendable, Equatable {
     /// Robust relative spread (1.4826 MAD / |median|) of the before and after samples.
     public var beforeSpread: Double?
     public var afterSpread: Double?
+    /// For a comparison with a host's history (the run as the unit): the run counts and spreads;
+    /// nil for a comparison of two documents' repetitions.
+    public var runSeries: RunSeriesFigures?
 
     public init(caseKey: String, scenario: String, parameters: [String: String], metric: String,
                 unit: MetricUnit, better: Polarity, gate: Bool, beforeSamples: [Double],
@@ -90,7 +93,7 @@ public struct MetricComparison: Codable, Sendable, Equatable {
         case beforeMedian = "before_median", afterMedian = "after_median", change
         case ratioInterval = "ratio_interval", pValue = "p_value", threshold, verdict, explanation
         case smallestPValue = "smallest_p_value", detectableChange = "detectable_change"
-        case beforeSpread = "before_spread", afterSpread = "after_spread"
+        case beforeSpread = "before_spread", afterSpread = "after_spread", runSeries = "run_series"
     }
 }
 

@@ -41,12 +41,36 @@ public struct GateOutcome: Sendable {
     public var undecided: [MetricComparison]
     /// Why the status is incomparable, when it is.
     public var problem: String?
+    /// Gated metrics that did not gate because this host is still collecting history for them
+    /// (a history gate only; see `RunLevelDecision`).
+    public var collecting: [MetricComparison] = []
+    /// Earlier accepted runs a history gate had (nil for a gate against one baseline).
+    public var historyRuns: Int?
+
+    /// True when nothing gated because every gated metric is still collecting history.
+    public var onlyCollecting: Bool {
+        status == .pass && !collecting.isEmpty && !report.comparison.metrics.contains { $0.gate }
+    }
+
+    /// "collecting history: 1 of 4 runs on this host; no verdict before run 4": what a history gate
+    /// that could not judge yet says; nil when every gated metric gated.
+    public var collectingLine: String? {
+        guard !collecting.isEmpty else { return nil }
+        let earlier = historyRuns ?? collecting.map { $0.runSeries?.runs ?? 0 }.min() ?? 0
+        let needed = collecting.map { $0.runSeries?.runsNeeded ?? RunLevelDecision.defaultMinimumRuns }.max()
+            ?? RunLevelDecision.defaultMinimumRuns
+        let scope = onlyCollecting ? "" : " for \(collecting.count) gated metric\(collecting.count == 1 ? "" : "s")"
+        return "collecting history\(scope): \(earlier + 1) of \(needed + 1) runs on this host; no verdict before run \(needed + 1)"
+            + (collecting.contains { $0.runSeries?.runsNeeded == nil } ? " (or later: the run-to-run spread is not known yet)" : "")
+    }
 
     /// One line: "gate: FAIL: 2 gated regressions ... | 2 regressed, 0 improved, ...".
     public var summaryLine: String {
         let tally = ComparisonTally(report.comparison).summaryLine
         let sides = "\(report.comparison.before.label) -> \(report.comparison.after.label)"
         switch status {
+        case .pass where onlyCollecting:
+            return "gate: PASS: \(collectingLine ?? "collecting history") (\(sides))"
         case .pass:
             return "gate: PASS: every gated metric unchanged or improved (\(sides)): \(tally)"
         case .regression:
@@ -73,20 +97,37 @@ public enum Gate {
     public static func evaluate(baseline: LoadedDocument, result: LoadedDocument,
                                 settings: CompareSettings = CompareSettings(),
                                 suite: SuiteDefinition? = nil) throws(SuiteError) -> GateOutcome {
-        if baseline.isReference {
-            throw .baseline("\(baseline.label) is a reference baseline (published figures from other hardware, one value per metric): it can be compared with `kvmbench compare` but cannot gate")
-        }
         var warnings: [String] = []
         let policy = suite.map { ($0.gate, "suite \($0.name) (\($0.source))") }
             ?? SuiteComparison.policyFor(sides: [baseline], warnings: &warnings)
+        try refuse(baseline: baseline, host: result.document.host, label: result.label, settings: settings)
         var report = try SuiteComparison.compare(before: baseline, after: result, settings: settings, policy: policy)
         report.warnings = warnings + report.warnings
-        let otherHost = report.comparison.hostDifferences.filter { $0.field != HostFingerprint.kernelField }
-        if !otherHost.isEmpty, !settings.allowOtherHost {
-            let fields = otherHost.map { "\($0.field) (\($0.before) vs \($0.after))" }.joined(separator: ", ")
-            throw .baseline("\(baseline.label) and \(result.label) come from hosts that differ in more than the kernel: \(fields); numbers from another host can shift either way, so the gate does not compare them (--allow-other-host to compare anyway)")
+        var outcome = decide(report, baseline: baseline.document, result: result.document)
+        if case .runs = settings.replication {
+            outcome.collecting = report.collecting
         }
-        return decide(report, baseline: baseline.document, result: result.document)
+        return outcome
+    }
+
+    /// What refuses a gate against `baseline` for a run on `host` before anything is compared, and
+    /// so before a suite runs (`kvmbench gate` checks the host it is on first): a reference baseline,
+    /// or hosts that differ in more than the kernel release (unless `allowOtherHost`; an MMU or
+    /// emulation difference is refused by `decide` all the same). Errors are `.baseline` (exit 4).
+    public static func refuse(baseline: LoadedDocument, host: HostFingerprint, label: String,
+                              settings: CompareSettings) throws(SuiteError) {
+        if baseline.isReference {
+            throw .baseline("\(baseline.label) is a reference baseline (published figures from other hardware, one value per metric): it can be compared with `kvmbench compare` but cannot gate")
+        }
+        let differences = baseline.document.host.mmuRelevantDifferences(from: host)
+        if let mmu = differences.first(where: { ["mmu", "emulated"].contains($0.field) }) {
+            throw .baseline("\(baseline.label) and \(label) differ in \(mmu.field) (\(mmu.mine) vs \(mmu.theirs)): a different MMU or an emulated CPU is a different host, so the gate does not compare them")
+        }
+        let otherHost = differences.filter { $0.field != HostFingerprint.kernelField }
+        if !otherHost.isEmpty, !settings.allowOtherHost {
+            let fields = otherHost.map { "\($0.field) (\($0.mine) vs \($0.theirs))" }.joined(separator: ", ")
+            throw .baseline("\(baseline.label) and \(label) come from hosts that differ in more than the kernel: \(fields); numbers from another host can shift either way, so the gate does not compare them (--allow-other-host to compare anyway)")
+        }
     }
 
     /// The gate's status for a comparison of `baseline` with `result`.

@@ -13,6 +13,8 @@ public struct CompareSettings: Sendable, Equatable {
     public var requireSameHost: Bool
     /// Let `gate` compare across hosts that differ in more than the kernel release.
     public var allowOtherHost: Bool
+    /// Repetitions of two documents, or runs of a host's history (see `Replication`).
+    public var replication: Replication = .repetitions
 
     public init(threshold: Double? = nil, ignoreKernel: Bool = false, requireSameHost: Bool = false,
                 allowOtherHost: Bool = false) {
@@ -44,6 +46,9 @@ public struct ComparisonReport: Sendable {
     /// Keys of the cases measured on a busy host (median `host_busy` above the policy's limit on
     /// either side): their metrics are noisy.
     public var busyCases: [String]
+    /// Against a host's history: the metrics the policy gates that did not gate because the host is
+    /// still collecting history for them (see `SuiteComparison.decideRunLevel`).
+    public var collecting: [MetricComparison] = []
 
     /// The WARNING block about host differences that change MMU behaviour, or nil when the hosts agree.
     /// Against a reference baseline every property differs, so the block names the reference instead.
@@ -101,7 +106,8 @@ public enum SuiteComparison {
 
         var comparison = compareByScenario(before: beforeDocument, beforeLabel: before.label,
                                            after: afterDocument, afterLabel: after.label,
-                                           policy: policy, ignoreKernel: settings.ignoreKernel)
+                                           policy: policy, ignoreKernel: settings.ignoreKernel,
+                                           replication: settings.replication)
         comparison.before.isReference = before.isReference
         comparison.after.isReference = after.isReference
         let involvesReference = before.isReference || after.isReference
@@ -125,6 +131,10 @@ public enum SuiteComparison {
                     + String(format: "%+.1f%%", metric.change * 100)
             }
             comparison.metrics[index] = metric
+        }
+        var collecting: [MetricComparison] = []
+        if case .runs(let runLimit) = settings.replication {
+            collecting = decideRunLevel(&comparison, alpha: policy.alpha, runLimit: runLimit)
         }
         let busy = involvesReference ? [] : busyCases(before: beforeDocument, after: afterDocument, limit: policy.maxHostBusy)
         for index in comparison.metrics.indices {
@@ -156,7 +166,7 @@ public enum SuiteComparison {
         }
         return ComparisonReport(comparison: comparison, policy: policy, policySource: policySource, warnings: warnings,
                                 involvesReference: involvesReference, referenceNotes: notes, sharedCases: shared.count,
-                                referenceSides: sides, busyCases: busy.map(\.key))
+                                referenceSides: sides, busyCases: busy.map(\.key), collecting: collecting)
     }
 
     /// Cases present on both sides whose median `host_busy` is above `limit` (a share) on either side.
@@ -194,21 +204,55 @@ public enum SuiteComparison {
 
     /// Compares scenario by scenario, so that per-metric thresholds apply to their own scenario only.
     static func compareByScenario(before: ResultDocument, beforeLabel: String, after: ResultDocument, afterLabel: String,
-                                  policy: GatePolicy, ignoreKernel: Bool) -> DocumentComparison {
+                                  policy: GatePolicy, ignoreKernel: Bool, replication: Replication = .repetitions) -> DocumentComparison {
         var scenarios: [String] = []
         for item in after.cases + before.cases where !scenarios.contains(item.scenario) { scenarios.append(item.scenario) }
         var whole = DocumentComparison.compare(
             before: subset(before, nil), beforeLabel: beforeLabel, after: subset(after, nil), afterLabel: afterLabel,
-            options: policy.options(scenario: "", ignoreKernel: ignoreKernel))
+            options: policy.options(scenario: "", ignoreKernel: ignoreKernel, replication: replication))
         for scenario in scenarios {
             let part = DocumentComparison.compare(
                 before: subset(before, scenario), beforeLabel: beforeLabel,
                 after: subset(after, scenario), afterLabel: afterLabel,
-                options: policy.options(scenario: scenario, ignoreKernel: ignoreKernel))
+                options: policy.options(scenario: scenario, ignoreKernel: ignoreKernel, replication: replication))
             whole.metrics += part.metrics
             whole.uncompared += part.uncompared
         }
         return whole
+    }
+
+    /// The history gate's last step over the night's metrics (see `RunLevelDecision`):
+    /// - a gated metric whose host is still collecting history for it (too few earlier runs, or
+    ///   fewer than its spread needs and undecided) does not gate tonight: its explanation says so;
+    /// - the p-values of the other gated metrics are Holm-adjusted as one family, so that the night's
+    ///   chance of any false alarm stays at alpha however many metrics gate, and each is decided
+    ///   again with its adjusted p.
+    /// Returns the gated metrics that are collecting.
+    static func decideRunLevel(_ comparison: inout DocumentComparison, alpha: Double, runLimit: Int) -> [MetricComparison] {
+        var collecting: [MetricComparison] = []
+        for index in comparison.metrics.indices where comparison.metrics[index].gate {
+            guard let series = comparison.metrics[index].runSeries, series.collecting else { continue }
+            collecting.append(comparison.metrics[index])
+            comparison.metrics[index].gate = false
+            let needed = series.runsNeeded.map { "needs \($0)" } ?? "needs \(RunLevelDecision.defaultMinimumRuns) to estimate it"
+            comparison.metrics[index].explanation = "collecting history (\(series.runs) earlier runs, \(needed)): not gated yet; "
+                + comparison.metrics[index].explanation
+        }
+        let family = comparison.metrics.indices.filter {
+            comparison.metrics[$0].gate && comparison.metrics[$0].runSeries != nil && comparison.metrics[$0].pValue != nil
+        }
+        let adjusted = Holm.adjusted(family.map { comparison.metrics[$0].pValue ?? 1 })
+        for (index, p) in zip(family, adjusted) {
+            var metric = comparison.metrics[index]
+            // The same decision as before (its p is in the family because it was not noisy).
+            var decision = RunLevelDecision(runMedians: metric.beforeSamples, after: metric.afterSamples, better: metric.better,
+                                            threshold: metric.threshold, alpha: alpha, maxCV: .infinity, runLimit: runLimit)
+            decision.decide(p: p)
+            metric.verdict = decision.verdict
+            metric.explanation = decision.explanation
+            comparison.metrics[index] = metric
+        }
+        return collecting
     }
 
     static func subset(_ document: ResultDocument, _ scenario: String?) -> ResultDocument {

@@ -126,11 +126,12 @@ public struct GatePolicy: Sendable, Equatable {
     }
 
     /// The comparison options for one scenario's cases.
-    public func options(scenario: String, ignoreKernel: Bool) -> ComparisonOptions {
+    public func options(scenario: String, ignoreKernel: Bool, replication: Replication = .repetitions) -> ComparisonOptions {
         var thresholds: [String: Double] = [:]
         for metric in metrics[scenario] ?? [] { thresholds[metric.name] = metric.threshold ?? threshold }
         return ComparisonOptions(threshold: threshold, metricThresholds: thresholds, alpha: alpha, maxCV: maxCV,
-                                 minimumSamples: minimumSamples, ignoreKernelDifference: ignoreKernel)
+                                 minimumSamples: minimumSamples, ignoreKernelDifference: ignoreKernel,
+                                 replication: replication)
     }
 
     /// Whether `metric` of `scenario` gates, given what the scenario itself said (`scenarioGate`).

@@ -1,55 +1,67 @@
 import ArgumentParser
 import Foundation
+import History
 import Reporting
 import Results
 import Suites
 
 struct GateCommand: ParsableCommand, HistoryPoolHelp {
-    static let lastHelp = "With --against history: how many recorded runs to pool per case."
+    static let lastHelp = "Against the history: how many of this host's latest accepted runs to judge against (and the most a metric may need)."
+
+    /// The suite `kvmbench gate` runs when given none.
+    static let defaultSuite = "nightly"
 
     static let configuration = CommandConfiguration(
         commandName: "gate",
-        abstract: "The regression gate: run a suite (or read a result) and compare it with a baseline; the exit status says whether it regressed.",
+        abstract: "The regression gate: run a suite (or read a result), judge it against this host's history or a baseline; the exit status says whether it regressed.",
+        usage: "kvmbench gate [--suite <name> | --file <path> | --result <file>] [--baseline <name>] [<options>]",
         discussion: """
-        The after side is --result FILE, else a run of --suite NAME / --file PATH, else a run of the suite recorded \
-        in the baseline (its definition as run). The policy (which metrics gate, thresholds, alpha) is the gate \
-        section of --suite / --file when given (also with --result), else of the suite recorded in the baseline, \
-        else defaults; never the suite recorded in the result being judged. Regressions are printed first, then \
-        one summary line. A metric regresses when, per the decision rule (see kvmbench compare --help), the change \
-        is significant (Mann-Whitney p < alpha and the whole bootstrap interval of the median ratio beyond the \
-        threshold) in the bad direction. A case of the baseline missing from the result or unsupported there, or \
-        a gated metric missing from a case, fails the gate like a regression. A gated metric that cannot be decided \
-        (too few samples for the test to reach alpha, an interval across the threshold, or noisy: robust spread \
-        above the limit or measured while other processes used more than max_host_busy of the CPUs) makes the \
-        gate inconclusive.
+        With no arguments, `kvmbench gate` runs the nightly suite and judges it against this host's history: per \
+        case and metric, the medians of this host's last --last accepted runs of the same suite (the run is the \
+        unit: repetitions of one run share what varies from run to run). A night is regressed when its median is \
+        significantly off the earlier runs' (a prediction t-test with Holm's correction over the night's gated \
+        metrics) and further than the metric's threshold in the bad direction. A host starts by collecting \
+        history: until a metric has enough earlier runs (3, or more when its runs vary more than its threshold \
+        allows) it does not gate, the gate says how many runs it has and needs, and exits 0. A run joins the \
+        history's pool only through a gate that passed (or `kvmbench history accept`).
+
+        --baseline NAME judges against one pinned baseline instead (labs that keep one): its recorded suite is \
+        run unless --suite / --file / --result says otherwise, and a baseline that is missing, a reference, or \
+        from another host (anything but the kernel release differs, unless --allow-other-host; another MMU or \
+        an emulated CPU always) is refused before anything runs. Repetitions against repetitions there: a \
+        metric regresses when the change is significant (Mann-Whitney p < alpha and the whole bootstrap \
+        interval of the median ratio beyond the threshold) in the bad direction.
+
+        The policy (which metrics gate, thresholds, alpha) is the gate section of --suite / --file when given \
+        (also with --result), else of the suite run, else of the suite recorded in the baseline, else defaults; \
+        never the suite recorded in the result being judged. A case measured before and missing from the \
+        result or unsupported there, or a gated metric missing from a case, fails the gate like a regression. \
+        A gated metric that cannot be decided (the earlier runs or samples cannot rule out a change past its \
+        threshold, or noisy: robust spread above the limit or measured while other processes used more than \
+        max_host_busy of the CPUs) makes the gate inconclusive.
 
         Exit status, the first that applies: 4 the baseline is missing, unreadable, from a newer kvmbench or a \
-        reference, the two share no cases, the hosts differ in anything but the kernel release (without \
-        --allow-other-host; every field that differs is named) or at all with --require-same-host, or the result is from an \
-        interrupted run; 3 a case failed; 2 a significant regression of a gated metric, or a baseline case or \
-        gated metric missing from the result; 4 no regression but some case ran on a busy host (or nothing was \
-        comparable); 5 inconclusive: a gated metric could not be decided; 0 every gated metric unchanged or \
-        improved. 64 usage, 1 other error.
-
-        --against history judges the run against the history database instead of one baseline: per case, the \
-        samples of the last --last accepted runs of the same host key (and suite) pooled as the before side, \
-        then the same rule; the policy comes from --suite / --file, else defaults.
+        reference, the two share no cases, the hosts differ (see above), or the result is from an interrupted \
+        run; 3 a case failed; 2 a significant regression of a gated metric, or a case or gated metric missing \
+        from the result; 4 no regression but some case ran on a busy host (or nothing was comparable); 5 \
+        inconclusive: a gated metric could not be decided; 0 every gated metric unchanged or improved, or still \
+        collecting history. 64 usage, 1 other error.
 
         \(SuiteAxisOptions.help)
         """)
 
-    @Option(name: .customLong("baseline"), help: "The baseline to gate against: a baseline name or a result file.")
+    @Option(name: .customLong("baseline"), help: "Judge against this baseline (a baseline name or a result file) instead of this host's history.")
     var baseline: String?
 
-    @Option(name: .customLong("against"), help: "`history`: gate against the pooled samples of the last --last accepted runs of this host and case in the history database.")
+    @Option(name: .customLong("against"), help: ArgumentHelp("`history` (the default): judge against this host's last --last accepted runs in the history database.", visibility: .hidden))
     var against: String?
 
     @OptionGroup var pool: HistoryPoolOptions<GateCommand>
 
-    @Option(name: .customLong("suite"), help: "Run this suite for the after side.")
+    @Option(name: .customLong("suite"), help: "Run this suite (default: nightly against the history, the baseline's recorded suite against a baseline).")
     var suite: String?
 
-    @Option(name: .customLong("file"), help: "Run the suite file at this path for the after side.")
+    @Option(name: .customLong("file"), help: "Run the suite file at this path.")
     var file: String?
 
     @Option(name: .customLong("result"), help: "Gate this result file instead of running anything (with --suite/--file: under that suite's gate policy).")
@@ -63,7 +75,7 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
 
     @OptionGroup var exports: FleetExportOptions
 
-    @Flag(name: .customLong("allow-other-host"), help: "Gate even when the hosts differ in more than the kernel release (CPU, online CPUs, memory, NUMA nodes, guest or not, KVM module and parameters, THP, kernel command line, microcode).")
+    @Flag(name: .customLong("allow-other-host"), help: "Gate against a baseline even when the hosts differ in more than the kernel release (CPU, online CPUs, memory, NUMA nodes, guest or not, KVM module and parameters, THP, kernel command line, microcode).")
     var allowOtherHost = false
 
     @OptionGroup var history: HistoryRecordingOptions
@@ -73,50 +85,82 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
 
     func validate() throws {
         if suite != nil, file != nil { throw ValidationError("give at most one of --suite and --file") }
-        if (baseline == nil) == (against == nil) { throw ValidationError("give either --baseline NAME or --against history") }
+        if baseline != nil, against != nil { throw ValidationError("give either --baseline NAME or --against history, not both") }
         if let against, against != "history" { throw ValidationError("--against takes only `history`, not \(against)") }
-        if against != nil, suite == nil, file == nil, result == nil {
-            throw ValidationError("--against history needs --suite NAME, --file PATH or --result FILE (the history records no suite definition)")
-        }
     }
 
     func run() throws {
         var settings = SuiteCLI.orExit { () throws(SuiteError) in try flags.settings() }
         settings.allowOtherHost = allowOtherHost
-        let store = BaselineStore()
-        let named = baseline.map { baseline in SuiteCLI.orExit { () throws(SuiteError) in try DocumentArgument.load(baseline, store: store) } }
-        if let base = named, base.isReference {
-            fail("\(base.label) is a reference baseline (published figures from other hardware, one value per metric): it can be compared with `kvmbench compare` but cannot gate", status: ExitStatus.baselineProblem)
-        }
-        let after: LoadedDocument
+        let named = baseline.map { baseline in SuiteCLI.orExit { () throws(SuiteError) in try DocumentArgument.load(baseline, store: BaselineStore()) } }
         let given = suite != nil || file != nil
             ? SuiteCLI.orExit { () throws(SuiteError) in try SuiteCLI.loadSuite(name: suite, file: file) } : nil
-        if let result {
-            after = SuiteCLI.orExit { () throws(SuiteError) in try DocumentLoader.load(URL(fileURLWithPath: result), label: result) }
+        let (after, ran) = try judged(named: named, given: given, settings: settings)
+        let base: LoadedDocument
+        if let named {
+            base = named
         } else {
-            let definition = SuiteCLI.orExit { () throws(SuiteError) -> SuiteDefinition in
-                if let given { return given }
-                guard let base = named, let record = base.document.suite else {
-                    throw SuiteError(.usage, "\(baseline ?? "") records no suite: give --suite NAME, --file PATH or --result FILE")
-                }
-                return try SuiteParser.parse(record.definition, file: "suite record of \(base.label)")
-            }
-            let (parsed, overrides) = SuiteCLI.orExit { () throws(SuiteError) in
-                try SuiteCLI.overrides(axes, output: output, command: "kvmbench gate")
-            }
-            if let word = parsed.positional.first { fail("unexpected argument '\(word)' (the suite is --suite NAME)", status: ExitStatus.usage) }
-            guard let (document, url) = try SuiteCLI.runSuite(definition, overrides: overrides, output: output,
-                                                            dryRun: false, printResults: verbose && !output.json && !output.ktap) else { return }
-            after = LoadedDocument(document: document, baseline: nil, label: url.path, url: url)
+            base = history.runSeries(for: after.document, last: pool.last)
+            settings.replication = .runs(runLimit: pool.last)
         }
-        let base = named ?? history.pooledBaseline(for: after.document, last: pool.last)
-        let outcome = SuiteCLI.orExit { () throws(SuiteError) in try Gate.evaluate(baseline: base, result: after, settings: settings, suite: given) }
+        let outcome = SuiteCLI.orExit { () throws(SuiteError) in
+            try Gate.evaluate(baseline: base, result: after, settings: settings, suite: given ?? (named == nil ? ran : nil))
+        }
+        render(outcome, base: base, after: after)
+        history.record(after.document, source: after.url.path, acceptance: acceptance(of: outcome, against: base.label))
+        switch outcome.status {
+        case .pass: return
+        case .regression: throw ExitCode(ExitStatus.regression)
+        case .caseFailed: throw ExitCode(ExitStatus.caseFailed)
+        case .incomparable: throw ExitCode(ExitStatus.baselineProblem)
+        case .inconclusive: throw ExitCode(ExitStatus.inconclusive)
+        }
+    }
+
+    /// The after side: --result, else a run of the suite (given, else the baseline's recorded one,
+    /// else nightly), after everything that can refuse the gate was checked on this host. Also
+    /// returns the suite that ran, if one did.
+    func judged(named: LoadedDocument?, given: SuiteDefinition?, settings: CompareSettings) throws -> (LoadedDocument, SuiteDefinition?) {
+        if let result {
+            let loaded = SuiteCLI.orExit { () throws(SuiteError) in try DocumentLoader.load(URL(fileURLWithPath: result), label: result) }
+            return (loaded, nil)
+        }
+        let definition = SuiteCLI.orExit { () throws(SuiteError) -> SuiteDefinition in
+            if let given { return given }
+            guard let named else { return try SuiteLibrary().load(Self.defaultSuite) }
+            guard let record = named.document.suite else {
+                throw SuiteError(.usage, "\(named.label) records no suite: give --suite NAME, --file PATH or --result FILE")
+            }
+            return try SuiteParser.parse(record.definition, file: "suite record of \(named.label)")
+        }
+        let (parsed, overrides) = SuiteCLI.orExit { () throws(SuiteError) in
+            try SuiteCLI.overrides(axes, output: output, command: "kvmbench gate")
+        }
+        if let word = parsed.positional.first { fail("unexpected argument '\(word)' (the suite is --suite NAME)", status: ExitStatus.usage) }
+        if let named {
+            let host = openHost().fingerprint
+            SuiteCLI.orExit { () throws(SuiteError) in
+                try Gate.refuse(baseline: named, host: host, label: "this host", settings: settings)
+            }
+        }
+        guard let (document, url) = try SuiteCLI.runSuite(definition, overrides: overrides, output: output, dryRun: false,
+                                                          printResults: verbose && !output.json && !output.ktap) else {
+            fail("the suite did not run", status: 1)
+        }
+        return (LoadedDocument(document: document, baseline: nil, label: url.path, url: url), definition)
+    }
+
+    func render(_ outcome: GateOutcome, base: LoadedDocument, after: LoadedDocument) {
         CompareText.printWarnings(outcome.report)
         if output.ktap {
             print(KTAPReport.render(gate: outcome.report.comparison, summary: outcome.summaryLine), terminator: "")
         } else {
             if output.json {
-                print(String(decoding: try ResultDocument.makeEncoder().encode(outcome.report.comparison), as: UTF8.self))
+                do {
+                    print(String(decoding: try ResultDocument.makeEncoder().encode(outcome.report.comparison), as: UTF8.self))
+                } catch {
+                    fail("cannot encode the comparison as JSON: \(error)", status: 1)
+                }
             } else if verbose {
                 print(CompareText.render(outcome.report, listInformational: true))
             }
@@ -126,18 +170,21 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
             if !noisy.isEmpty {
                 print("not gated (noisy): " + noisy.map { "\($0.scenario) \($0.metric)" }.joined(separator: ", "))
             }
+            if let line = outcome.collectingLine, !outcome.onlyCollecting { print(line) }
             print(outcome.summaryLine)
         }
         flags.writeReports(outcome.report, documents: [base.document, after.document])
         exports.write(FleetFigure.figures(of: outcome.report.comparison), documents: [base.document, after.document],
                       host: after.document.host, tool: after.document.kvmbench, startedAt: after.document.startedAt)
-        history.record(after.document, source: after.url.path, accepted: outcome.status == .pass ? nil : false)
-        switch outcome.status {
-        case .pass: return
-        case .regression: throw ExitCode(ExitStatus.regression)
-        case .caseFailed: throw ExitCode(ExitStatus.caseFailed)
-        case .incomparable: throw ExitCode(ExitStatus.baselineProblem)
-        case .inconclusive: throw ExitCode(ExitStatus.inconclusive)
+    }
+
+    /// Whether the judged run joins the history's pool: only when the gate passed (a night that
+    /// was still collecting history passes).
+    func acceptance(of outcome: GateOutcome, against label: String) -> RunAcceptance {
+        guard outcome.status == .pass else {
+            return RunAcceptance(accepted: false, reason: "gate \(outcome.status.rawValue) against \(label)")
         }
+        if outcome.onlyCollecting { return RunAcceptance(accepted: true, reason: "collecting history (\(label))") }
+        return RunAcceptance(accepted: true, reason: "gate passed against \(label)")
     }
 }

@@ -45,12 +45,13 @@ struct HistoryRecordingOptions: ParsableArguments {
     @Flag(name: .customLong("no-history"), help: "Do not record this run in the history database.")
     var noHistory = false
 
-    /// Records `document`; a database that cannot be written costs one warning line, never the run.
-    func record(_ document: ResultDocument, source: String?, accepted: Bool? = nil) {
+    /// Records `document`, accepted into the gate's pool or not as `acceptance` says (by default
+    /// unjudged); a database that cannot be written costs one warning line, never the run.
+    func record(_ document: ResultDocument, source: String?, acceptance: RunAcceptance = .unjudged) {
         guard !noHistory else { return }
         let path = location.resolvedPath
         do {
-            try HistoryStores.open(path).record(document, sourcePath: source, accepted: accepted)
+            try HistoryStores.open(path).record(document, sourcePath: source, acceptance: acceptance)
         } catch {
             SuiteCLI.note("warning: this run was not recorded in the history database \(HistoryStores.redacted(path)): \(error)")
         }
@@ -64,26 +65,35 @@ struct HistoryCommand: ParsableCommand {
         discussion: """
         `kvmbench suite` and `kvmbench gate` record every run here (unless --no-history). Runs are grouped by host \
         key: the hostname and a hash of the host fields the gate compares, apart from the kernel release (a new \
-        kernel stays in the series and shows as a change point). A run is accepted when it finished and no case \
-        failed (a gate run: and the gate passed). A fleet shares one history on PostgreSQL: \
+        kernel stays in the series and shows as a change point). A run joins the pool later history gates judge \
+        against (it is accepted) only through a gate that passed, or a gate still collecting history, or by hand \
+        (`history accept RUN --reason ...`); runs of `suite` and `history import` are recorded unjudged. \
+        `history list` says why each run is or is not accepted. A fleet shares one history on PostgreSQL: \
         --history postgres://... (or $KVMBENCH_HISTORY); `history migrate --to URL` copies a SQLite history there, \
         and `history fleet` shows, per host class, which gated metrics regressed on a candidate kernel.
         """,
-        subcommands: [Import.self, List.self, Show.self, Changes.self, Fleet.self, Migrate.self])
+        subcommands: [Import.self, List.self, Accept.self, Show.self, Changes.self, Fleet.self, Migrate.self])
 
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "import",
-            abstract: "Record result documents in the history, in the order of their start times (a document already there is skipped).")
+            abstract: "Record result documents in the history, unjudged, in the order of their start times (a document already there is skipped).")
 
         @Argument(help: "Result documents (kvmbench run/suite JSON).")
         var files: [String]
 
         @OptionGroup var history: HistoryOptions
+        @Option(name: .customLong("accept"), help: ArgumentHelp("Accept the imported runs into the pool history gates judge against, for this reason (default: unjudged).", valueName: "reason"))
+        var accept: String?
         @Flag(name: .customLong("json"), help: "Print what was imported as JSON.")
         var json = false
 
+        func validate() throws {
+            if let accept, accept.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--accept must say why, not be empty") }
+        }
+
         func run() throws {
+            let acceptance = accept.map { RunAcceptance(accepted: true, reason: RecordedRun.acceptedByHand($0)) } ?? .unjudged
             let loaded = files.map { path in
                 SuiteCLI.orExit { () throws(SuiteError) in try DocumentLoader.load(URL(fileURLWithPath: path), label: path) }
             }.sorted { $0.document.startedAt < $1.document.startedAt }
@@ -91,7 +101,7 @@ struct HistoryCommand: ParsableCommand {
             var rows: [ImportRow] = []
             for document in loaded {
                 let outcome: HistoryRecordOutcome
-                do { outcome = try database.record(document.document, sourcePath: document.url.path) } catch {
+                do { outcome = try database.record(document.document, sourcePath: document.url.path, acceptance: acceptance) } catch {
                     fail("cannot record \(document.label) in \(database.location): \(error)", status: 1)
                 }
                 switch outcome {
@@ -122,11 +132,13 @@ struct HistoryCommand: ParsableCommand {
             for host in Set(runs.map(\.hostKey)).sorted() {
                 print("host \(host) (class \(HostKey.hostClass(ofKey: host)))")
                 var table = TextTable(columns: [.init("run", .right), .init("started"), .init("duration", .right), .init("suite"),
-                                                .init("kernel"), .init("kvmbench"), .init("cases", .right), .init("accepted")])
+                                                .init("kernel"), .init("kvmbench"), .init("cases", .right), .init("accepted"),
+                                                .init("why")])
                 for run in runs where run.hostKey == host {
                     table.append([.init(String(run.id)), .init(run.startedAt), .init(duration(run)), .init(run.suiteName ?? "-"),
                                   .init(run.kernelRelease), .init(run.kvmbenchVersion), .init(String(run.caseCount)),
-                                  .init(run.accepted ? "yes" : "no")])
+                                  .init(run.accepted ? "yes" : "no", style: run.accepted ? .green : nil),
+                                  .init(run.acceptance ?? "recorded before kvmbench said why")])
                 }
                 print(table.render(colour: SuiteCLI.colour))
             }
@@ -137,6 +149,36 @@ struct HistoryCommand: ParsableCommand {
             format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
             guard let end = run.finishedAt.flatMap(format.date(from:)), let start = format.date(from: run.startedAt) else { return "-" }
             return UnitFormatting.duration(end.timeIntervalSince(start))
+        }
+    }
+
+    struct Accept: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "accept",
+            abstract: "Accept recorded runs into the pool that history gates judge against, by hand, with the reason.",
+            discussion: """
+            For a run no gate passed that you know to be good: a night judged before its host had enough \
+            history, a run recorded by `suite` or `history import`, or a change in the numbers that is understood \
+            (a new kernel whose new level is intended). The reason is kept with the run and shown by `history list`.
+            """)
+        @Argument(help: "Run ids, as `kvmbench history list` shows them.")
+        var runs: [Int64]
+        @Option(name: .customLong("reason"), help: "Why these runs are accepted (kept with each run).")
+        var reason: String
+        @OptionGroup var history: HistoryOptions
+
+        func validate() throws {
+            if runs.isEmpty { throw ValidationError("give at least one run id (kvmbench history list shows them)") }
+            if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--reason must say why, not be empty") }
+        }
+
+        func run() throws {
+            let database = history.open()
+            for id in runs {
+                let found = historyOrFail { try database.accept(runID: id, reason: reason) }
+                if !found { fail("no run \(id) in \(database.location) (kvmbench history list shows the runs)", status: ExitStatus.usage) }
+                print("run \(id) accepted: \(reason)")
+            }
         }
     }
 
@@ -272,20 +314,18 @@ func historyOrFail<T>(_ body: () throws -> T) -> T {
 }
 
 extension HistoryRecordingOptions {
-    /// The "before" side of `gate --against history`, or exit 4 when the history holds no accepted
-    /// run of this host (and suite).
-    func pooledBaseline(for result: ResultDocument, last: Int) -> LoadedDocument {
+    /// The before side of a history gate: the medians of this host's last `last` accepted runs of
+    /// the same suite (none at all on a new host: every metric is then collecting).
+    func runSeries(for result: ResultDocument, last: Int) -> LoadedDocument {
         let database = location.open()
-        let pooled: HistoryPooledBaseline?
-        do { pooled = try database.pooledBaseline(for: result, last: last) } catch {
+        let series: HistoryRunSeries
+        do { series = try database.runSeries(for: result, last: last) } catch {
             fail("history database \(database.location): \(error)", status: 1)
         }
-        guard let pooled else {
-            fail("the history \(database.location) holds no accepted run of host \(HostKey.of(result.host))\(result.suite.map { " and suite \($0.name)" } ?? ""): nothing to gate against (kvmbench history list shows what it holds)", status: ExitStatus.baselineProblem)
-        }
-        let label = "history (runs \(pooled.runIDs.map(String.init).joined(separator: ",")))"
+        let runs = series.runIDs.isEmpty ? "no earlier accepted runs" : "runs \(series.runIDs.map(String.init).joined(separator: ","))"
+        let label = "history of this host (\(runs))"
         let url = HistoryStores.isServerURL(database.location) ? URL(string: database.location) : nil
-        return LoadedDocument(document: pooled.document, baseline: nil, label: label,
+        return LoadedDocument(document: series.document, baseline: nil, label: label,
                               url: url ?? URL(fileURLWithPath: database.location))
     }
 }

@@ -8,21 +8,55 @@ import Statistics
 /// store uses, and migration between stores (here SQLite to SQLite; PostgreSQL in CLITests).
 @Suite("history stores")
 struct HistoryStoreTests {
-    /// The generic pooled baseline (from runs and recorded rows) is the SQLite query's, run for run.
-    @Test func theGenericPooledBaselineMatchesTheSQLiteQuery() throws {
+    static let accepted = RunAcceptance(accepted: true, reason: "gate passed (test)")
+
+    /// The run series holds, per case and metric, one median per earlier accepted run of the same
+    /// host and suite, oldest first and at most `last`: unjudged runs and runs that started after
+    /// the judged one are left out.
+    @Test func theRunSeriesHoldsOneMedianPerEarlierAcceptedRun() throws {
         let database = try HistoryFixtures.temporaryDatabase()
         var base = try HistoryFixtures.nightly()
         base.cases = Array(base.cases.prefix(3))
         let metric = try #require(base.cases[0].metrics.first { $0.gate }).name
-        for night in 0..<6 { try database.record(HistoryFixtures.night(night, of: base, metric: metric, step: 1, stepAt: 99)) }
-        let tonight = HistoryFixtures.night(6, of: base, metric: metric, step: 1, stepAt: 99)
-        for last in [1, 3, 10] {
-            let query = try #require(try database.pooledBaseline(for: tonight, last: last))
-            let generic = try #require(try database.pooledBaselineFromRuns(for: tonight, last: last))
-            #expect(query.runIDs == generic.runIDs)
-            #expect(query.document.cases == generic.document.cases, "last \(last)")
-            #expect(query.document.host == generic.document.host)
+        let nights = (0..<8).map { HistoryFixtures.night($0, of: base, metric: metric, step: 1, stepAt: 99) }
+        for night in [0, 1, 2, 4, 5] { try database.record(nights[night], acceptance: Self.accepted) }
+        try database.record(nights[3])   // unjudged
+        try database.record(nights[7], acceptance: Self.accepted)   // after the judged run
+        let tonight = nights[6]
+        let medians = { (night: Int) in Summary.median(of: try! #require(nights[night].cases[0].metric(named: metric)).samples) }
+        for (last, used) in [(10, [0, 1, 2, 4, 5]), (2, [4, 5])] {
+            let series = try database.runSeries(for: tonight, last: last)
+            #expect(series.runIDs.count == used.count, "last \(last)")
+            let samples = try #require(series.document.cases.first { $0.key == base.cases[0].key }?.metric(named: metric)).samples
+            #expect(samples == used.map(medians), "last \(last)")
         }
+    }
+
+    /// A host with no history: every measured case of the run is there, with empty series.
+    @Test func aNewHostHasEmptySeries() throws {
+        let database = try HistoryFixtures.temporaryDatabase()
+        let tonight = try HistoryFixtures.nightly()
+        try database.record(tonight)   // unjudged, and the judged run itself
+        let series = try database.runSeries(for: tonight, last: 10)
+        #expect(series.runIDs.isEmpty)
+        #expect(series.document.cases.map(\.key) == tonight.cases.filter { $0.status == .ok }.map(\.key))
+        #expect(series.document.cases.allSatisfy { $0.metrics.allSatisfy { $0.samples.isEmpty } })
+    }
+
+    /// Only a gate or `history accept` puts a run into the pool, and the reason is kept with it.
+    @Test func acceptanceIsRecordedAndCanBeGivenByHand() throws {
+        let database = try HistoryFixtures.temporaryDatabase()
+        let base = try HistoryFixtures.nightly()
+        let metric = try #require(base.cases[0].metrics.first { $0.gate }).name
+        try database.record(HistoryFixtures.night(0, of: base, metric: metric, step: 1, stepAt: 99))
+        try database.record(HistoryFixtures.night(1, of: base, metric: metric, step: 1, stepAt: 99), acceptance: Self.accepted)
+        var runs = try database.runs()
+        #expect(runs.map(\.accepted) == [false, true])
+        #expect(runs.map(\.acceptance) == ["unjudged: recorded without a gate", "gate passed (test)"])
+        #expect(try database.accept(runID: runs[0].id, reason: "known-good kernel"))
+        #expect(try !database.accept(runID: 999, reason: "no such run"))
+        runs = try database.runs()
+        #expect(runs[0].accepted && runs[0].acceptance == "accepted by hand: known-good kernel")
     }
 
     /// A run read back as rows is the run recorded; recording those rows elsewhere copies it once.

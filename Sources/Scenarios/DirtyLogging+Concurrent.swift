@@ -73,16 +73,20 @@ extension DirtyLogSession {
         vm.startContinuous(passTokenTag: Self.concurrentTag)
         let started = monotonicNanos()
         let deadline = started &+ durationNanos
+        let loopEnded: UInt64
         do {
-            while monotonicNanos() < deadline {
+            // At least one harvest, and at least one whole pass of the guest before the vCPUs stop:
+            // on a busy host a vCPU thread may not have run at all by the deadline.
+            repeat {
                 loopPages += try harvestAndCheck()
                 loops += 1
-            }
+            } while monotonicNanos() < deadline
+            loopEnded = monotonicNanos()
+            try MemslotLoops.waitUntilRunning(vm)
         } catch {
             try? vm.stop()
             throw error
         }
-        let loopEnded = monotonicNanos()
         try vm.stop()
         let stopped = monotonicNanos()
         let passes = vm.continuousPasses

@@ -267,11 +267,13 @@ final class StormThread: @unchecked Sendable {
         if count < buffer.count { buffer[count] = nanos; count += 1 } else { dropped += 1 }
     }
 
+    /// At least one operation per storm, also when the thread started after the deadline (a busy
+    /// host may start it late): a storm that took nothing away would measure nothing.
     func run(until deadline: UInt64) {
         guard UInt64(operation) < chunks else { return }
         var index = UInt64(operation)
         let stride = UInt64(MMUStressScenario.operations.count)
-        while failure == 0 && monotonicNanos() < deadline {
+        repeat {
             let offset = index * chunk
             let a = monotonicNanos()
             switch operation {
@@ -296,6 +298,6 @@ final class StormThread: @unchecked Sendable {
             }
             index += stride
             if index >= chunks { index = UInt64(operation) }
-        }
+        } while failure == 0 && monotonicNanos() < deadline
     }
 }

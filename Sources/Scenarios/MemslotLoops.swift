@@ -271,6 +271,14 @@ enum MemslotLoops {
         }
     }
 
+    /// Waits (untimed) until every vCPU's guest has completed a whole lap that began after the
+    /// call: the lap under way when called may have started before it, so two more laps.
+    static func waitForWholeLap(_ vm: GuestVM) throws {
+        for _ in 0..<2 {
+            try waitForLaps(vm, after: (0..<vm.vcpuCount).map { vm.guestProgress(vcpu: $0) })
+        }
+    }
+
     static func checkToken(_ test: String, _ map: MemslotMap, page: Int, token: UInt64) throws {
         if let bad = MemslotAccess.firstMismatch(map, pages: page..<(page + 1), offset: 0, expected: token, clear: false) {
             throw MemslotCheckFailed("\(test): guest-written value did not read back at gpa \(hex(map.guestAddress(page: bad.page))): \(hex(bad.found)) instead of \(hex(token))")
@@ -356,14 +364,33 @@ enum MemslotLoops {
         return nil
     }
 
+    /// What `move` measured and checked.
+    struct MoveOutcome {
+        var timing: LoopTiming
+        var method: MemslotMoveMethod
+        /// The host refused the in-place probe, so the moves were delete + create.
+        var refused: Bool
+        /// MMIO exits while the moves were timed: as many as the vCPUs happened to write into the
+        /// hole while the slot was away, which depends on scheduling (0 is possible).
+        var mmioExits: Int
+        /// Every exit but the check's: the MMIO exits above and the final sync of each vCPU.
+        var exits: Int
+        /// The check's MMIO exits (see `checkMove`): with the slot held away for a whole lap of
+        /// every vCPU, at least `pages / 2` per vCPU for move-active, 0 for move-inactive.
+        var heldAwayMMIOExits: Int
+        /// KVM stats over the check: one move away and back, each followed by a whole lap of every vCPU.
+        var checkStats: [String: Int64]
+    }
+
     /// move-active / move-inactive: the last slot is moved past the end of guest memory and back,
     /// while every vCPU keeps writing a 48-page area (see `moveActivePages`) that straddles its start (active: half of the
     /// area lies in it, and writes to the hole exit to the host as MMIO) or ends right before it
     /// (inactive). With the zap-all quirk every move zaps every shadow page.
     /// `method` nil probes (untimed) whether the host moves a slot in place and falls back to delete + create
     /// on EINVAL; a forced `.inPlace` the host refuses is unsupported.
+    /// After the timed moves `checkMove` moves the slot once more, untimed, waiting for the guest.
     static func move(_ vm: GuestVM, active: Bool, method requested: MemslotMoveMethod?, duration: UInt64,
-                     token: UInt64) throws -> (timing: LoopTiming, method: MemslotMoveMethod, refused: Bool, mmioExits: Int, exits: Int) {
+                     token: UInt64) throws -> MoveOutcome {
         let lastIndex = vm.slots.count - 1
         let last = vm.slots[lastIndex]
         let pages = active ? moveActivePages(slots: vm.slots.count, pages: MemslotMap(slots: vm.slots).pageCount) : movePages
@@ -408,6 +435,7 @@ enum MemslotLoops {
             }
             try vm.finishPasses()
         }
+        let check: (heldAwayExits: Int, stats: [String: Int64])
         do {
             try waitForLaps(vm, after: lapsBefore)
             switch method {
@@ -424,6 +452,8 @@ enum MemslotLoops {
                     try vm.setMemslot(last)
                 }
             }
+            check = try checkMove(vm, active: active, method: method, last: last, moved: moved,
+                                  holePages: active ? pages / 2 : 0, token: token)
         } catch {
             try? stopGuest()
             vm.allowMMIOExits(false)
@@ -431,8 +461,61 @@ enum MemslotLoops {
         }
         try stopGuest()
         vm.allowMMIOExits(false)
-        let exits = (0..<vm.vcpuCount).reduce(0) { $0 + vm.exits(vcpu: $1) } - exitsBefore
-        return (timing, method, refused, vm.mmioExits - mmioBefore, exits)
+        let exits = (0..<vm.vcpuCount).reduce(0) { $0 + vm.exits(vcpu: $1) } - exitsBefore - check.heldAwayExits
+        return MoveOutcome(timing: timing, method: method, refused: refused, mmioExits: vm.mmioExits - mmioBefore - check.heldAwayExits,
+                           exits: exits, heldAwayMMIOExits: check.heldAwayExits, checkStats: check.stats)
+    }
+
+    /// The check after the timed moves, untimed and independent of scheduling: the slot moves away
+    /// (by `method`) and stays away until every vCPU has written a whole lap of its area, then moves
+    /// back for another whole lap. While it is away the guest's writes to its old GPAs cannot reach
+    /// its memory: KVM zapped their mappings and has no slot there, so each write exits to the host
+    /// as MMIO (move-active: `holePages` per lap of every vCPU; move-inactive writes none there).
+    /// Back in place, the writes land in its memory again. Returns the exits while the slot was
+    /// away and the KVM stats over the whole check (with the zap-all quirk both moves zap every
+    /// mapping, so each following lap refaults the whole area; without it, the area stays mapped).
+    private static func checkMove(_ vm: GuestVM, active: Bool, method: MemslotMoveMethod, last: Memslot, moved: Memslot,
+                                  holePages: Int, token: UInt64) throws -> (heldAwayExits: Int, stats: [String: Int64]) {
+        let name = active ? MemslotTest.moveActive.rawValue : MemslotTest.moveInactive.rawValue
+        func exits() -> Int { (0..<vm.vcpuCount).reduce(0) { $0 + vm.exits(vcpu: $1) } }
+        // Every page of the area mapped again since the last timed move.
+        try waitForWholeLap(vm)
+        let before = vm.readStats()
+        let exitsBefore = exits()
+        switch method {
+        case .inPlace: try vm.moveMemslot(last, to: moved.guestPhysicalAddress)
+        case .deleteCreate:
+            try vm.deleteMemslot(id: last.id)
+            try vm.setMemslot(moved)
+        }
+        // The ioctl has zapped the old mappings: from here nothing the guest does reaches this word.
+        // SAFETY: the slot's host memory is the VM's live test memory, mapped for its lifetime.
+        let word = UnsafeMutableRawPointer(bitPattern: last.hostAddress)!
+        word.storeBytes(of: 0, as: UInt64.self)
+        try waitForWholeLap(vm)
+        let heldAwayExits = exits() - exitsBefore
+        let leaked = word.load(as: UInt64.self)
+        switch method {
+        case .inPlace: try vm.moveMemslot(moved, to: last.guestPhysicalAddress)
+        case .deleteCreate:
+            try vm.deleteMemslot(id: moved.id)
+            try vm.setMemslot(last)
+        }
+        try waitForWholeLap(vm)
+        let stats = vm.statsDeltas(from: before, to: vm.readStats())
+        if leaked != 0 {
+            throw MemslotCheckFailed("\(name): the slot's memory at its first page read \(hex(leaked)) while the slot was moved away (\(method.rawValue)): a guest write reached it through the old address")
+        }
+        if heldAwayExits < holePages * vm.vcpuCount {
+            throw MemslotCheckFailed("\(name): with the slot moved away (\(method.rawValue)) for a whole lap of every vCPU, the guest took \(heldAwayExits) MMIO exits; its writes to the \(holePages) pages of the hole must each exit (at least \(holePages * vm.vcpuCount))")
+        }
+        if active {
+            let found = word.load(as: UInt64.self)
+            if found != token {
+                throw MemslotCheckFailed("\(name): after the slot moved back (\(method.rawValue)) and a whole lap, its first page held \(hex(found)) instead of the guest's \(hex(token))")
+            }
+        }
+        return (heldAwayExits, stats)
     }
 
     /// rw: each iteration the guest writes `guestValue` at offset 0 of every page while the host

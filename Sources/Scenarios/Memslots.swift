@@ -242,20 +242,22 @@ public struct MemslotsScenario: Scenario {
             case .unmap: timing = try MemslotLoops.unmap(vm, map, chunk: 1, duration: duration, token: token)
             case .unmap2m: timing = try MemslotLoops.unmap(vm, map, chunk: 512, duration: duration, token: token)
             case .moveActive, .moveInactive:
-                let (loop, method, refused, mmio, exits) = try MemslotLoops.move(vm, active: test == .moveActive, method: moveMethod,
-                                                                        duration: duration, token: token)
+                let outcome = try MemslotLoops.move(vm, active: test == .moveActive, method: moveMethod, duration: duration, token: token)
+                let method = outcome.method
                 // The guest synchronises through memory: besides MMIO into the hole, only the final sync exit per vCPU.
-                testMetrics.append(MetricSample(Self.metrics.vcpuExits(test.rawValue), Double(exits)))
-                timing = loop
+                testMetrics.append(MetricSample(Self.metrics.vcpuExits(test.rawValue), Double(outcome.exits)))
+                timing = outcome.timing
                 sample.extraParameters["move_method"] = method.rawValue
                 // Each iteration moves the slot away and back: 2 ioctls in place, 4 as delete + create.
                 testMetrics.append(MetricSample(Self.metrics.ioctlsPerIteration(test.rawValue), method == .inPlace ? 2 : 4))
-                if refused {
+                phases[test.rawValue + ".single-move"] = outcome.checkStats
+                if outcome.refused {
                     let note = "host refuses in-place KVM_MR_MOVE (EINVAL); measured delete + create"
                     if !sample.notes.contains(note) { sample.notes.append(note) }
                 }
                 if test == .moveActive {
-                    mmioExits = mmio
+                    mmioExits = outcome.mmioExits
+                    testMetrics.append(MetricSample(Self.metrics.heldAwayMMIOExits(test.rawValue), Double(outcome.heldAwayMMIOExits)))
                     let pages = MemslotLoops.moveActivePages(slots: slotsEffective, pages: map.pageCount)
                     if pages < MemslotLoops.movePages {
                         sample.notes.append("move-active: the last slot holds only \(pages / 2) pages, so the guest writes \(pages) pages (half on each side of the slot's start) instead of \(MemslotLoops.movePages)")

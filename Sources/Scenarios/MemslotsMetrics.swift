@@ -12,7 +12,11 @@ public struct MemslotsMetrics: MetricDeclarations {
     public let iterations = MetricFamily.count("<test>.iterations", better: .higher)
     /// The slot setup of the test's own VM.
     public let testSlotSetupTime = MetricFamily.seconds("<test>.slot_setup_time", gated: false)
+    /// MMIO exits while the moves were timed: how often a vCPU happened to write the hole then.
     public let mmioExits = MetricFamily.count("<test>.mmio_exits")
+    /// move-active's check after the timed moves: the exits while the slot was held away for a whole
+    /// lap of every vCPU (at least half the area's pages per vCPU, or the case fails).
+    public let heldAwayMMIOExits = MetricFamily.count("<test>.held_away_mmio_exits")
     /// The move tests: the guest synchronises through memory, so besides MMIO into the hole only
     /// the final sync exit per vCPU; each iteration is 2 ioctls in place, 4 as delete + create.
     public let vcpuExits = MetricFamily.count("<test>.vcpu_exits")

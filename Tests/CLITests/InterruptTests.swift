@@ -76,23 +76,25 @@ struct InterruptTests {
     let output = FileManager.default.temporaryDirectory.appendingPathComponent("kvmbench-interrupt-\(UUID().uuidString).json")
 
     /// Starts the run and waits until its first case is in the result file and a later case has
-    /// grown the hugepage pool beyond `before`.
-    private func startAndWaitForFirstCase(poolBefore before: Int, environment: [String: String] = [:]) throws -> ChildRun {
+    /// grown the hugepage pool beyond `before`; the run and the pool size seen then (read once: a
+    /// second read may fall between two cases, when the pool is back to `before` for a moment).
+    private func startAndWaitForFirstCase(poolBefore before: Int, environment: [String: String] = [:]) throws -> (ChildRun, Int) {
         let child = try ChildRun(hugepageRun(output: output), environment: environment)
         let deadline = Date().addingTimeInterval(120)
-        while ((casesWritten(output) ?? 0) < 1 || (poolSize() ?? 0) <= before) && child.process.isRunning && Date() < deadline {
+        var pool = poolSize() ?? 0
+        while ((casesWritten(output) ?? 0) < 1 || pool <= before) && child.process.isRunning && Date() < deadline {
             usleep(5_000)
+            pool = poolSize() ?? 0
         }
         try #require(child.process.isRunning, "the run ended before it could be interrupted: \(child.stderr)")
         try #require((casesWritten(output) ?? 0) >= 1, "no case written within 120 s: \(child.stderr)")
-        return child
+        return (child, pool)
     }
 
     @Test func sigintMidRunWritesTheCasesSoFarMarkedInterruptedAndRestoresThePool() throws {
         defer { try? FileManager.default.removeItem(at: output) }
         let before = try #require(poolSize())
-        let child = try startAndWaitForFirstCase(poolBefore: before)
-        let grown = poolSize() ?? 0
+        let (child, grown) = try startAndWaitForFirstCase(poolBefore: before)
         kill(child.process.processIdentifier, SIGINT)
         let status = child.wait(seconds: 60)
         #expect(grown > before) // the signal hit a case holding reserved hugepages
@@ -111,13 +113,17 @@ struct InterruptTests {
         defer { try? FileManager.default.removeItem(at: output) }
         let before = try #require(poolSize())
         // Fault injection: the orderly shutdown of the first signal never finishes.
-        let child = try startAndWaitForFirstCase(poolBefore: before, environment: ["KVMBENCH_TEST_STALL_ON_INTERRUPT": "1"])
+        let (child, _) = try startAndWaitForFirstCase(poolBefore: before, environment: ["KVMBENCH_TEST_STALL_ON_INTERRUPT": "1"])
         kill(child.process.processIdentifier, SIGINT)
         #expect(child.wait(seconds: 1.5) == nil, "the stalled shutdown must not exit by itself")
         // The main thread goes on running cases meanwhile: wait until one holds reserved pages again.
         let deadline = Date().addingTimeInterval(30)
-        while (poolSize() ?? 0) <= before && child.process.isRunning && Date() < deadline { usleep(5_000) }
-        #expect((poolSize() ?? 0) > before)
+        var grown = poolSize() ?? 0
+        while grown <= before && child.process.isRunning && Date() < deadline {
+            usleep(5_000)
+            grown = poolSize() ?? 0
+        }
+        #expect(grown > before)
         kill(child.process.processIdentifier, SIGINT)
         let status = child.wait(seconds: 10)
         #expect(status == 130, "stderr: \(child.stderr)")

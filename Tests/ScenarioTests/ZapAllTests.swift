@@ -128,10 +128,13 @@ struct ZapAllKVMTests {
         #expect(metric(sample, "access_rate_under_churn") != nil)
         #expect(metric(sample, "rate_drop") != nil)
         // With the quirk every delete zapped the guest's mappings: the guest, fully mapped before
-        // either phase, refaulted while the slot churned and never in the quiet phase. (Refaults
-        // hold on every MMU; mmu_shadow_zapped only where the shadow MMU maps the guest.)
+        // either phase, never refaulted in the quiet phase. Under churn it refaulted if a vCPU ran
+        // after a delete before the phase ended (scheduling decides), or else its mappings were
+        // still gone at the end: one or the other, never neither. (Faults and mapping counts hold
+        // on every MMU; mmu_shadow_zapped only where the shadow MMU maps the guest.)
         let churn = try #require(sample.phaseStats?["churn"]), quiet = try #require(sample.phaseStats?["quiet"])
-        #expect((churn["pf_taken"] ?? 0) > 0)
+        #expect((churn["pf_taken"] ?? 0) > 0 || (churn["pages_4k"] ?? 0) < 0,
+                "pf_taken \(churn["pf_taken"] ?? -1), pages_4k \(churn["pages_4k"] ?? 0) under churn")
         #expect((quiet["pf_taken"] ?? 1) == 0)
         if HostPaging.current.usesShadowMMU {
             #expect((churn["mmu_shadow_zapped"] ?? 0) > 0)

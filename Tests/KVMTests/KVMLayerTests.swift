@@ -158,6 +158,13 @@ struct BackingTests {
             #expect(!error.reason.isEmpty)
             // guest-memfd memory comes from a VM (HostMemory(guestMemfd:size:)), never from this init.
             #expect(kind.hugetlbPool != nil || kind == .guestMemfd, "only hugetlb backings may be unsupported here: \(error.reason)")
+            // ... and only for want of hugepages (no pool of that size, too few free pages in it), or
+            // guest-memfd for being asked of this init.
+            if let pool = kind.hugetlbPool {
+                #expect(error.reason.contains("hugetlb pool") || error.reason.contains("free \(pool.rawValue) hugepages"), "\(error.reason)")
+            } else if kind == .guestMemfd {
+                #expect(error.reason.hasPrefix("guest-memfd memory is created by a VM"), "\(error.reason)")
+            }
         }
     }
 

@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(name: "SuiteTests", dependencies: ["Suites", "Pipeline", "Results", "Statistics", "Reporting", "Scenarios", "Parameters", "TestSupport"],
                     exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: [], swiftSettings: strict),
-        .testTarget(name: "SelftestTests", dependencies: ["Selftests", "Scenarios", "Pipeline", "Host", "Suites", "Results"],
+        .testTarget(name: "SelftestTests", dependencies: ["Selftests", "Scenarios", "Pipeline", "Host", "Suites", "Results", "TestSupport"],
                     exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "HistoryTests", dependencies: ["History", "Results", "Statistics", "TestSupport"], swiftSettings: strict),
     ]

@@ -72,7 +72,8 @@ public struct BaselineAcceptance: Sendable, Equatable {
 public struct ReferenceInfo: Codable, Sendable, Equatable {
     /// The published document (title of the cover letter or paper).
     public var document: String
-    /// The file under /work/shared/seeds (or URL) it was transcribed from.
+    /// What it was transcribed from, by name: the mail or paper (title, author, list, date) or a URL;
+    /// never a path on one machine.
     public var sourceFile: String
     public var hardware: String
     public var kernel: String

@@ -5,13 +5,14 @@ import TestSupport
 import Results
 import Statistics
 
-/// Runs Apache Otava itself (python3 -m pip install apache-otava) on a series made from the
+/// Runs Apache Otava itself (scripts/install-deps --tests installs apache-otava into .venv-tests) on a series made from the
 /// committed real nightly result, and holds its change points beside ours.
 enum Otava {
     /// Why Otava cannot be run here, or nil when it can.
     static let unavailable: String? = {
-        guard let outcome = try? Python.run(["-c", "import otava.analysis"]) else { return "python3 is not installed" }
-        return outcome.status == 0 ? nil : "python3 cannot import otava (pip install apache-otava)"
+        guard let outcome = try? Python.run(["-c", "import otava.analysis"]) else { return "\(Python.executable) cannot be started" }
+        return outcome.status == 0 ? nil
+            : "\(Python.executable) cannot import otava (scripts/install-deps --tests installs apache-otava into .venv-tests)"
     }()
 
     static let script = """
@@ -32,7 +33,7 @@ enum Otava {
     }
 }
 
-@Suite("change points against a live Apache Otava", .enabled(if: Otava.unavailable == nil, "Apache Otava is needed: skipped"))
+@Suite("change points against a live Apache Otava", .enabled(if: Otava.unavailable == nil, "\(Otava.unavailable ?? ""): skipped"))
 struct OtavaLiveTests {
     /// Real noise: every gated sample of the committed nightly divided by its metric's median, in
     /// document order.

@@ -49,7 +49,7 @@ struct FleetExportTests {
     }
 
     @Test("KCIDB documents validate with kcidb-io's schema",
-          .enabled(if: Python.missing("kcidb_io", package: "kcidb-io") == nil, "kcidb-io is not installed"))
+          .enabled(if: Python.missing("kcidb_io", package: "kcidb-io") == nil, "\(Python.missing("kcidb_io", package: "kcidb-io") ?? "")"))
     func kcidbValidates() throws {
         var document = try Self.realRun()
         document.cases.append(CaseResult(scenario: "memslots", parameters: ["slots": "9"], status: .unsupported, reason: "no slots"))
@@ -95,7 +95,7 @@ struct FleetExportTests {
     }
 
     @Test("Otava finds a doctored step in a CSV series of real runs",
-          .enabled(if: Python.missing("otava", package: "apache-otava") == nil, "apache-otava is not installed"))
+          .enabled(if: Python.missing("otava", package: "apache-otava") == nil, "\(Python.missing("otava", package: "apache-otava") ?? "")"))
     func otavaFindsTheStep() throws {
         let real = try Self.realRun()
         let candidate = real.cases.first { $0.status == .ok && $0.metrics.contains { $0.gate } }

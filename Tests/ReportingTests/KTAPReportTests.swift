@@ -2,6 +2,7 @@ import Foundation
 import Reporting
 import Results
 import Testing
+import TestSupport
 
 @Suite("KTAP output (--ktap)")
 struct KTAPReportTests {
@@ -83,14 +84,12 @@ struct KTAPReportTests {
         #expect(throws: Never.self) { try KTAPParser.parse(good) }
     }
 
-    /// The kernel's own KTAP parser (tools/testing/kunit/kunit.py parse), when a kernel source tree
-    /// is at $KVMBENCH_KUNIT_PY's directory or where scripts/build-selftests unpacks it.
+    /// The kernel's own KTAP parser (tools/testing/kunit/kunit.py parse) from the Linux 6.12 tree
+    /// scripts/build-selftests unpacks (scripts/test runs it), or $KVMBENCH_KUNIT_PY.
     @Test func theKernelsKUnitParserAcceptsTheOutput() throws {
-        let candidates = [ProcessInfo.processInfo.environment["KVMBENCH_KUNIT_PY"],
-                          "/work/selftests-build/linux-source-6.12/tools/testing/kunit/kunit.py"].compactMap { $0 }
-        guard let kunit = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            print("skipped: kunit.py not found (set KVMBENCH_KUNIT_PY to tools/testing/kunit/kunit.py of a kernel source tree)")
-            return
+        let kunit = BuiltKernelTree.kunitPy
+        guard FileManager.default.fileExists(atPath: kunit) else {
+            try Test.cancel("\(kunit) is not there (scripts/build-selftests unpacks the kernel tree; KVMBENCH_KUNIT_PY names another kunit.py): skipped")
         }
         var document = Fixtures.documentA()
         document.cases.removeAll { $0.status == .failed }
@@ -99,16 +98,8 @@ struct KTAPReportTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("run.ktap")
         try Data(KTAPReport.render(document).utf8).write(to: file)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [kunit, "parse", file.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(output)")
+        let (status, output) = try Python.run([kunit, "parse", file.path])
+        #expect(status == 0, "\(output)")
         #expect(!output.contains("[ERROR]"), "\(output)")
         let skipped = document.cases.filter { $0.status == .unsupported }.count
         #expect(output.contains("Ran \(document.cases.count) tests: passed: \(document.cases.count - skipped), skipped: \(skipped)"), "\(output)")

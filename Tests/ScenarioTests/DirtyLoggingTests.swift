@@ -202,7 +202,7 @@ struct DirtyLoggingKVMTests {
     @Test(arguments: DirtyLogMode.allCases)
     func everyModeRunsAndItsHarvestsCoverEveryWrite(mode: DirtyLogMode) throws {
         let limits = DirtyLogLimits(TestHost.session.limits)
-        guard DirtyLoggingOptions(mode: mode).problem(limits: limits) == nil else { return }
+        if let problem = DirtyLoggingOptions(mode: mode).problem(limits: limits) { try Test.cancel("\(problem): skipped") }
         let sample = try scenario(smallGuest(["dirty_mode": mode.rawValue, "iterations": "3"]), dirtyLimits: limits).measure(in: TestHost.context())
         // Every pass writes all 4096 pages; KVM must have reported at least those.
         for pass in 1...3 {
@@ -222,7 +222,9 @@ struct DirtyLoggingKVMTests {
 
     @Test func aTinyRingTakesRingFullExitsAndStillCoversEveryWrite() throws {
         let limits = DirtyLogLimits(TestHost.session.limits)
-        guard limits.ringMinEntries <= 256 && limits.ringMaxEntries >= 256 else { return }
+        guard limits.ringMinEntries <= 256 && limits.ringMaxEntries >= 256 else {
+            try Test.cancel("this host's dirty ring takes \(limits.ringMinEntries)...\(limits.ringMaxEntries) entries, not 256: skipped")
+        }
         let sample = try scenario(smallGuest(["dirty_mode": "ring", "ring_size": "256"]), dirtyLimits: limits).measure(in: TestHost.context())
         // 2048 pages per vCPU per pass and a soft limit of 256 - 64 entries: about 10 exits per vCPU per pass.
         #expect((metric(sample, "ring_full_exits") ?? 0) >= 2 * 2 * 8)
@@ -233,7 +235,7 @@ struct DirtyLoggingKVMTests {
     @Test(arguments: DirtyLogMode.allCases, [false, true])
     func aDroppedHarvestedPageFailsTheCase(mode: DirtyLogMode, concurrent: Bool) throws {
         let limits = DirtyLogLimits(TestHost.session.limits)
-        guard DirtyLoggingOptions(mode: mode).problem(limits: limits) == nil else { return }
+        if let problem = DirtyLoggingOptions(mode: mode).problem(limits: limits) { try Test.cancel("\(problem): skipped") }
         var corrupted = try scenario(smallGuest(["dirty_mode": mode.rawValue, "concurrent": "\(concurrent)", "duration": "0.2"]),
                                      dirtyLimits: limits)
         corrupted.dropOneHarvestedPage = true
@@ -256,7 +258,7 @@ struct DirtyLoggingKVMTests {
     @Test(arguments: DirtyLogMode.allCases)
     func anAddedHarvestedPageFailsTheCase(mode: DirtyLogMode) throws {
         let limits = DirtyLogLimits(TestHost.session.limits)
-        guard DirtyLoggingOptions(mode: mode).problem(limits: limits) == nil else { return }
+        if let problem = DirtyLoggingOptions(mode: mode).problem(limits: limits) { try Test.cancel("\(problem): skipped") }
         let values = smallGuest(["dirty_mode": mode.rawValue, "access": "random", "write_percent": "50", "iterations": "2"])
         _ = try scenario(values, dirtyLimits: limits).measure(in: TestHost.context()) // the exact check passes on KVM's own harvests
         var corrupted = try scenario(values, dirtyLimits: limits)
@@ -285,7 +287,9 @@ struct DirtyLoggingKVMTests {
 
     @Test func randomPartialWritesAcrossSlotsWithVCPUsRunningOnDisable() throws {
         let limits = DirtyLogLimits(TestHost.session.limits)
-        for mode in [DirtyLogMode.manual, .ring] where DirtyLoggingOptions(mode: mode).problem(limits: limits) == nil {
+        let modes = [DirtyLogMode.manual, .ring].filter { DirtyLoggingOptions(mode: $0).problem(limits: limits) == nil }
+        if modes.isEmpty { try Test.cancel("this host offers neither manual protect nor the dirty ring: skipped") }
+        for mode in modes {
             let sample = try scenario(smallGuest(["dirty_mode": mode.rawValue, "slots": "3", "access": "random",
                                                   "write_percent": "50", "keep_running_on_disable": "true",
                                                   "ring_size": "512"]), dirtyLimits: limits).measure(in: TestHost.context())
@@ -297,7 +301,7 @@ struct DirtyLoggingKVMTests {
     @Test(arguments: DirtyLogMode.allCases)
     func concurrentHarvestingReportsRatesAndCoversTheRun(mode: DirtyLogMode) throws {
         let limits = DirtyLogLimits(TestHost.session.limits)
-        guard DirtyLoggingOptions(mode: mode).problem(limits: limits) == nil else { return }
+        if let problem = DirtyLoggingOptions(mode: mode).problem(limits: limits) { try Test.cancel("\(problem): skipped") }
         let sample = try scenario(smallGuest(["dirty_mode": mode.rawValue, "concurrent": "true", "duration": "0.3"]),
                                   dirtyLimits: limits).measure(in: TestHost.context())
         #expect((metric(sample, "dirty_rate") ?? 0) > 0)

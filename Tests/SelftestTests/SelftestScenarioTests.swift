@@ -6,25 +6,22 @@ import Scenarios
 import Selftests
 import Suites
 import Testing
+import TestSupport
 
 /// Where built selftests are: $KVMBENCH_SELFTESTS/kvm, else ~/.cache/kvmbench/selftests/kvm
-/// (scripts/build-selftests builds them there).
+/// (scripts/build-selftests builds them there; scripts/test runs it before the tests).
 enum BuiltSelftests {
-    static var root: String {
-        ProcessInfo.processInfo.environment["KVMBENCH_SELFTESTS"]
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/kvmbench/selftests").path
-    }
+    static var root: String { BuiltKernelTree.root }
 
-    /// The built binary `name`, or nil (with the reason printed) when it is not there or /dev/kvm is unusable.
-    static func binary(_ name: String) -> String? {
+    /// The built binary `name`; where it is not there or /dev/kvm is unusable, the test is
+    /// cancelled (a skip, with the reason).
+    static func binary(_ name: String) throws -> String {
         let path = root + "/kvm/" + name
         guard FileManager.default.isExecutableFile(atPath: path) else {
-            print("skipped: \(path) is not built (scripts/build-selftests builds it; KVMBENCH_SELFTESTS names another directory)")
-            return nil
+            try Test.cancel("\(path) is not built (scripts/build-selftests builds it; KVMBENCH_SELFTESTS names another directory): skipped")
         }
         guard access("/dev/kvm", R_OK | W_OK) == 0 else {
-            print("skipped: /dev/kvm is not usable")
-            return nil
+            try Test.cancel("/dev/kvm is not usable: skipped")
         }
         return path
     }
@@ -144,7 +141,7 @@ struct SelftestScenarioTests {
     /// A real selftest on this host's KVM: every iteration's phases, one sample per repetition,
     /// and the emulation notice on a PVM host.
     @Test func aBuiltDirtyLogPerfTestRunsAsACase() throws {
-        guard let binary = BuiltSelftests.binary("dirty_log_perf_test") else { return }
+        let binary = try BuiltSelftests.binary("dirty_log_perf_test")
         let scenario = try SelftestScenario(parameters: ParameterSet(["path": binary, "args": "-v 1 -b 16M -i 2"]), limits: Self.limits)
         let session = RunSession(host: try #require(SelftestHost.session), tool: ToolInfo(version: "test", gitCommit: nil), outputs: [])
         let document = session.run([PlannedCase(scenario: scenario, settings: RunSettings(warmups: 0, repetitions: 2))],
@@ -169,11 +166,12 @@ struct SelftestScenarioTests {
     }
 
     /// Builds the selftests from Debian's linux-source-6.12 and runs a short one. Minutes on two
-    /// cores, so only with KVMBENCH_SELFTEST_BUILD=1 (into $KVMBENCH_SELFTESTS or ~/.cache/kvmbench/selftests).
+    /// cores from nothing, so only with KVMBENCH_SELFTEST_BUILD=1 (into $KVMBENCH_SELFTESTS or
+    /// ~/.cache/kvmbench/selftests); scripts/test sets it once it has built them (then it is a
+    /// no-op build and a short run).
     @Test func buildingTheSelftestsFromTheDebianPackageWorks() throws {
         guard ProcessInfo.processInfo.environment["KVMBENCH_SELFTEST_BUILD"] == "1" else {
-            print("skipped: set KVMBENCH_SELFTEST_BUILD=1 to build the KVM selftests from linux-source-6.12 (slow)")
-            return
+            try Test.cancel("set KVMBENCH_SELFTEST_BUILD=1 to build the KVM selftests from linux-source-6.12 (minutes): skipped")
         }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/build-selftests")
@@ -188,7 +186,8 @@ struct SelftestScenarioTests {
         try #require(process.terminationStatus == 0, "scripts/build-selftests failed (is apt reachable?)")
         #expect(printed.trimmingCharacters(in: .whitespacesAndNewlines) == BuiltSelftests.root + "/kvm"
                 || printed.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("/kvm"))
-        guard let binary = BuiltSelftests.binary("demand_paging_test") else { return }
+        let binary = BuiltSelftests.root + "/kvm/demand_paging_test"
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "scripts/build-selftests succeeded but built no \(binary)")
         let result = try Self.run(binary, args: "-v 1 -b 8M")
         #expect(result.status == .ok, "\(result.reason ?? "")")
         #expect(result.metric(named: "total_guest_execution_time")?.samples.first.map { $0 > 0 } == true)

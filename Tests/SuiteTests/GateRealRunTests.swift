@@ -164,7 +164,7 @@ struct GateRealRunTests {
     }
 
     /// Real documents: measured by a tiny suite on this host.
-    @Test(.enabled(if: SchemaValidator.unavailable == nil, "python3 with jsonschema is needed: skipped"))
+    @Test(.enabled(if: SchemaValidator.unavailable == nil, "\(SchemaValidator.unavailable ?? ""): skipped"))
     func aRealRunMatchesTheSchema() throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

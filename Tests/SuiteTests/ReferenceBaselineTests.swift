@@ -18,7 +18,11 @@ struct ReferenceBaselineTests {
             let loaded = try store.load(name)
             let reference = try #require(loaded.baseline?.reference, "\(name)")
             #expect(loaded.isReference)
-            #expect(reference.sourceFile.hasPrefix("/work/shared/seeds/"))
+            // The source is named (title, author, list, date), never a path on one machine.
+            let title = String(reference.document.prefix { $0 != "(" }).trimmingCharacters(in: .whitespaces)
+            #expect(reference.sourceFile.contains(title), "\(name): \(reference.sourceFile)")
+            #expect(!reference.sourceFile.contains("/work/") && !reference.sourceFile.hasPrefix("/"), "\(name): \(reference.sourceFile)")
+            #expect(loaded.baseline?.source == reference.sourceFile, "\(name)")
             #expect(!reference.hardware.isEmpty && !reference.kernel.isEmpty && !reference.parameters.isEmpty)
             for item in loaded.document.cases {
                 #expect(item.status == .ok)
@@ -28,10 +32,10 @@ struct ReferenceBaselineTests {
         }
     }
 
-    /// The seed 003 table: Test / Before / After for each slot count, as printed in the cover letter.
-    static func seedTable() throws -> [String: [String: (Double, Double)]]? {
-        let path = "/work/shared/seeds/003_0fd3c2a96216501e.txt"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+    /// The memslots v4 tables: Test / Before / After for each slot count, as printed in the cover
+    /// letter (committed as Fixtures/seed-003-tables.txt).
+    static func seedTable() throws -> [String: [String: (Double, Double)]] {
+        let text = try CoverLetterTests.seedTables
         var tables: [String: [String: (Double, Double)]] = [:]
         var current: String?
         let names = ["Map": "map.average", "Unmap 2M": "unmap-2m.average", "Unmap": "unmap.average",
@@ -55,10 +59,7 @@ struct ReferenceBaselineTests {
     }
 
     @Test func theMemslotsReferencesHoldTheSeedTableExactly() throws {
-        guard let table = try Self.seedTable() else {
-            print("skipped: /work/shared/seeds/003_0fd3c2a96216501e.txt is not on this machine")
-            return
-        }
+        let table = try Self.seedTable()
         #expect(table.keys.sorted() == ["10", "100", "30", "50", "509", "max"])
         let before = try Fixtures.baselines.load("reference/memslots-before-v4").document
         let after = try Fixtures.baselines.load("reference/memslots-scalable-v4").document

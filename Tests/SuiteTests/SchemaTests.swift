@@ -12,9 +12,10 @@ enum SchemaValidator {
     /// Why python3 with jsonschema cannot be used here, or nil when it can.
     static let unavailable: String? = {
         guard let outcome = try? Python.run(["-c", "import jsonschema; jsonschema.Draft202012Validator"]) else {
-            return "python3 is not installed"
+            return "\(Python.executable) cannot be started"
         }
-        return outcome.status == 0 ? nil : "python3 has no jsonschema package (pip install jsonschema)"
+        return outcome.status == 0 ? nil
+            : "\(Python.executable) has no jsonschema (scripts/install-deps --tests installs it into .venv-tests)"
     }()
 
     static let script = """
@@ -36,7 +37,7 @@ enum SchemaValidator {
     }
 }
 
-@Suite("result schema", .enabled(if: SchemaValidator.unavailable == nil, "python3 with jsonschema is needed: skipped"))
+@Suite("result schema", .enabled(if: SchemaValidator.unavailable == nil, "\(SchemaValidator.unavailable ?? ""): skipped"))
 struct SchemaTests {
     @Test func theReferenceBaselinesMatchTheSchema() throws {
         let directory = Fixtures.root.appendingPathComponent("Baselines/reference")

@@ -1,14 +1,33 @@
 import Foundation
 
 /// python3 as a child process, for the tests that hold kvmbench's output against Python tools
-/// (jsonschema, kcidb-io, Apache Otava).
+/// (jsonschema, kcidb-io, Apache Otava, the kernel's kunit.py).
 public enum Python {
+    /// The checkout this test binary was built from (this file is Tests/TestSupport/Python.swift).
+    public static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The python3 the tests run: $KVMBENCH_PYTHON, else the virtual environment
+    /// `scripts/install-deps --tests` creates in the checkout (.venv-tests, with jsonschema,
+    /// kcidb-io and apache-otava from PyPI), else python3 on PATH.
+    public static var executable: String {
+        if let chosen = ProcessInfo.processInfo.environment["KVMBENCH_PYTHON"], !chosen.isEmpty { return chosen }
+        let venv = repository.appendingPathComponent(".venv-tests/bin/python3").path
+        return FileManager.default.isExecutableFile(atPath: venv) ? venv : "python3"
+    }
+
     /// Runs `python3 ARGUMENTS` with `environment` added to this process's; its exit status and
     /// its standard output and error together.
     public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
+        let python = executable
+        if python.hasPrefix("/") {
+            process.executableURL = URL(fileURLWithPath: python)
+            process.arguments = arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [python] + arguments
+        }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let pipe = Pipe()
         process.standardOutput = pipe
@@ -21,7 +40,24 @@ public enum Python {
 
     /// Why `module` cannot be imported, or nil when it can.
     public static func missing(_ module: String, package: String) -> String? {
-        guard let outcome = try? run(["-c", "import \(module)"]) else { return "python3 is not installed" }
-        return outcome.status == 0 ? nil : "python3 lacks \(package) (pip install \(package)): skipped"
+        guard let outcome = try? run(["-c", "import \(module)"]) else { return "\(executable) cannot be started" }
+        return outcome.status == 0 ? nil
+            : "\(executable) lacks \(package) (scripts/install-deps --tests installs it into .venv-tests): skipped"
+    }
+}
+
+/// The Linux 6.12 source tree and KVM selftests `scripts/build-selftests` builds outside the
+/// checkout: $KVMBENCH_SELFTESTS, else ~/.cache/kvmbench/selftests.
+public enum BuiltKernelTree {
+    public static var root: String {
+        ProcessInfo.processInfo.environment["KVMBENCH_SELFTESTS"]
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/kvmbench/selftests").path
+    }
+
+    /// The kernel's KUnit tool (its KTAP parser): $KVMBENCH_KUNIT_PY, else the one in the tree
+    /// `scripts/build-selftests` unpacked.
+    public static var kunitPy: String {
+        ProcessInfo.processInfo.environment["KVMBENCH_KUNIT_PY"]
+            ?? root + "/linux-source-6.12/tools/testing/kunit/kunit.py"
     }
 }

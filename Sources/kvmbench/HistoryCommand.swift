@@ -285,7 +285,10 @@ extension HistoryRecordingOptions {
         }
         let label = "history (runs \(pooled.runIDs.map(String.init).joined(separator: ",")))"
         let url = HistoryStores.isServerURL(database.location) ? URL(string: database.location) : nil
-        return LoadedDocument(document: pooled.document, baseline: nil, label: label,
+        // Runs recorded by older kvmbench versions keep the case keys they were recorded under;
+        // brought up to the current declarations, a case pooled under an old key and under the
+        // current one is one case again.
+        return LoadedDocument(document: CurrentDeclarations.upgradePooled(pooled.document), baseline: nil, label: label,
                               url: url ?? URL(fileURLWithPath: database.location))
     }
 }

@@ -17,7 +17,10 @@ public struct HistoryRunSeries: Sendable {
 extension HistoryStore {
     /// The run series of `result`'s host key and suite: the last `last` accepted runs that started
     /// before it. With no such run every case is there with empty series (the host is collecting).
-    public func runSeries(for result: ResultDocument, last: Int) throws -> HistoryRunSeries {
+    /// `upgrade` brings a recorded case up to the current declarations (missing parameters at their
+    /// defaults, renamed metrics), so that runs recorded by older versions match `result`'s cases.
+    public func runSeries(for result: ResultDocument, last: Int,
+                          upgrade: (CaseResult) -> CaseResult = { $0 }) throws -> HistoryRunSeries {
         precondition(last >= 1)
         let hostKey = HostKey.of(result.host)
         let started = HistoryDates.text(result.startedAt)
@@ -26,7 +29,7 @@ extension HistoryStore {
         }.sorted { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }.suffix(last)
         let recorded = try recordedRuns(ids: earlier.map(\.id))
         let oldestFirst = earlier.compactMap { run in recorded.first { $0.id == run.id } }
-        let resultsByRun = oldestFirst.map { run in (run, run.caseResults.filter { $0.status == .ok }) }
+        let resultsByRun = oldestFirst.map { run in (run, run.caseResults.filter { $0.status == .ok }.map(upgrade)) }
 
         // A case unsupported tonight but measured before stays on the before side: the gate reports it.
         var templates = result.cases.filter { $0.status == .ok }

@@ -46,6 +46,10 @@ public protocol ParameterDeclaration: Sendable {
     var defaultText: String? { get }
     /// The allowed values or range, for help text ("1...64", "none, missing, minor").
     var allowed: String { get }
+    /// True when the default is one fixed value; false when the scenario derives it from other
+    /// values (memslots' `mem_per_vcpu`) or there is none. Only a fixed default can stand in for
+    /// a key that a document recorded before the parameter existed.
+    var hasFixedDefault: Bool { get }
 }
 
 extension ParameterDeclaration {
@@ -97,6 +101,8 @@ public struct Parameter<Value: Sendable>: ParameterDeclaration {
     }
 
     public var defaultText: String? { defaultNote ?? defaultValue.map(formatter) }
+
+    public var hasFixedDefault: Bool { defaultValue != nil }
 
     /// The value `text` stands for, or an error naming the flag and what is allowed.
     public func parse(_ text: String) throws(ParameterError) -> Value { try parser(text, flag) }

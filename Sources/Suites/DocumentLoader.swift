@@ -23,8 +23,13 @@ public struct LoadedDocument: Sendable {
 /// Reads result documents and baselines, turning every way they can be wrong into one clear line:
 /// missing, empty, not JSON (with line, column and byte offset), from a newer kvmbench (schema
 /// version), or not shaped like a result document (with the JSON path of the bad value).
+///
+/// `load` brings the document up to the current declarations (`CurrentDeclarations`: parameters
+/// recorded before they existed read as their defaults, renamed metrics under their current
+/// names), so that documents written by older kvmbench versions match current cases; the file
+/// itself is never changed. `asStored: true` reads it exactly as written (to save it elsewhere).
 public enum DocumentLoader {
-    public static func load(_ url: URL, label: String? = nil) throws(SuiteError) -> LoadedDocument {
+    public static func load(_ url: URL, label: String? = nil, asStored: Bool = false) throws(SuiteError) -> LoadedDocument {
         let name = label ?? url.path
         let data: Data
         do {
@@ -34,7 +39,8 @@ public enum DocumentLoader {
             throw .baseline("\(url.path): \(reason)")
         }
         let (document, header) = try decode(data, path: url.path)
-        return LoadedDocument(document: document, baseline: header, label: name, url: url)
+        let loaded = LoadedDocument(document: document, baseline: header, label: name, url: url)
+        return asStored ? loaded : CurrentDeclarations.upgrade(loaded)
     }
 
     /// Decodes a result document (and the baseline header, if any) from `data`; `path` names it in errors.

@@ -91,7 +91,8 @@ public struct GateOutcome: Sendable {
 }
 
 public enum Gate {
-    /// Gates `result` against `baseline`. `suite` is the suite file the gate ran, when it ran one:
+    /// Gates `result` against `baseline`, both as the current declarations name them (see
+    /// `SuiteComparison.compare`). `suite` is the suite file the gate ran, when it ran one:
     /// its gate section is the policy; otherwise the baseline's recorded suite is. Errors are
     /// `.baseline` (exit 4) problems from the comparison.
     public static func evaluate(baseline: LoadedDocument, result: LoadedDocument,

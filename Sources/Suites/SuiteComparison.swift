@@ -79,7 +79,9 @@ public struct ComparisonReport: Sendable {
 ///   alpha 0.05, spread limit 30%, 3 samples), or from the policy the caller gives (`gate` passes the
 ///   suite file it runs); `CompareSettings.threshold` replaces the default threshold.
 /// - Cases match by `CaseResult.key` (scenario and every recorded parameter); when one side is a
-///   reference baseline, by `ReferenceMatching`'s loose rule.
+///   reference baseline, by `ReferenceMatching`'s loose rule. Both sides must be as the current
+///   declarations name them: `DocumentLoader` upgrades what it reads, and a caller comparing a
+///   document it measured or built passes it through `CurrentDeclarations.upgrade` first.
 /// - Every metric on both sides gets `ChangeDecision`'s verdict; a metric of a reference comparison
 ///   gets "not significant", no p-value, no interval, and is not gated; a metric of a case measured
 ///   while other processes used more than `max_host_busy` of the CPUs (either side) is noisy.

@@ -44,7 +44,7 @@ struct BaselineSave: ParsableCommand {
     func run() throws {
         let store = BaselineStore()
         SuiteCLI.orExit { () throws(SuiteError) in try store.checkSavable(name, replace: replace) }
-        let loaded = SuiteCLI.orExit { () throws(SuiteError) in try DocumentLoader.load(URL(fileURLWithPath: from), label: from) }
+        let loaded = SuiteCLI.orExit { () throws(SuiteError) in try DocumentLoader.load(URL(fileURLWithPath: from), label: from, asStored: true) }
         let url = SuiteCLI.orExit { () throws(SuiteError) in
             try store.save(loaded.document, as: name, source: from, replace: replace, acceptance: acceptance.acceptance)
         }

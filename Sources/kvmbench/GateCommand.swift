@@ -147,7 +147,9 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
                                                           printResults: verbose && !output.json && !output.ktap) else {
             fail("the suite did not run", status: 1)
         }
-        return (LoadedDocument(document: document, baseline: nil, label: url.path, url: url), definition)
+        // Measured by this kvmbench, and upgraded as the loader upgrades the baseline: a key the
+        // current code records only in some cases reads the same on both sides.
+        return (CurrentDeclarations.upgrade(LoadedDocument(document: document, baseline: nil, label: url.path, url: url)), definition)
     }
 
     func render(_ outcome: GateOutcome, base: LoadedDocument, after: LoadedDocument) {

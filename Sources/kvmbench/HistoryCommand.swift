@@ -319,7 +319,9 @@ extension HistoryRecordingOptions {
     func runSeries(for result: ResultDocument, last: Int) -> LoadedDocument {
         let database = location.open()
         let series: HistoryRunSeries
-        do { series = try database.runSeries(for: result, last: last) } catch {
+        // Runs recorded by older kvmbench versions keep the case keys they were recorded under:
+        // brought up to the current declarations, they are the same cases as tonight's.
+        do { series = try database.runSeries(for: result, last: last, upgrade: CurrentDeclarations.upgrade) } catch {
             fail("history database \(database.location): \(error)", status: 1)
         }
         let runs = series.runIDs.isEmpty ? "no earlier accepted runs" : "runs \(series.runIDs.map(String.init).joined(separator: ","))"

@@ -1,13 +1,13 @@
 import Testing
 import Foundation
 
-/// `kvmbench compare` of the two real nightly runs committed with the project (the baseline of
-/// 2026-11-24 and the sample run of 2026-12-01), under the nightly suite's gate.
+/// `kvmbench compare` of the two real nightly runs committed with the project (the first
+/// nightly baseline of 2026-11-24, as committed in 3d796f1, and the sample run of 2026-12-01), under the nightly suite's gate.
 @Suite("command line: compare output")
 struct CompareCLITests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static let pair = [root.appendingPathComponent("Baselines/nightly.json").path,
+    static let pair = [root.appendingPathComponent("Tests/Fixtures/old-documents/nightly-baseline-2026-11-24.json").path,
                        root.appendingPathComponent("Reports/sample/nightly-2026-12-01.json").path]
 
     @Test func theSummaryComesFirstAndVerboseListsTheInformationalMetrics() throws {

@@ -32,6 +32,29 @@ struct HistoryStoreTests {
         }
     }
 
+    /// A run recorded before a parameter existed is the same case once `upgrade` fills it in (the
+    /// CLI passes `CurrentDeclarations.upgrade`).
+    @Test func upgradedOldRunsJoinTheSeriesOfTheCurrentCase() throws {
+        let database = try HistoryFixtures.temporaryDatabase()
+        var base = try HistoryFixtures.nightly()
+        base.cases = Array(base.cases.prefix(1))
+        let metric = try #require(base.cases[0].metrics.first { $0.gate }).name
+        var old = HistoryFixtures.night(0, of: base, metric: metric, step: 1, stepAt: 99)
+        old.cases[0].parameters.removeValue(forKey: "seed")
+        try database.record(old, acceptance: Self.accepted)
+        let tonight = HistoryFixtures.night(1, of: base, metric: metric, step: 1, stepAt: 99)
+        let plain = try database.runSeries(for: tonight, last: 10)
+        #expect(plain.document.cases.first { $0.key == tonight.cases[0].key }?.metric(named: metric)?.samples == [])
+        let seed = try #require(tonight.cases[0].parameters["seed"])
+        let upgraded = try database.runSeries(for: tonight, last: 10) { item in
+            var copy = item
+            if copy.parameters["seed"] == nil { copy.parameters["seed"] = seed }
+            return copy
+        }
+        #expect(upgraded.document.cases.first { $0.key == tonight.cases[0].key }?.metric(named: metric)?.samples.count == 1)
+        #expect(upgraded.document.cases.count == 1)
+    }
+
     /// A host with no history: every measured case of the run is there, with empty series.
     @Test func aNewHostHasEmptySeries() throws {
         let database = try HistoryFixtures.temporaryDatabase()

@@ -21,8 +21,8 @@ struct ComparisonPageTests {
 
     /// Both nightly documents and their comparison with the nightly suite's default threshold (10%).
     static func realComparison() throws -> (documents: [ResultDocument], comparison: DocumentComparison) {
-        let before = try load("Baselines/nightly.json"), after = try load("Reports/sample/nightly-2026-12-01.json")
-        let comparison = DocumentComparison.compare(before: before, beforeLabel: "Baselines/nightly.json",
+        let before = try load("Tests/Fixtures/old-documents/nightly-baseline-2026-11-24.json"), after = try load("Reports/sample/nightly-2026-12-01.json")
+        let comparison = DocumentComparison.compare(before: before, beforeLabel: "nightly-baseline-2026-11-24.json",
                                                     after: after, afterLabel: "nightly-2026-12-01.json",
                                                     options: ComparisonOptions(threshold: 0.10))
         return ([before, after], comparison)
@@ -55,7 +55,7 @@ struct ComparisonPageTests {
     @Test func theCommittedSampleNamesItsSidesByRepositoryPaths() throws {
         let html = try String(contentsOf: Self.root.appendingPathComponent("docs/comparison-nightly.html"), encoding: .utf8)
         let labels = try parseXML(html).nodes(forXPath: "//table[@class='sides']/tbody/tr/td[2]").compactMap(\.stringValue)
-        #expect(labels == ["Baselines/nightly.json", "Reports/sample/nightly-2026-12-01.json"])
+        #expect(labels == ["Tests/Fixtures/old-documents/nightly-baseline-2026-11-24.json", "Reports/sample/nightly-2026-12-01.json"])
         #expect(!html.contains(Self.root.path + "/") && !html.contains("/work/"))
     }
 

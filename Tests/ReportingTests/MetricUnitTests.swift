@@ -47,13 +47,13 @@ struct MetricUnitTests {
         #expect(UnitFormatting.format(1234.4, unit: unit) == expected, "\(unit.symbol)")
     }
 
-    /// Every committed result document (the nightly baseline and the reference baselines, written
+    /// Every committed result document (the first nightly baseline and the reference baselines, written
     /// by earlier versions) decodes, and each metric's unit is written back exactly as it was read.
     @Test func committedDocumentsKeepTheirUnitStrings() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let reference = root.appendingPathComponent("Baselines/reference")
-        let files = [root.appendingPathComponent("Baselines/nightly.json")]
+        let files = [root.appendingPathComponent("Tests/Fixtures/old-documents/nightly-baseline-2026-11-24.json")]
             + (try FileManager.default.contentsOfDirectory(at: reference, includingPropertiesForKeys: nil))
                 .filter { $0.pathExtension == "json" }
         #expect(files.count > 1)

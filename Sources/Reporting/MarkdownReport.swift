@@ -56,11 +56,17 @@ public enum MarkdownReport {
             }
             out += "</details>\n\n"
         }
-        if !comparison.uncompared.isEmpty {
+        if !comparison.uncompared.isEmpty || !comparison.missingMetrics.isEmpty {
             out += "**Not compared**\n\n"
+            for item in comparison.missingMetrics {
+                let label = ParameterDisplay.caseLabel(scenario: item.scenario, parameters: item.parameters)
+                out += "- " + escapeMarkdown(label) + ": **MISSING** (fails the gate): " + escapeMarkdown(item.reason) + "\n"
+            }
             for item in comparison.uncompared {
                 let label = ParameterDisplay.caseLabel(scenario: item.scenario, parameters: item.parameters)
-                out += "- " + escapeMarkdown(label) + ": **" + escapeMarkdown(item.kind) + "**: "
+                let verdict = item.caseVerdict
+                let word = verdict.failsGate ? verdict.label.uppercased() + "** (fails the gate): " + item.kind : item.kind + "**"
+                out += "- " + escapeMarkdown(label) + ": **" + escapeMarkdown(word) + ": "
                     + escapeMarkdown(item.reason) + "\n"
             }
             out += "\n"

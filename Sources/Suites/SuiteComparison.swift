@@ -75,6 +75,10 @@ public struct ComparisonReport: Sendable {
 ///   suite file it runs); `CompareSettings.threshold` replaces the default threshold.
 /// - Cases match by `CaseResult.key` (scenario and every recorded parameter); when one side is a
 ///   reference baseline, by `ReferenceMatching`'s loose rule.
+/// - Unit, polarity and gating come from kvmbench's metric declarations
+///   (`MetricDeclarationLookup.kvmbench`) and the policy's list of gated metrics, never from the
+///   documents: a document with a metric that disagrees with its declaration, that its scenario
+///   does not declare, or of a scenario kvmbench does not know is refused (`.baseline`, exit 4).
 /// - Every metric on both sides gets `ChangeDecision`'s verdict; a metric of a reference comparison
 ///   gets "not significant", no p-value, no interval, and is not gated; a metric of a case measured
 ///   while other processes used more than `max_host_busy` of the CPUs (either side) is noisy.
@@ -92,6 +96,9 @@ public enum SuiteComparison {
             beforeDocument = ReferenceMatching.align(reference: beforeDocument, info: info, to: afterDocument)
         } else if let info = after.baseline?.reference, !before.isReference {
             afterDocument = ReferenceMatching.align(reference: afterDocument, info: info, to: beforeDocument)
+        }
+        for (document, label) in [(beforeDocument, before.label), (afterDocument, after.label)] {
+            if let refusal = MetricDeclarationLookup.kvmbench.refusal(of: document, label: label) { throw .baseline(refusal) }
         }
         let beforeKeys = Set(beforeDocument.cases.map(\.key)), afterKeys = Set(afterDocument.cases.map(\.key))
         let shared = beforeKeys.intersection(afterKeys)
@@ -113,9 +120,13 @@ public enum SuiteComparison {
                 (before.isReference && unknown.contains(difference.before)) || (after.isReference && unknown.contains(difference.after))
             }
         }
+        if involvesReference {
+            // Nothing of a reference comparison gates: a missing or unsupported case is orientation only.
+            comparison.missingMetrics = []
+            for index in comparison.uncompared.indices { comparison.uncompared[index].verdict = .skipped }
+        }
         for index in comparison.metrics.indices {
             var metric = comparison.metrics[index]
-            metric.gate = policy.gates(scenario: metric.scenario, metric: metric.metric, scenarioGate: metric.gate)
             if involvesReference {
                 metric.verdict = .notSignificant
                 metric.pValue = nil
@@ -199,14 +210,15 @@ public enum SuiteComparison {
         for item in after.cases + before.cases where !scenarios.contains(item.scenario) { scenarios.append(item.scenario) }
         var whole = DocumentComparison.compare(
             before: subset(before, nil), beforeLabel: beforeLabel, after: subset(after, nil), afterLabel: afterLabel,
-            options: policy.options(scenario: "", ignoreKernel: ignoreKernel))
+            declarations: .kvmbench, options: policy.options(scenario: "", ignoreKernel: ignoreKernel))
         for scenario in scenarios {
             let part = DocumentComparison.compare(
                 before: subset(before, scenario), beforeLabel: beforeLabel,
                 after: subset(after, scenario), afterLabel: afterLabel,
-                options: policy.options(scenario: scenario, ignoreKernel: ignoreKernel))
+                declarations: .kvmbench, options: policy.options(scenario: scenario, ignoreKernel: ignoreKernel))
             whole.metrics += part.metrics
             whole.uncompared += part.uncompared
+            whole.missingMetrics += part.missingMetrics
         }
         return whole
     }

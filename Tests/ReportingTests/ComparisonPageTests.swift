@@ -24,7 +24,7 @@ struct ComparisonPageTests {
         let before = try load("Baselines/nightly.json"), after = try load("Reports/sample/nightly-2026-12-01.json")
         let comparison = DocumentComparison.compare(before: before, beforeLabel: "Baselines/nightly.json",
                                                     after: after, afterLabel: "nightly-2026-12-01.json",
-                                                    options: ComparisonOptions(threshold: 0.10))
+                                                    declarations: .recordedIn(before), options: ComparisonOptions(threshold: 0.10))
         return ([before, after], comparison)
     }
 

@@ -179,3 +179,21 @@ enum Fixtures {
                                         parameters: ["slots": hostile], kind: "unsupported", reason: hostile)])
     }
 }
+
+extension MetricDeclarationLookup {
+    /// For rendering tests only (Reporting cannot see the scenarios' declarations): every metric of
+    /// `document` declared as it was recorded there. The declarations themselves are checked
+    /// against the committed documents in SuiteTests.
+    static func recordedIn(_ document: ResultDocument) -> MetricDeclarationLookup {
+        var known: [String: MetricDefinition] = [:]
+        for item in document.cases {
+            for metric in item.metrics {
+                known[item.scenario + "\u{0}" + metric.name] = MetricDefinition(metric.name, unit: metric.unit, better: metric.better, gated: metric.gate)
+            }
+        }
+        let table = known
+        return MetricDeclarationLookup { scenario, _, metric, _ in
+            table[scenario + "\u{0}" + metric].map { .declared($0) } ?? .undeclared
+        }
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Pipeline
 import Results
 import Statistics
 
@@ -32,7 +33,7 @@ struct ComparisonTests {
             before: Self.document([Self.faultCase(vcpus: 1, samples: Self.before, rate: Self.before)]),
             beforeLabel: "main",
             after: Self.document([Self.faultCase(vcpus: 1, samples: slower, rate: slower)]),
-            afterLabel: "patched")
+            afterLabel: "patched", declarations: .kvmbench)
         #expect(comparison.uncompared.isEmpty)
         #expect(comparison.hostDifferences.isEmpty)
         let time = try #require(comparison.metrics.first { $0.metric == "fault_time" })
@@ -50,7 +51,7 @@ struct ComparisonTests {
     @Test func identicalDocumentsAreUnchanged() {
         let document = Self.document([Self.faultCase(vcpus: 1, samples: Self.before),
                                       Self.faultCase(vcpus: 2, samples: Self.before)])
-        let comparison = DocumentComparison.compare(before: document, beforeLabel: "a", after: document, afterLabel: "b")
+        let comparison = DocumentComparison.compare(before: document, beforeLabel: "a", after: document, afterLabel: "b", declarations: .kvmbench)
         #expect(comparison.metrics.count == 2)
         #expect(comparison.metrics.allSatisfy { $0.verdict == .unchanged })
     }
@@ -60,7 +61,7 @@ struct ComparisonTests {
         let comparison = DocumentComparison.compare(
             before: Self.document([Self.faultCase(vcpus: 1, samples: Self.before)]), beforeLabel: "a",
             after: Self.document([Self.faultCase(vcpus: 1, samples: Self.before.map { $0 * 1.2 })]),
-            afterLabel: "b", options: options)
+            afterLabel: "b", declarations: .kvmbench, options: options)
         let metric = try #require(comparison.metrics.first)
         #expect(metric.threshold == 0.25)
         #expect(metric.verdict == .unchanged)
@@ -79,7 +80,7 @@ struct ComparisonTests {
             beforeLabel: "main",
             after: Self.document([Self.faultCase(vcpus: 2, samples: Self.before),
                                   Self.faultCase(vcpus: 4, samples: Self.before), failed]),
-            afterLabel: "patched")
+            afterLabel: "patched", declarations: .kvmbench)
         #expect(comparison.metrics.isEmpty)
         let kinds = Dictionary(uniqueKeysWithValues: comparison.uncompared.map { ($0.caseKey, $0.kind) })
         #expect(kinds == ["fault-in[vcpus=1]": "only-before", "fault-in[vcpus=2]": "only-after",
@@ -92,18 +93,18 @@ struct ComparisonTests {
         let before = Self.document([], host: Self.host(kernel: "6.8.0", thp: "always"))
         let after = Self.document([], host: Self.host(kernel: "6.9.0", thp: "madvise",
                                                       parameters: ["kvm.tdp_mmu": "N"]))
-        let all = DocumentComparison.compare(before: before, beforeLabel: "a", after: after, afterLabel: "b")
+        let all = DocumentComparison.compare(before: before, beforeLabel: "a", after: after, afterLabel: "b", declarations: .kvmbench)
         #expect(all.hostDifferences.map(\.field) == ["kernel_release", "thp_mode", "kvm_parameters.kvm.tdp_mmu"])
         #expect(all.hostDifferences.first == HostDifference(field: "kernel_release", before: "6.8.0", after: "6.9.0"))
         let ignoring = DocumentComparison.compare(before: before, beforeLabel: "a", after: after, afterLabel: "b",
-                                                  options: ComparisonOptions(ignoreKernelDifference: true))
+                                                  declarations: .kvmbench, options: ComparisonOptions(ignoreKernelDifference: true))
         #expect(ignoring.hostDifferences.map(\.field) == ["thp_mode", "kvm_parameters.kvm.tdp_mmu"])
     }
 
     @Test func referenceFlagIsRecorded() {
         let document = Self.document([])
         let comparison = DocumentComparison.compare(before: document, beforeLabel: "paper", beforeIsReference: true,
-                                                    after: document, afterLabel: "here")
+                                                    after: document, afterLabel: "here", declarations: .kvmbench)
         #expect(comparison.before.isReference)
         #expect(!comparison.after.isReference)
     }

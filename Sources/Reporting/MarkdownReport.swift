@@ -65,9 +65,10 @@ public enum MarkdownReport {
             for item in comparison.uncompared {
                 let label = ParameterDisplay.caseLabel(scenario: item.scenario, parameters: item.parameters)
                 let verdict = item.caseVerdict
-                let word = verdict.failsGate ? verdict.label.uppercased() + "** (fails the gate): " + item.kind : item.kind + "**"
-                out += "- " + escapeMarkdown(label) + ": **" + escapeMarkdown(word) + ": "
-                    + escapeMarkdown(item.reason) + "\n"
+                let head = verdict.failsGate
+                    ? "**" + escapeMarkdown(verdict.label.uppercased()) + "** (fails the gate): " + escapeMarkdown(item.kind)
+                    : "**" + escapeMarkdown(item.kind) + "**"
+                out += "- " + escapeMarkdown(label) + ": " + head + ": " + escapeMarkdown(item.reason) + "\n"
             }
             out += "\n"
         }

@@ -97,13 +97,13 @@ public enum SuiteComparison {
         } else if let info = after.baseline?.reference, !before.isReference {
             afterDocument = ReferenceMatching.align(reference: afterDocument, info: info, to: beforeDocument)
         }
-        for (document, label) in [(beforeDocument, before.label), (afterDocument, after.label)] {
-            if let refusal = MetricDeclarationLookup.kvmbench.refusal(of: document, label: label) { throw .baseline(refusal) }
-        }
         let beforeKeys = Set(beforeDocument.cases.map(\.key)), afterKeys = Set(afterDocument.cases.map(\.key))
         let shared = beforeKeys.intersection(afterKeys)
         guard !shared.isEmpty else {
             throw .baseline("\(before.label) and \(after.label) share no cases, so nothing can be compared: \(before.label) has \(describeCases(beforeDocument)); \(after.label) has \(describeCases(afterDocument))")
+        }
+        for (document, label) in [(beforeDocument, before.label), (afterDocument, after.label)] {
+            if let refusal = MetricDeclarationLookup.kvmbench.refusal(of: document, label: label) { throw .baseline(refusal) }
         }
 
         var comparison = compareByScenario(before: beforeDocument, beforeLabel: before.label,

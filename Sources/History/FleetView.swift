@@ -10,7 +10,9 @@ import Statistics
 /// their host key. Per class, the history is the samples of the class's last `last` accepted runs
 /// on other kernels, pooled per case; each class host's newest run on the candidate kernel is
 /// compared against it with `DocumentComparison.compare` (kernel difference ignored, thresholds and
-/// alpha from `options`), and every gated metric's verdicts are tallied over the hosts.
+/// alpha from `options`), and every gated metric's verdicts are tallied over the hosts. Cases that
+/// failed on a candidate host, or that the history measured and a candidate host lacks or could not
+/// run, are listed per class (`cases`): they fail the fleet as they fail the gate.
 public struct FleetView: Sendable, Codable, Equatable {
     public var kernel: String
     public var classes: [FleetClass]
@@ -28,13 +30,34 @@ public struct FleetView: Sendable, Codable, Equatable {
         public var historyRuns: [Int64]
         /// One row per case and gated metric, regressions first.
         public var metrics: [FleetMetric]
+        /// Cases that failed on a candidate host, or that the class's history measured and a
+        /// candidate host lacks (missing, newly unsupported, a gated metric missing): each fails
+        /// the fleet as it fails the gate. Failed first.
+        public var cases: [FleetCase]
         /// Trend series of the gated metrics that regressed (else of the first gated metric).
         public var trends: [FleetTrend]
 
         enum CodingKeys: String, CodingKey {
             case hostClass = "host_class", summary, hosts, candidateHosts = "candidate_hosts"
-            case historyRuns = "history_runs", metrics, trends
+            case historyRuns = "history_runs", metrics, cases, trends
         }
+    }
+
+    /// A case with the same failing gate verdict on one or more hosts of a class.
+    public struct FleetCase: Sendable, Codable, Equatable {
+        public var caseKey: String
+        public var scenario: String
+        /// `failed`, `newly-unsupported` or `missing`.
+        public var verdict: CaseVerdict
+        public var hosts: [String]
+        /// Per host, in the order of `hosts`: the reason.
+        public var reasons: [String]
+        enum CodingKeys: String, CodingKey { case caseKey = "case", scenario, verdict, hosts, reasons }
+    }
+
+    /// A recorded run that disagrees with kvmbench's metric declarations: the fleet is not judged.
+    public struct Refusal: Error, Sendable, CustomStringConvertible {
+        public var description: String
     }
 
     public struct FleetMetric: Sendable, Codable, Equatable {
@@ -89,10 +112,11 @@ public struct FleetView: Sendable, Codable, Equatable {
     }
 
     /// The fleet view of `store` for `kernel` (default: the kernel of the newest run). `options`
-    /// gives the comparison options of a scenario (the suite's thresholds); `trendLimit` caps the
-    /// trend charts per class.
+    /// gives the comparison options of a scenario (the suite's thresholds and gated metrics);
+    /// unit, polarity and gating come from `declarations`, and a run that disagrees with them
+    /// throws `Refusal`; `trendLimit` caps the trend charts per class.
     public static func compute(store: any HistoryStore, kernel: String? = nil, last: Int = 10,
-                               trendLimit: Int = 4,
+                               trendLimit: Int = 4, declarations: MetricDeclarationLookup,
                                options: (String) -> ComparisonOptions = { _ in ComparisonOptions() }) throws -> FleetView {
         precondition(last >= 1)
         let runs = try store.runs(host: nil)
@@ -113,7 +137,28 @@ public struct FleetView: Sendable, Codable, Equatable {
             let history = Array(classRuns.filter { $0.accepted && $0.kernelRelease != candidate }.suffix(last))
             let recorded = try store.recordedRuns(ids: classRuns.map(\.id))
             let byID = Dictionary(uniqueKeysWithValues: recorded.compactMap { run in run.id.map { ($0, run) } })
+            for run in history + candidates {
+                guard let recordedRun = byID[run.id] else { continue }
+                if let refusal = declarations.refusal(of: recordedRun.caseResults, label: "run \(run.id) of \(run.hostKey) (\(run.startedAt))") {
+                    throw Refusal(description: refusal)
+                }
+            }
             let before = pooled(history.compactMap { byID[$0.id] })
+            var problems: [FleetCase] = []
+            func problem(_ key: String, _ scenario: String, _ verdict: CaseVerdict, host: String, reason: String) {
+                if let index = problems.firstIndex(where: { $0.caseKey == key && $0.verdict == verdict }) {
+                    guard !problems[index].hosts.contains(host) else { return }
+                    problems[index].hosts.append(host)
+                    problems[index].reasons.append(reason)
+                } else {
+                    problems.append(FleetCase(caseKey: key, scenario: scenario, verdict: verdict, hosts: [host], reasons: [reason]))
+                }
+            }
+            for run in candidates {
+                for item in byID[run.id]?.caseResults ?? [] where item.status == .failed {
+                    problem(item.key, item.scenario, .failed, host: run.hostKey, reason: item.reason ?? "failed")
+                }
+            }
             var rows: [String: FleetMetric] = [:]
             var rowOrder: [String] = []
             var changes: [String: [Double]] = [:]
@@ -122,7 +167,7 @@ public struct FleetView: Sendable, Codable, Equatable {
                     guard let recordedRun = byID[run.id] else { continue }
                     let after = ResultDocument(kvmbench: ToolInfo(version: run.kvmbenchVersion, gitCommit: nil),
                                                host: run.host ?? before.host, cases: recordedRun.caseResults)
-                    for scenario in Set(after.cases.map(\.scenario)).sorted() {
+                    for scenario in Set(after.cases.map(\.scenario) + before.cases.map(\.scenario)).sorted() {
                         var scenarioOptions = options(scenario)
                         scenarioOptions.ignoreKernelDifference = true
                         var afterPart = after, beforePart = before
@@ -130,7 +175,10 @@ public struct FleetView: Sendable, Codable, Equatable {
                         beforePart.cases = before.cases.filter { $0.scenario == scenario }
                         let comparison = DocumentComparison.compare(before: beforePart, beforeLabel: "class history",
                                                                     after: afterPart, afterLabel: run.hostKey,
-                                                                    options: scenarioOptions)
+                                                                    declarations: declarations, options: scenarioOptions)
+                        for judgement in comparison.judgements where judgement.verdict.failsGate && judgement.verdict != .regressed {
+                            problem(judgement.caseKey, judgement.scenario, judgement.verdict, host: run.hostKey, reason: judgement.reason)
+                        }
                         for metric in comparison.metrics where metric.gate {
                             let key = metric.caseKey + "\u{0}" + metric.metric
                             if rows[key] == nil {
@@ -164,9 +212,13 @@ public struct FleetView: Sendable, Codable, Equatable {
             let plotted = metrics.filter { !$0.regressed.isEmpty }.prefix(trendLimit)
             let trendRows = plotted.isEmpty ? Array(metrics.prefix(1)) : Array(plotted)
             let trends = trendRows.map { trend(of: $0, runs: classRuns, recorded: byID) }
+            let order: [CaseVerdict] = [.failed, .newlyUnsupported, .missing]
+            problems = problems.enumerated().sorted { a, b in
+                (order.firstIndex(of: a.element.verdict) ?? 9, a.offset) < (order.firstIndex(of: b.element.verdict) ?? 9, b.offset)
+            }.map(\.element)
             classes.append(FleetClass(hostClass: hostClass, summary: summary(of: classRuns.last?.host),
                                       hosts: hosts, candidateHosts: candidates.map(\.hostKey),
-                                      historyRuns: history.map(\.id), metrics: metrics, trends: trends))
+                                      historyRuns: history.map(\.id), metrics: metrics, cases: problems, trends: trends))
         }
         return FleetView(kernel: candidate, classes: classes)
     }

@@ -18,6 +18,8 @@ public struct ComparisonTally: Sendable, Equatable {
     public var missing = 0
     /// Regressions of metrics that take part in gating: the ones that fail a CI run.
     public var gatedRegressions = 0
+    /// Gated metrics of the baseline missing from the result (they fail the gate).
+    public var missingMetrics = 0
 
     public init(_ comparison: DocumentComparison) {
         for metric in comparison.metrics {
@@ -31,6 +33,7 @@ public struct ComparisonTally: Sendable, Equatable {
             }
             if metric.verdict == .regressed && metric.gate { gatedRegressions += 1 }
         }
+        missingMetrics = comparison.missingMetrics.count
         for item in comparison.uncompared {
             switch item.kind {
             case "unsupported": unsupported += 1
@@ -50,6 +53,7 @@ public struct ComparisonTally: Sendable, Equatable {
         if cannotDecide > 0 { parts.insert("\(cannotDecide) cannot decide", at: 3) }
         if failed > 0 { parts.append("\(failed) failed") }
         if missing > 0 { parts.append("\(missing) on one side only") }
+        if missingMetrics > 0 { parts.append("\(missingMetrics) gated metric\(missingMetrics == 1 ? "" : "s") missing") }
         return parts.joined(separator: ", ")
     }
 }

@@ -23,13 +23,19 @@ public func renderComparisonText(_ comparison: DocumentComparison, colour: Bool,
     out += "\n" + whatChanged(changes, groups: groups, colour: colour)
     out += undecided(comparison, groups: groups, colour: colour)
     out += "\n" + perCase(groups, listing: changes.listsInformational, colour: colour)
-    if !comparison.uncompared.isEmpty {
+    if !comparison.uncompared.isEmpty || !comparison.missingMetrics.isEmpty {
         out += "\n" + "Not compared".styled(.bold, colour: colour) + "\n"
+        for item in comparison.missingMetrics {
+            let label = ParameterDisplay.caseLabel(scenario: item.scenario, parameters: item.parameters)
+            out += "  " + label.terminalSafe + ": " + "MISSING".styled(.red, colour: colour) + ": " + item.reason.terminalSafe + "\n"
+        }
         for item in comparison.uncompared {
             let label = ParameterDisplay.caseLabel(scenario: item.scenario, parameters: item.parameters)
-            let style: TextStyle = item.kind == "failed" ? .red : .yellow
-            out += "  " + label.terminalSafe + ": " + item.kind.terminalSafe.styled(style, colour: colour)
-                + ": " + item.reason.terminalSafe + "\n"
+            let verdict = item.caseVerdict
+            let word = verdict.failsGate ? verdict.label.uppercased() : item.kind
+            let style: TextStyle = verdict.failsGate ? .red : .yellow
+            out += "  " + label.terminalSafe + ": " + word.terminalSafe.styled(style, colour: colour)
+                + ": " + (verdict.failsGate ? item.kind + ": " : "").terminalSafe + item.reason.terminalSafe + "\n"
         }
     }
     out += "\n" + ComparisonTally(comparison).summaryLine + "\n"

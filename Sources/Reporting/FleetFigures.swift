@@ -2,14 +2,22 @@ import Foundation
 import Results
 
 /// What a lab's dashboard should conclude about one exported figure.
+/// A comparison's figures carry the gate's verdict (`DocumentComparison.judgements`), so no
+/// export shows a pass where the gate fails.
 public enum FigureOutcome: String, Sendable, Equatable {
-    /// Measured, with no verdict to give (a plain run, or a comparison that could not decide).
+    /// Measured, with no verdict to give (a plain run).
     case measured
-    /// Compared and not regressed.
+    /// Compared: unchanged or improved.
     case passed
-    /// A significant regression, or a case that failed (guest crash, failed check, KVM error).
+    /// Fails the gate: a significant regression, a case that failed (guest crash, failed check,
+    /// KVM error), or a case or gated metric the baseline measured and the result lacks or could
+    /// not run (missing, newly unsupported).
     case failed
-    /// The host could not run the case, or one side of the comparison lacks it.
+    /// Compared, and the samples could not decide (noisy, too few, an interval across the
+    /// threshold): no regression shown, none ruled out; the gate is inconclusive, not passed.
+    case inconclusive
+    /// Nothing to judge: the host could not run the case (on both sides, or in a plain run), or
+    /// the baseline does not have it.
     case skipped
 }
 
@@ -73,20 +81,36 @@ public struct FleetFigure: Sendable, Equatable {
                             + "after \(UnitFormatting.format(metric.afterMedian, unit: metric.unit)), "
                             + "change \(UnitFormatting.change(metric.change)); \(metric.explanation)")
         }
+        let missing = comparison.missingMetrics.map { item in
+            FleetFigure(scenario: item.scenario, parameters: item.parameters, metric: item.metric, unit: nil, value: nil,
+                        outcome: .failed, message: "missing: \(item.reason)")
+        }
         let uncompared = comparison.uncompared.map { item in
             FleetFigure(scenario: item.scenario, parameters: item.parameters, metric: nil, unit: nil, value: nil,
-                        outcome: item.kind == "failed" ? .failed : .skipped, message: "\(item.kind): \(item.reason)")
+                        outcome: outcome(of: item.caseVerdict), message: "\(item.caseVerdict.label): \(item.kind): \(item.reason)")
         }
-        return compared + uncompared
+        return compared + missing + uncompared
     }
 
     /// A regression fails; an improvement or a change within the threshold passes; a verdict that
-    /// is not a decision (not significant, noisy, cannot decide) is a measurement without a pass.
+    /// is not a decision (not significant, noisy, cannot decide) is inconclusive, never a pass.
     static func outcome(of verdict: Verdict) -> FigureOutcome {
         switch verdict {
         case .regressed: .failed
         case .improved, .unchanged: .passed
-        case .notSignificant, .noisy, .cannotDecide: .measured
+        case .notSignificant, .noisy, .cannotDecide: .inconclusive
+        }
+    }
+
+    /// A case the gate fails on fails; one it cannot decide is inconclusive; one with nothing to
+    /// judge is skipped.
+    static func outcome(of verdict: CaseVerdict) -> FigureOutcome {
+        switch verdict {
+        case .failed, .regressed, .missing, .newlyUnsupported: .failed
+        case .inconclusive: .inconclusive
+        case .passed: .passed
+        case .notGated: .measured
+        case .skipped: .skipped
         }
     }
 }

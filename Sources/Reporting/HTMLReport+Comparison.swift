@@ -25,7 +25,7 @@ struct ComparisonSection {
             undecided(groups)
             forest(groups)
             perCase(groups)
-            if !comparison.uncompared.isEmpty { uncompared }
+            if !comparison.uncompared.isEmpty || !comparison.missingMetrics.isEmpty { uncompared }
             Markup.element("p", ["class": "tally"]) { ComparisonTally(comparison).summaryLine }
         }
     }
@@ -179,9 +179,20 @@ struct ComparisonSection {
         Markup.joined([
             Markup.element("h3") { "Not compared" },
             Markup.element("ul", ["class": "not-run"]) {
+                for item in comparison.missingMetrics {
+                    Markup.element("li") {
+                        HTMLPieces.badge("missing", className: "s-failed")
+                        " "
+                        Markup.element("span", ["class": "scenario-name"]) { item.scenario }
+                        " "
+                        HTMLPieces.parameters(item.parameters)
+                        Markup.element("div", ["class": "reason"]) { item.reason + " (fails the gate)" }
+                    }
+                }
                 for item in comparison.uncompared {
                     Markup.element("li") {
-                        HTMLPieces.badge(item.kind, className: item.kind == "failed" ? "s-failed" : "s-unsupported")
+                        HTMLPieces.badge(item.caseVerdict.failsGate ? item.caseVerdict.label : item.kind,
+                                         className: item.caseVerdict.failsGate ? "s-failed" : "s-unsupported")
                         " "
                         Markup.element("span", ["class": "scenario-name"]) { item.scenario }
                         " "

@@ -4,8 +4,10 @@ import Results
 /// gated metric comparisons (a regression is a `<failure>`) or, for a plain run, the cases.
 /// Every value from a result is XML-escaped.
 public enum JUnitReport {
-    /// A comparison: one test case per gated metric, plus one per case that could not be compared
-    /// (unsupported or missing on one side → `<skipped>`, failed → `<error>`).
+    /// A comparison: one test case per gated metric (regressed → `<failure>`, not decided →
+    /// `<skipped>` "inconclusive"), one `<failure>` per gated metric missing from the result, plus
+    /// one per case that could not be compared, by the gate's verdict (failed → `<error>`, missing
+    /// or newly unsupported → `<failure>`, nothing to judge → `<skipped>`).
     public static func render(_ comparison: DocumentComparison) -> String {
         var cases: [TestCase] = []
         for metric in comparison.metricsInReportOrder where metric.gate {
@@ -14,15 +16,26 @@ public enum JUnitReport {
                 + "before \(UnitFormatting.format(metric.beforeMedian, unit: metric.unit)), "
                 + "after \(UnitFormatting.format(metric.afterMedian, unit: metric.unit)), "
                 + "change \(UnitFormatting.change(metric.change)), p \(UnitFormatting.pValue(metric.pValue))"
-            let outcome: TestCase.Outcome = metric.verdict == .regressed
-                ? .failure(message: summary, type: "regression", detail: metric.explanation)
-                : .passed(output: summary + "; " + metric.explanation)
+            let outcome: TestCase.Outcome
+            switch metric.gateVerdict {
+            case .regressed: outcome = .failure(message: summary, type: "regression", detail: metric.explanation)
+            case .inconclusive: outcome = .skipped(message: "inconclusive: " + summary + "; " + metric.explanation)
+            case .passed, .notGated: outcome = .passed(output: summary + "; " + metric.explanation)
+            }
             cases.append(TestCase(classname: metric.scenario, name: name, outcome: outcome))
         }
+        for item in comparison.missingMetrics {
+            cases.append(TestCase(classname: item.scenario, name: item.caseKey + " " + item.metric,
+                                  outcome: .failure(message: "missing: \(item.reason)", type: "missing", detail: item.reason)))
+        }
         for item in comparison.uncompared {
-            let outcome: TestCase.Outcome = item.kind == "failed"
-                ? .error(message: item.reason, type: "failed")
-                : .skipped(message: item.kind == "unsupported" ? item.reason : "\(item.kind): \(item.reason)")
+            let message = "\(item.caseVerdict.label): \(item.kind): \(item.reason)"
+            let outcome: TestCase.Outcome
+            switch item.caseVerdict {
+            case .failed: outcome = .error(message: message, type: "failed")
+            case .missing, .newlyUnsupported, .regressed: outcome = .failure(message: message, type: item.caseVerdict.rawValue, detail: item.reason)
+            default: outcome = .skipped(message: item.kind == "unsupported" ? item.reason : "\(item.kind): \(item.reason)")
+            }
             cases.append(TestCase(classname: item.scenario, name: item.caseKey, outcome: outcome))
         }
         let name = "kvmbench compare: \(comparison.before.label) → \(comparison.after.label)"

@@ -3,9 +3,12 @@ import Results
 
 /// KernelCI's KCIDB I/O document (schema v5): one checkout (the kernel that ran), one build (its
 /// architecture and the host), and one test per case and gated metric. A test's `path` is
-/// `kvmbench.<scenario>.<metric>`, its `status` the outcome (FAIL for a regression or a failed
-/// case, PASS for a decided non-regression, DONE for a figure without a decision, SKIP for a case
-/// the host could not run), its `number` the median in the metric's unit. The case's parameters
+/// `kvmbench.<scenario>.<metric>`, its `status` the gate's verdict (FAIL for a regression, a failed
+/// case, or a case or gated metric of the baseline missing or newly unsupported in the result;
+/// PASS for a decided non-regression; DONE, "finished, the status of the tested code unknown",
+/// for a plain measurement and for a metric the comparison could not decide; SKIP for a case
+/// with nothing to judge: unsupported on both sides or not in the baseline), its `number` the
+/// median in the metric's unit. The case's parameters
 /// and the figure's interval travel in `misc`.
 public enum KCIDBExport {
     /// The identifier KCIDB requires before every id: `kvmbench:...`.
@@ -54,7 +57,7 @@ public enum KCIDBExport {
         switch outcome {
         case .failed: "FAIL"
         case .passed: "PASS"
-        case .measured: "DONE"
+        case .measured, .inconclusive: "DONE"
         case .skipped: "SKIP"
         }
     }

@@ -40,7 +40,8 @@ public struct KTAPTest: Sendable, Equatable {
 /// when the host cannot run it. Diagnostics (`# ...` before the result line) carry every metric's
 /// figures, the case's notes and a failure's reason, one line each. For the gate, a case's gated
 /// metrics are subtests (indented two spaces, with their own version and plan lines): `not ok` for
-/// a significant regression, `# SKIP` for a noisy metric; the case fails when a subtest fails.
+/// a significant regression or a missing gated metric, `# SKIP inconclusive: ...` for one the
+/// samples could not decide; the case carries the gate's verdict (see `render(gate:summary:)`).
 /// Descriptions never hold `#` (the spec forbids it) and no line holds a newline.
 public enum KTAPReport {
     public static let versionLine = "KTAP version 1"
@@ -62,34 +63,31 @@ public enum KTAPReport {
         return render(tests, header: header)
     }
 
-    /// The gate: one test point per case of the comparison, one subtest per gated metric.
+    /// The gate: one test point per case of the comparison with the gate's verdict
+    /// (`DocumentComparison.judgements`), one subtest per gated metric. `not ok` for what fails the
+    /// gate (a regressed or missing gated metric, a failed, missing or newly unsupported case);
+    /// `ok ... # SKIP inconclusive: ...` for what the samples could not decide (never a plain `ok`:
+    /// an inconclusive gate is not a pass); `ok ... # SKIP reason` for a case with nothing to judge.
     /// `summary` (the gate's verdict line) is printed as a diagnostic at the end.
     public static func render(gate comparison: DocumentComparison, summary: String) -> String {
-        var order: [String] = []
-        var metricsByCase: [String: [MetricComparison]] = [:]
-        var labels: [String: String] = [:]
-        for metric in comparison.metrics {
-            if metricsByCase[metric.caseKey] == nil { order.append(metric.caseKey) }
-            metricsByCase[metric.caseKey, default: []].append(metric)
-            labels[metric.caseKey] = ParameterDisplay.caseLabel(scenario: metric.scenario, parameters: metric.parameters)
-        }
-        var tests: [KTAPTest] = order.map { key in
-            let metrics = metricsByCase[key] ?? []
-            let gated = metrics.filter(\.gate)
-            let subtests = gated.map(metricTest)
-            var diagnostics = metrics.filter { !$0.gate }.map { "\($0.metric) (not gated): " + figures($0) }
-            if gated.isEmpty { diagnostics.append("no gated metric") }
-            let failed = subtests.contains { $0.outcome == .notOK }
-            return KTAPTest(name: labels[key] ?? key, outcome: failed ? .notOK : .ok,
-                            diagnostics: diagnostics, subtests: subtests)
-        }
-        for item in comparison.uncompared {
+        let tests: [KTAPTest] = comparison.judgements.map { item in
             let label = ParameterDisplay.caseLabel(scenario: item.scenario, parameters: item.parameters)
-            if item.kind == "failed" {
-                tests.append(KTAPTest(name: label, outcome: .notOK, diagnostics: ["failed: \(item.reason)"]))
-            } else {
-                tests.append(KTAPTest(name: label, outcome: .skip("\(item.kind): \(item.reason)")))
+            let gated = item.metrics.filter(\.gate)
+            let subtests = gated.map(metricTest) + item.missingMetrics.map { missing in
+                KTAPTest(name: missing.metric, outcome: .notOK, diagnostics: ["missing: \(missing.reason)"])
             }
+            var diagnostics = item.metrics.filter { !$0.gate }.map { "\($0.metric) (not gated): " + figures($0) }
+            if subtests.isEmpty, item.metrics.isEmpty == false { diagnostics.append("no gated metric") }
+            let outcome: KTAPTest.Outcome
+            switch item.verdict {
+            case .failed, .regressed, .missing, .newlyUnsupported:
+                outcome = .notOK
+                diagnostics.append("\(item.verdict.label): \(item.reason)")
+            case .inconclusive: outcome = .skip("inconclusive: \(item.reason)")
+            case .skipped: outcome = .skip(item.reason)
+            case .passed, .notGated: outcome = .ok
+            }
+            return KTAPTest(name: label, outcome: outcome, diagnostics: diagnostics, subtests: subtests)
         }
         let header = ["kvmbench gate: \(comparison.before.label) -> \(comparison.after.label)"]
         var text = render(tests, header: header)
@@ -123,10 +121,12 @@ public enum KTAPReport {
 
     static func metricTest(_ metric: MetricComparison) -> KTAPTest {
         let diagnostics = ["\(metric.metric): " + figures(metric) + ": " + metric.explanation]
-        switch metric.verdict {
+        switch metric.gateVerdict {
         case .regressed: return KTAPTest(name: metric.metric, outcome: .notOK, diagnostics: diagnostics)
-        case .noisy: return KTAPTest(name: metric.metric, outcome: .skip("noisy: \(metric.explanation)"))
-        default: return KTAPTest(name: metric.metric, outcome: .ok, diagnostics: diagnostics)
+        case .inconclusive:
+            return KTAPTest(name: metric.metric, outcome: .skip("inconclusive: \(metric.verdict.label): \(metric.explanation)"),
+                            diagnostics: diagnostics)
+        case .passed, .notGated: return KTAPTest(name: metric.metric, outcome: .ok, diagnostics: diagnostics)
         }
     }
 

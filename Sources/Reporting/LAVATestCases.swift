@@ -2,7 +2,10 @@ import Results
 
 /// LAVA's way of recording results from inside a test definition: one
 /// `lava-test-case NAME --result pass|fail|skip|unknown [--measurement V --units U]` per case and
-/// gated metric. Names keep only `[A-Za-z0-9_.-]`, as LAVA's test-case names allow.
+/// gated metric. Names keep only `[A-Za-z0-9_.-]`, as LAVA's test-case names allow. The result is
+/// the gate's verdict: `fail` for what fails the gate (regressed, failed, missing, newly
+/// unsupported), `unknown` for a metric the comparison could not decide, `skip` for a case with
+/// nothing to judge, `pass` otherwise.
 public enum LAVATestCases {
     /// One invocation: the arguments after `lava-test-case`.
     public struct Invocation: Sendable, Equatable {
@@ -46,6 +49,7 @@ public enum LAVATestCases {
         switch outcome {
         case .failed: "fail"
         case .passed, .measured: "pass"
+        case .inconclusive: "unknown"
         case .skipped: "skip"
         }
     }

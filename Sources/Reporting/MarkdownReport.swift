@@ -56,12 +56,19 @@ public enum MarkdownReport {
             }
             out += "</details>\n\n"
         }
-        if !comparison.uncompared.isEmpty {
+        if !comparison.uncompared.isEmpty || !comparison.missingMetrics.isEmpty {
             out += "**Not compared**\n\n"
+            for item in comparison.missingMetrics {
+                let label = ParameterDisplay.caseLabel(scenario: item.scenario, parameters: item.parameters)
+                out += "- " + escapeMarkdown(label) + ": **MISSING** (fails the gate): " + escapeMarkdown(item.reason) + "\n"
+            }
             for item in comparison.uncompared {
                 let label = ParameterDisplay.caseLabel(scenario: item.scenario, parameters: item.parameters)
-                out += "- " + escapeMarkdown(label) + ": **" + escapeMarkdown(item.kind) + "**: "
-                    + escapeMarkdown(item.reason) + "\n"
+                let verdict = item.caseVerdict
+                let head = verdict.failsGate
+                    ? "**" + escapeMarkdown(verdict.label.uppercased()) + "** (fails the gate): " + escapeMarkdown(item.kind)
+                    : "**" + escapeMarkdown(item.kind) + "**"
+                out += "- " + escapeMarkdown(label) + ": " + head + ": " + escapeMarkdown(item.reason) + "\n"
             }
             out += "\n"
         }

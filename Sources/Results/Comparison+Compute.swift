@@ -14,13 +14,17 @@ public struct ComparisonOptions: Sendable, Equatable {
     public var minimumSamples: Int
     /// Leave a different kernel release out of the host differences (comparing kernels on purpose).
     public var ignoreKernelDifference: Bool
+    /// The metrics that gate, when the suite lists them for the scenario; nil: the metrics the
+    /// declarations mark as gated.
+    public var gatedMetrics: Set<String>?
     /// What one sample of the before side is: a repetition (two documents, `ChangeDecision`) or a
     /// run's median (a host's history, `RunLevelDecision`).
     public var replication: Replication
 
     public init(threshold: Double = 0.05, metricThresholds: [String: Double] = [:], alpha: Double = 0.05,
                 maxCV: Double = 0.30, minimumSamples: Int = 3, ignoreKernelDifference: Bool = false,
-                replication: Replication = .repetitions) {
+                gatedMetrics: Set<String>? = nil, replication: Replication = .repetitions) {
+        self.gatedMetrics = gatedMetrics
         self.replication = replication
         self.threshold = threshold
         self.metricThresholds = metricThresholds
@@ -34,48 +38,64 @@ public struct ComparisonOptions: Sendable, Equatable {
     public func threshold(for metric: String) -> Double {
         metricThresholds[metric] ?? threshold
     }
+
+    /// Whether the metric declared as `definition` gates: the suite's list when it has one for
+    /// the scenario, else the declaration.
+    public func gates(_ definition: MetricDefinition) -> Bool {
+        gatedMetrics.map { $0.contains(definition.name) } ?? definition.gated
+    }
 }
 
 extension DocumentComparison {
     /// Compares two result documents case by case.
     ///
-    /// Cases are matched by `CaseResult.key`. For a case that is `ok` on both sides, every metric present
-    /// on both sides with the same unit gets a `MetricComparison` from `ChangeDecision`, in the order of
-    /// the after document (polarity, gate and unit come from the after side). A case present on one
-    /// side only, or unsupported or failed on either side, becomes an `UncomparedCase` ("only-before",
-    /// "only-after", "unsupported", "failed"; failed wins over unsupported). Host differences are
-    /// `HostFingerprint.mmuRelevantDifferences(from:)`, without `kernel_release` when
-    /// `options.ignoreKernelDifference` is set. When a key occurs more than once in a document, its
-    /// first case is used.
+    /// Cases are matched by `CaseResult.key`. For a case that is `ok` on both sides, every metric
+    /// present on both sides gets a `MetricComparison` from `ChangeDecision`, in the order of the
+    /// after document. Unit, polarity and gating come from `declarations` (and the suite's list of
+    /// gated metrics in `options`), never from the documents: a metric kvmbench does not declare,
+    /// or whose unit on either side is not the declared one, is not compared (callers refuse such
+    /// documents first, see `MetricDeclarationLookup.refusal`). A gated metric of the before side
+    /// that the after side lacks or holds without samples is a `MissingMetric`. A case present on
+    /// one side only, or unsupported or failed on either side, becomes an `UncomparedCase`
+    /// ("only-before", "only-after", "unsupported", "failed"; failed wins over unsupported) with the
+    /// gate's verdict. Host differences are `HostFingerprint.mmuRelevantDifferences(from:)`, without
+    /// `kernel_release` when `options.ignoreKernelDifference` is set. When a key occurs more than
+    /// once in a document, its first case is used.
     public static func compare(before: ResultDocument, beforeLabel: String, beforeIsReference: Bool = false,
                                after: ResultDocument, afterLabel: String,
+                               declarations: MetricDeclarationLookup,
                                options: ComparisonOptions = .init()) -> DocumentComparison {
         let beforeCases = uniqueByKey(before.cases), afterCases = uniqueByKey(after.cases)
         let beforeByKey = Dictionary(uniqueKeysWithValues: beforeCases.map { ($0.key, $0) })
         let afterKeys = Set(afterCases.map(\.key))
         var metrics: [MetricComparison] = []
         var uncompared: [UncomparedCase] = []
+        var missing: [MissingMetric] = []
         for afterCase in afterCases {
             guard let beforeCase = beforeByKey[afterCase.key] else {
-                uncompared.append(UncomparedCase(afterCase, kind: "only-after", reason: "not in \(beforeLabel)"))
+                uncompared.append(UncomparedCase(afterCase, kind: "only-after", reason: "not in \(beforeLabel)",
+                                                 verdict: afterCase.status == .failed ? .failed : .skipped))
                 continue
             }
             if let problem = UncomparedCase(before: beforeCase, after: afterCase,
                                             beforeLabel: beforeLabel, afterLabel: afterLabel) {
                 uncompared.append(problem)
             } else {
-                metrics += compareMetrics(before: beforeCase, after: afterCase, options: options)
+                metrics += compareMetrics(before: beforeCase, after: afterCase, declarations: declarations, options: options)
+                missing += missingMetrics(before: beforeCase, after: afterCase, afterLabel: afterLabel,
+                                          declarations: declarations, options: options)
             }
         }
         for beforeCase in beforeCases where !afterKeys.contains(beforeCase.key) {
-            uncompared.append(UncomparedCase(beforeCase, kind: "only-before", reason: "not in \(afterLabel)"))
+            uncompared.append(UncomparedCase(beforeCase, kind: "only-before", reason: "not in \(afterLabel)",
+                                             verdict: beforeCase.status == .ok ? .missing : .skipped))
         }
         return DocumentComparison(
             before: ComparisonSide(label: beforeLabel, host: before.host, kvmbench: before.kvmbench,
                                    isReference: beforeIsReference),
             after: ComparisonSide(label: afterLabel, host: after.host, kvmbench: after.kvmbench),
             hostDifferences: hostDifferences(before: before.host, after: after.host, options: options),
-            metrics: metrics, uncompared: uncompared)
+            metrics: metrics, uncompared: uncompared, missingMetrics: missing)
     }
 
     /// The cases in document order, keeping the first of any with the same key.
@@ -84,14 +104,40 @@ extension DocumentComparison {
         return cases.filter { seen.insert($0.key).inserted }
     }
 
-    /// Every metric of an ok case present on both sides with the same unit, decided by `ChangeDecision`.
-    static func compareMetrics(before: CaseResult, after: CaseResult,
+    /// Every declared metric of an ok case present on both sides in its declared unit (with
+    /// samples after), decided by `ChangeDecision` under the declaration's polarity.
+    static func compareMetrics(before: CaseResult, after: CaseResult, declarations: MetricDeclarationLookup,
                                options: ComparisonOptions) -> [MetricComparison] {
         after.metrics.compactMap { afterMetric in
-            guard let beforeMetric = before.metric(named: afterMetric.name),
-                  beforeMetric.unit == afterMetric.unit else { return nil }
-            return MetricComparison(case: after, before: beforeMetric, after: afterMetric,
+            guard let definition = declarations.declaration(of: afterMetric, in: after),
+                  let beforeMetric = before.metric(named: afterMetric.name),
+                  beforeMetric.unit == definition.unit, afterMetric.unit == definition.unit,
+                  !afterMetric.samples.isEmpty || !options.gates(definition) else { return nil }
+            return MetricComparison(case: after, before: beforeMetric, after: afterMetric, definition: definition,
+                                    gate: options.gates(definition),
                                     threshold: options.threshold(for: afterMetric.name), options: options)
+        }
+    }
+
+    /// The gated metrics of `before` that `after` lacks, holds in another unit or without samples.
+    static func missingMetrics(before: CaseResult, after: CaseResult, afterLabel: String,
+                               declarations: MetricDeclarationLookup, options: ComparisonOptions) -> [MissingMetric] {
+        before.metrics.compactMap { metric in
+            guard let definition = declarations.declaration(of: metric, in: before), options.gates(definition) else { return nil }
+            let why: String
+            if let mine = after.metric(named: metric.name) {
+                if mine.unit != definition.unit {
+                    why = "is in \(mine.unit.symbol) in \(afterLabel), declared in \(definition.unit.symbol)"
+                } else if mine.samples.isEmpty {
+                    why = "has no samples in \(afterLabel)"
+                } else {
+                    return nil
+                }
+            } else {
+                why = "is not in \(afterLabel)"
+            }
+            return MissingMetric(caseKey: after.key, scenario: after.scenario, parameters: after.parameters,
+                                 metric: metric.name, reason: "gated metric \(metric.name) \(why)")
         }
     }
 
@@ -114,19 +160,21 @@ public enum Replication: Sendable, Equatable {
 
 extension MetricComparison {
     /// The decision for one metric of `case`, from its samples on both sides.
-    init(case result: CaseResult, before: Metric, after: Metric, threshold: Double, options: ComparisonOptions) {
+    init(case result: CaseResult, before: Metric, after: Metric, definition: MetricDefinition, gate: Bool,
+         threshold: Double, options: ComparisonOptions) {
         if case .runs(let runLimit) = options.replication {
-            let decision = RunLevelDecision(runMedians: before.samples, after: after.samples, better: after.better,
+            let decision = RunLevelDecision(runMedians: before.samples, after: after.samples, better: definition.better,
                                             threshold: threshold, alpha: options.alpha, maxCV: options.maxCV,
                                             runLimit: runLimit)
-            self.init(case: result, metric: after, beforeSamples: before.samples, threshold: threshold, runDecision: decision)
+            self.init(case: result, metric: after, definition: definition, gate: gate, beforeSamples: before.samples,
+                      threshold: threshold, runDecision: decision)
             return
         }
-        let decision = ChangeDecision(before: before.samples, after: after.samples, better: after.better,
+        let decision = ChangeDecision(before: before.samples, after: after.samples, better: definition.better,
                                       threshold: threshold, alpha: options.alpha, maxCV: options.maxCV,
                                       minimumSamples: options.minimumSamples)
         self.init(caseKey: result.key, scenario: result.scenario, parameters: result.parameters,
-                  metric: after.name, unit: after.unit, better: after.better, gate: after.gate,
+                  metric: after.name, unit: definition.unit, better: definition.better, gate: gate,
                   beforeSamples: before.samples, afterSamples: after.samples,
                   beforeMedian: decision.beforeMedian, afterMedian: decision.afterMedian,
                   change: decision.change, ratioInterval: decision.ratioInterval, pValue: decision.pValue,
@@ -136,10 +184,10 @@ extension MetricComparison {
     }
 
     /// The comparison of a new run's `metric` with the medians of earlier runs, as `decision` made it.
-    public init(case result: CaseResult, metric: Metric, beforeSamples: [Double], threshold: Double,
-                runDecision decision: RunLevelDecision) {
+    init(case result: CaseResult, metric: Metric, definition: MetricDefinition, gate: Bool, beforeSamples: [Double],
+         threshold: Double, runDecision decision: RunLevelDecision) {
         self.init(caseKey: result.key, scenario: result.scenario, parameters: result.parameters,
-                  metric: metric.name, unit: metric.unit, better: metric.better, gate: metric.gate,
+                  metric: metric.name, unit: definition.unit, better: definition.better, gate: gate,
                   beforeSamples: beforeSamples, afterSamples: metric.samples,
                   beforeMedian: decision.beforeMedian, afterMedian: decision.afterMedian,
                   change: decision.change, ratioInterval: decision.ratioInterval, pValue: decision.pValue,
@@ -181,9 +229,9 @@ public struct RunSeriesFigures: Codable, Sendable, Equatable {
 
 
 extension UncomparedCase {
-    init(_ result: CaseResult, kind: String, reason: String) {
+    init(_ result: CaseResult, kind: String, reason: String, verdict: CaseVerdict) {
         self.init(caseKey: result.key, scenario: result.scenario, parameters: result.parameters,
-                  kind: kind, reason: reason)
+                  kind: kind, reason: reason, verdict: verdict)
     }
 
     /// Why a case present on both sides cannot be compared (failed, then unsupported), or nil when both
@@ -196,7 +244,17 @@ extension UncomparedCase {
             let reason = matching.map { side, label in
                 "\(status.rawValue) in \(label)" + (side.reason.map { ": \($0)" } ?? "")
             }.joined(separator: "; ")
-            self.init(after, kind: status.rawValue, reason: reason)
+            // Only the judged (after) side's own state counts against it: a failure there fails the
+            // gate, a case the baseline measured and the result could not run is newly unsupported.
+            let verdict: CaseVerdict
+            if after.status == .failed {
+                verdict = .failed
+            } else if status == .unsupported, before.status == .ok {
+                verdict = .newlyUnsupported
+            } else {
+                verdict = .skipped
+            }
+            self.init(after, kind: status.rawValue, reason: reason, verdict: verdict)
             return
         }
         return nil

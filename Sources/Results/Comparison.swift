@@ -105,14 +105,19 @@ public struct UncomparedCase: Codable, Sendable, Equatable {
     /// "only-before", "only-after", "unsupported", "failed".
     public var kind: String
     public var reason: String
-    public init(caseKey: String, scenario: String, parameters: [String: String], kind: String, reason: String) {
+    /// The gate's verdict about the case (`caseVerdict` reads it); nil in comparisons written
+    /// before kvmbench said so.
+    public var verdict: CaseVerdict?
+    public init(caseKey: String, scenario: String, parameters: [String: String], kind: String, reason: String,
+                verdict: CaseVerdict? = nil) {
         self.caseKey = caseKey
         self.scenario = scenario
         self.parameters = parameters
         self.kind = kind
         self.reason = reason
+        self.verdict = verdict
     }
-    enum CodingKeys: String, CodingKey { case caseKey = "case_key", scenario, parameters, kind, reason }
+    enum CodingKeys: String, CodingKey { case caseKey = "case_key", scenario, parameters, kind, reason, verdict }
 }
 
 /// The comparison of two result documents (or baselines), as `kvmbench compare --json` prints it.
@@ -123,14 +128,28 @@ public struct DocumentComparison: Codable, Sendable, Equatable {
     public var hostDifferences: [HostDifference]
     public var metrics: [MetricComparison]
     public var uncompared: [UncomparedCase]
+    /// Gated metrics of the before side (the baseline) that the after side lacks in a case
+    /// measured on both: the gate fails on them.
+    public var missingMetrics: [MissingMetric]
 
     public init(before: ComparisonSide, after: ComparisonSide, hostDifferences: [HostDifference],
-                metrics: [MetricComparison], uncompared: [UncomparedCase]) {
+                metrics: [MetricComparison], uncompared: [UncomparedCase], missingMetrics: [MissingMetric] = []) {
         self.before = before
         self.after = after
         self.hostDifferences = hostDifferences
         self.metrics = metrics
         self.uncompared = uncompared
+        self.missingMetrics = missingMetrics
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        before = try container.decode(ComparisonSide.self, forKey: .before)
+        after = try container.decode(ComparisonSide.self, forKey: .after)
+        hostDifferences = try container.decode([HostDifference].self, forKey: .hostDifferences)
+        metrics = try container.decode([MetricComparison].self, forKey: .metrics)
+        uncompared = try container.decode([UncomparedCase].self, forKey: .uncompared)
+        missingMetrics = try container.decodeIfPresent([MissingMetric].self, forKey: .missingMetrics) ?? []
     }
 
     /// How many metrics got each verdict.
@@ -139,7 +158,7 @@ public struct DocumentComparison: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case before, after, hostDifferences = "host_differences", metrics, uncompared
+        case before, after, hostDifferences = "host_differences", metrics, uncompared, missingMetrics = "missing_metrics"
     }
 }
 

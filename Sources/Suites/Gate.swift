@@ -131,14 +131,18 @@ public enum Gate {
         }
     }
 
-    /// The gate's status for a comparison of `baseline` with `result`.
+    /// The gate's status for a comparison of `baseline` with `result`, from the comparison's
+    /// per-case verdicts (`DocumentComparison.judgements`), the ones every report renders.
     public static func decide(_ report: ComparisonReport, baseline: ResultDocument, result: ResultDocument) -> GateOutcome {
         let comparison = report.comparison
-        let regressions = comparison.metrics.filter { $0.gate && $0.verdict == .regressed }
+        let judgements = comparison.judgements
+        let regressions = comparison.metrics.filter { $0.gateVerdict == .regressed }
             .sorted { worsening($0) > worsening($1) }
-        let undecided = comparison.metrics.filter { $0.gate && [.cannotDecide, .noisy, .notSignificant].contains($0.verdict) }
-        let failed = result.cases.filter { $0.status == .failed }
-        let missing = missingFromResult(baseline: baseline, result: result, policy: report.policy)
+        let undecided = comparison.metrics.filter { $0.gateVerdict == .inconclusive }
+        let failedKeys = Set(judgements.filter { $0.verdict == .failed }.map(\.caseKey))
+        var seen: Set<String> = []
+        let failed = result.cases.filter { failedKeys.contains($0.key) && seen.insert($0.key).inserted }
+        let missing = missingLines(judgements)
         var outcome = GateOutcome(status: .pass, report: report, regressions: regressions, failedCases: failed,
                                   missing: missing, undecided: undecided, problem: nil)
         if result.interrupted {
@@ -163,36 +167,22 @@ public enum Gate {
         return outcome
     }
 
-    /// What `baseline` measured (ok cases, and their gated metrics) that `result` lacks: a case not in
-    /// the result or unsupported there, or a gated metric missing from (or with another unit in) a
-    /// case measured on both sides. Failed cases are the caseFailed status's business.
-    static func missingFromResult(baseline: ResultDocument, result: ResultDocument, policy: GatePolicy) -> [String] {
-        let resultByKey = Dictionary(result.cases.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+    /// What the baseline measured (ok cases, and their gated metrics) that the result lacks, one
+    /// line each: a case not in the result or unsupported there, or a gated metric missing from
+    /// (or without samples in) a case measured on both sides. Failed cases are the caseFailed
+    /// status's business.
+    static func missingLines(_ judgements: [CaseJudgement]) -> [String] {
         var lines: [String] = []
-        var seen: Set<String> = []
-        for item in baseline.cases where item.status == .ok && seen.insert(item.key).inserted {
-            guard let other = resultByKey[item.key] else {
-                lines.append("case \(item.key): measured in the baseline, not in the result")
-                continue
+        for item in judgements {
+            switch item.verdict {
+            case .missing where item.missingMetrics.isEmpty:
+                lines.append("case \(item.caseKey): measured in the baseline, not in the result")
+            case .newlyUnsupported:
+                lines.append("case \(item.caseKey): measured in the baseline, unsupported in the result: \(item.reason)")
+            default:
+                break
             }
-            switch other.status {
-            case .failed: continue
-            case .unsupported:
-                lines.append("case \(item.key): measured in the baseline, unsupported in the result: \(other.reason ?? "no reason given")")
-                continue
-            case .ok: break
-            }
-            for metric in item.metrics where policy.gates(scenario: item.scenario, metric: metric.name, scenarioGate: metric.gate) {
-                guard let mine = other.metric(named: metric.name) else {
-                    lines.append("case \(item.key): gated metric \(metric.name) is in the baseline, not in the result")
-                    continue
-                }
-                if mine.unit != metric.unit {
-                    lines.append("case \(item.key): gated metric \(metric.name) is in \(metric.unit) in the baseline, \(mine.unit) in the result")
-                } else if mine.samples.isEmpty {
-                    lines.append("case \(item.key): gated metric \(metric.name) has no samples in the result")
-                }
-            }
+            lines += item.missingMetrics.map { "case \(item.caseKey): \($0.reason)" }
         }
         return lines
     }

@@ -82,6 +82,10 @@ public struct ComparisonReport: Sendable {
 ///   reference baseline, by `ReferenceMatching`'s loose rule. Both sides must be as the current
 ///   declarations name them: `DocumentLoader` upgrades what it reads, and a caller comparing a
 ///   document it measured or built passes it through `CurrentDeclarations.upgrade` first.
+/// - Unit, polarity and gating come from kvmbench's metric declarations
+///   (`MetricDeclarationLookup.kvmbench`) and the policy's list of gated metrics, never from the
+///   documents: a document with a metric that disagrees with its declaration, that its scenario
+///   does not declare, or of a scenario kvmbench does not know is refused (`.baseline`, exit 4).
 /// - Every metric on both sides gets `ChangeDecision`'s verdict; a metric of a reference comparison
 ///   gets "not significant", no p-value, no interval, and is not gated; a metric of a case measured
 ///   while other processes used more than `max_host_busy` of the CPUs (either side) is noisy.
@@ -105,6 +109,9 @@ public enum SuiteComparison {
         guard !shared.isEmpty else {
             throw .baseline("\(before.label) and \(after.label) share no cases, so nothing can be compared: \(before.label) has \(describeCases(beforeDocument)); \(after.label) has \(describeCases(afterDocument))")
         }
+        for (document, label) in [(beforeDocument, before.label), (afterDocument, after.label)] {
+            if let refusal = MetricDeclarationLookup.kvmbench.refusal(of: document, label: label) { throw .baseline(refusal) }
+        }
 
         var comparison = compareByScenario(before: beforeDocument, beforeLabel: before.label,
                                            after: afterDocument, afterLabel: after.label,
@@ -121,9 +128,13 @@ public enum SuiteComparison {
                 (before.isReference && unknown.contains(difference.before)) || (after.isReference && unknown.contains(difference.after))
             }
         }
+        if involvesReference {
+            // Nothing of a reference comparison gates: a missing or unsupported case is orientation only.
+            comparison.missingMetrics = []
+            for index in comparison.uncompared.indices { comparison.uncompared[index].verdict = .skipped }
+        }
         for index in comparison.metrics.indices {
             var metric = comparison.metrics[index]
-            metric.gate = policy.gates(scenario: metric.scenario, metric: metric.metric, scenarioGate: metric.gate)
             if involvesReference {
                 metric.verdict = .notSignificant
                 metric.pValue = nil
@@ -211,14 +222,15 @@ public enum SuiteComparison {
         for item in after.cases + before.cases where !scenarios.contains(item.scenario) { scenarios.append(item.scenario) }
         var whole = DocumentComparison.compare(
             before: subset(before, nil), beforeLabel: beforeLabel, after: subset(after, nil), afterLabel: afterLabel,
-            options: policy.options(scenario: "", ignoreKernel: ignoreKernel, replication: replication))
+            declarations: .kvmbench, options: policy.options(scenario: "", ignoreKernel: ignoreKernel, replication: replication))
         for scenario in scenarios {
             let part = DocumentComparison.compare(
                 before: subset(before, scenario), beforeLabel: beforeLabel,
                 after: subset(after, scenario), afterLabel: afterLabel,
-                options: policy.options(scenario: scenario, ignoreKernel: ignoreKernel, replication: replication))
+                declarations: .kvmbench, options: policy.options(scenario: scenario, ignoreKernel: ignoreKernel, replication: replication))
             whole.metrics += part.metrics
             whole.uncompared += part.uncompared
+            whole.missingMetrics += part.missingMetrics
         }
         return whole
     }

@@ -131,10 +131,10 @@ public struct GatePolicy: Sendable, Equatable {
         for metric in metrics[scenario] ?? [] { thresholds[metric.name] = metric.threshold ?? threshold }
         return ComparisonOptions(threshold: threshold, metricThresholds: thresholds, alpha: alpha, maxCV: maxCV,
                                  minimumSamples: minimumSamples, ignoreKernelDifference: ignoreKernel,
-                                 replication: replication)
+                                 gatedMetrics: metrics[scenario].map { Set($0.map(\.name)) }, replication: replication)
     }
 
-    /// Whether `metric` of `scenario` gates, given what the scenario itself said (`scenarioGate`).
+    /// Whether `metric` of `scenario` gates, given what its declaration says (`scenarioGate`).
     public func gates(scenario: String, metric: String, scenarioGate: Bool) -> Bool {
         guard let listed = metrics[scenario] else { return scenarioGate }
         return listed.contains { $0.name == metric }

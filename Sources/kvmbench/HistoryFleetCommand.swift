@@ -22,9 +22,15 @@ extension HistoryCommand {
             --suite, else of the suite the runs recorded, else 5%). --html writes the table and a trend chart per \
             host class.
 
-            Exit status, as the gate's: 2 a gated metric regressed on some host of some class; 4 nothing could be \
-            compared (no class has both a run on the candidate kernel and accepted runs on other kernels); 0 no \
-            regression (undecided metrics do not fail it). 64 usage, 1 other error.
+            A case that failed on a candidate host fails the fleet; so does a case (or gated metric) the class's \
+            history measured that a candidate host lacks or could not run (missing, newly unsupported). Unit, \
+            polarity and gating come from kvmbench's metric declarations, never from the recorded runs.
+
+            Exit status, as the gate's: 3 a case failed on some candidate host; 2 a gated metric regressed, or a \
+            case or gated metric is missing or newly unsupported, on some host of some class; 4 nothing could be \
+            compared (no class has both a run on the candidate kernel and accepted runs on other kernels), or a \
+            recorded run disagrees with the metric declarations; 0 no failure (undecided metrics do not fail it). \
+            64 usage, 1 other error.
             """)
         @Option(name: .customLong("kernel"), help: "The candidate kernel release (default: the kernel of the newest run).")
         var kernel: String?
@@ -41,9 +47,13 @@ extension HistoryCommand {
             let store = history.open()
             let runs = historyOrFail { try store.runs(host: nil) }
             let definition = suiteDefinition(runs: runs)
-            let view = historyOrFail {
-                try FleetView.compute(store: store, kernel: kernel, last: pool.last) { scenario in
-                    definition?.gate.options(scenario: scenario, ignoreKernel: true) ?? ComparisonOptions(ignoreKernelDifference: true)
+            let view = historyOrFail { () throws -> FleetView in
+                do {
+                    return try FleetView.compute(store: store, kernel: kernel, last: pool.last, declarations: .kvmbench) { scenario in
+                        definition?.gate.options(scenario: scenario, ignoreKernel: true) ?? ComparisonOptions(ignoreKernelDifference: true)
+                    }
+                } catch let refusal as FleetView.Refusal {
+                    fail(refusal.description, status: ExitStatus.baselineProblem)
                 }
             }
             if let html {
@@ -66,11 +76,16 @@ extension HistoryCommand {
                 print(Self.heading(hostClass))
                 if hostClass.historyRuns.isEmpty {
                     print("  no accepted run of this class on another kernel: nothing to compare against")
-                    continue
+                    if hostClass.cases.isEmpty { continue }
                 }
                 var table = TextTable(columns: [.init("case"), .init("metric"), .init("threshold", .right), .init("regressed", .right),
                                                 .init("improved", .right), .init("undecided", .right), .init("change", .right),
                                                 .init("regressed on")])
+                for row in hostClass.cases {
+                    table.append([.init(row.caseKey), .init(row.verdict.label.uppercased(), style: .red), .init("-"),
+                                  .init("\(row.hosts.count) of \(hostClass.candidateHosts.count)", style: .red),
+                                  .init("-"), .init("-"), .init("-"), .init(row.hosts.joined(separator: ", "))])
+                }
                 for row in hostClass.metrics {
                     let style: TextStyle? = row.regressed.isEmpty ? nil : .red
                     table.append([.init(row.caseKey), .init(row.metric), .init(UnitFormatting.change(row.threshold).replacingOccurrences(of: "+", with: "")),
@@ -83,22 +98,32 @@ extension HistoryCommand {
             }
         }
 
-        /// The gate's convention, so that a fleet job can fail: 2 when a gated metric regressed on
-        /// some host of some class, else 4 when nothing could be compared (no class has both a run on
-        /// the candidate kernel and a history on other kernels), else nil (exit 0). Undecided
-        /// metrics do not fail it: over many hosts some always are.
+        /// The gate's convention, so that a fleet job can fail: 3 when a case failed on some
+        /// candidate host, 2 when a gated metric regressed or a case or gated metric is missing or
+        /// newly unsupported on some host of some class, else 4 when nothing could be compared (no
+        /// class has both a run on the candidate kernel and a history on other kernels), else nil
+        /// (exit 0). Undecided metrics do not fail it: over many hosts some always are.
         static func exitStatus(_ view: FleetView) -> Int32? {
             let metrics = view.classes.flatMap(\.metrics)
-            if metrics.contains(where: { !$0.regressed.isEmpty }) { return ExitStatus.regression }
+            let cases = view.classes.flatMap(\.cases)
+            if cases.contains(where: { $0.verdict == .failed }) { return ExitStatus.caseFailed }
+            if metrics.contains(where: { !$0.regressed.isEmpty }) || cases.contains(where: \.verdict.failsGate) {
+                return ExitStatus.regression
+            }
             if !metrics.contains(where: { $0.hostsCompared > 0 }) { return ExitStatus.baselineProblem }
             return nil
         }
 
         static func heading(_ hostClass: FleetView.FleetClass) -> String {
             let regressed = hostClass.metrics.filter { !$0.regressed.isEmpty }.count
-            return "class \(hostClass.hostClass) (\(hostClass.summary)): \(hostClass.hosts.count) hosts, "
+            var text = "class \(hostClass.hostClass) (\(hostClass.summary)): \(hostClass.hosts.count) hosts, "
                 + "\(hostClass.candidateHosts.count) on the candidate kernel, history of \(hostClass.historyRuns.count) runs; "
                 + "\(regressed) of \(hostClass.metrics.count) gated metrics regressed"
+            for verdict in [CaseVerdict.failed, .newlyUnsupported, .missing] {
+                let count = hostClass.cases.filter { $0.verdict == verdict }.count
+                if count > 0 { text += "; \(count) case\(count == 1 ? "" : "s") \(verdict.label)" }
+            }
+            return text
         }
 
         /// The suite named by --suite, else the one the newest run recorded when it is a known suite.
@@ -117,7 +142,12 @@ extension HistoryCommand {
                     title: "Class \(hostClass.hostClass): \(hostClass.summary)",
                     subtitle: heading(hostClass),
                     header: ["case", "metric", "threshold", "regressed", "improved", "undecided", "change", "regressed on"],
-                    rows: hostClass.metrics.map { row in
+                    rows: hostClass.cases.map { row in
+                        FleetHTML.Row(cells: [row.caseKey, row.verdict.label.uppercased(), "-",
+                                              "\(row.hosts.count) of \(hostClass.candidateHosts.count)", "-", "-", "-",
+                                              zip(row.hosts, row.reasons).map { "\($0): \($1)" }.joined(separator: "; ")],
+                                      regressed: true)
+                    } + hostClass.metrics.map { row in
                         FleetHTML.Row(cells: [row.caseKey, row.metric,
                                               UnitFormatting.change(row.threshold).replacingOccurrences(of: "+", with: ""),
                                               "\(row.regressed.count) of \(row.hostsCompared)", "\(row.improved.count)",

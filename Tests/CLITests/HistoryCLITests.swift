@@ -196,4 +196,29 @@ struct HistoryCLITests {
         let last = try CLI.run(["history", "fleet", "--last", "0", "--history", database])
         #expect(last.status == 64 && last.stderr.contains("--last must be at least 1 run, not 0"), "\(last.stderr)")
     }
+
+    /// A kernel that crashes guests fails the fleet (exit 3) and one whose host can no longer run a
+    /// case the class's history measured fails it too (exit 2), whatever the compared metrics say.
+    @Test func theFleetFailsOnFailedAndNewlyUnsupportedCases() throws {
+        for (status, exit) in [("failed", Int32(3)), ("unsupported", Int32(2))] {
+            let folder = try Self.temporaryFolder()
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let database = folder.appendingPathComponent("history.sqlite").path
+            let (files, _) = try Self.writeNights(9, stepAt: 99, into: folder, firstCaseOnly: true)
+            var document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: files[8])) as? [String: Any])
+            var host = try #require(document["host"] as? [String: Any])
+            host["kernel_release"] = "6.99.0-fleet-candidate"
+            document["host"] = host
+            var cases = try #require(document["cases"] as? [[String: Any]])
+            cases[0]["status"] = status
+            cases[0]["reason"] = "vCPU 0: KVM_EXIT_SHUTDOWN"
+            cases[0]["metrics"] = [Any]()
+            document["cases"] = cases
+            try JSONSerialization.data(withJSONObject: document).write(to: files[8])
+            #expect(try CLI.run(["history", "import", "--history", database] + files.map(\.path)).status == 0)
+            let fleet = try CLI.run(["history", "fleet", "--last", "8", "--suite", "nightly", "--history", database])
+            #expect(fleet.status == exit, "\(status): \(fleet.stdout) \(fleet.stderr)")
+            #expect(fleet.stdout.contains(status == "failed" ? "FAILED" : "NEWLY UNSUPPORTED"), "\(fleet.stdout)")
+        }
+    }
 }

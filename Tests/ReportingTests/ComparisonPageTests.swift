@@ -24,7 +24,7 @@ struct ComparisonPageTests {
         let before = try load("Tests/Fixtures/old-documents/nightly-baseline-2026-11-24.json"), after = try load("Reports/sample/nightly-2026-12-01.json")
         let comparison = DocumentComparison.compare(before: before, beforeLabel: "nightly-baseline-2026-11-24.json",
                                                     after: after, afterLabel: "nightly-2026-12-01.json",
-                                                    options: ComparisonOptions(threshold: 0.10))
+                                                    declarations: .recordedIn(before), options: ComparisonOptions(threshold: 0.10))
         return ([before, after], comparison)
     }
 

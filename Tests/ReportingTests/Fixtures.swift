@@ -158,9 +158,9 @@ enum Fixtures {
             uncompared: [
                 UncomparedCase(caseKey: "demand-paging[backing=hugetlb-1G,mem_per_vcpu=1G,vcpus=2]", scenario: "demand-paging",
                                parameters: ["vcpus": "2", "mem_per_vcpu": "1G", "backing": "hugetlb-1G"],
-                               kind: "unsupported", reason: "no 1G hugepages in the pool"),
+                               kind: "unsupported", reason: "no 1G hugepages in the pool", verdict: .skipped),
                 UncomparedCase(caseKey: "zap-all[vcpus=2]", scenario: "zap-all", parameters: ["vcpus": "2"],
-                               kind: "failed", reason: "vCPU 1 exited with KVM_EXIT_SHUTDOWN"),
+                               kind: "failed", reason: "vCPU 1 exited with KVM_EXIT_SHUTDOWN", verdict: .failed),
             ])
     }
 
@@ -176,6 +176,24 @@ enum Fixtures {
             hostDifferences: [HostDifference(field: hostile, before: hostile, after: hostile)],
             metrics: [metric],
             uncompared: [UncomparedCase(caseKey: "memslots[slots=\(hostile)]", scenario: "memslots",
-                                        parameters: ["slots": hostile], kind: "unsupported", reason: hostile)])
+                                        parameters: ["slots": hostile], kind: "unsupported", reason: hostile, verdict: .skipped)])
+    }
+}
+
+extension MetricDeclarationLookup {
+    /// For rendering tests only (Reporting cannot see the scenarios' declarations): every metric of
+    /// `document` declared as it was recorded there. The declarations themselves are checked
+    /// against the committed documents in SuiteTests.
+    static func recordedIn(_ document: ResultDocument) -> MetricDeclarationLookup {
+        var known: [String: MetricDefinition] = [:]
+        for item in document.cases {
+            for metric in item.metrics {
+                known[item.scenario + "\u{0}" + metric.name] = MetricDefinition(metric.name, unit: metric.unit, better: metric.better, gated: metric.gate)
+            }
+        }
+        let table = known
+        return MetricDeclarationLookup { scenario, _, metric, _ in
+            table[scenario + "\u{0}" + metric].map { .declared($0) } ?? .undeclared
+        }
     }
 }

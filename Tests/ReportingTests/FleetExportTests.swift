@@ -32,7 +32,7 @@ struct FleetExportTests {
         #expect(figures.first?.value == first.median)
     }
 
-    @Test func aRegressionFailsAndAnUndecidedChangeIsOnlyMeasured() {
+    @Test func aRegressionFailsAndAnUndecidedChangeIsInconclusive() {
         let comparison = Fixtures.comparison()
         let figures = FleetFigure.figures(of: comparison)
         for metric in comparison.metrics where metric.gate {
@@ -40,7 +40,7 @@ struct FleetExportTests {
             let expected: FigureOutcome = switch metric.verdict {
             case .regressed: .failed
             case .improved, .unchanged: .passed
-            default: .measured
+            default: .inconclusive
             }
             #expect(figure?.outcome == expected, "\(metric.caseKey) \(metric.metric)")
             #expect(figure?.value == metric.afterMedian)

@@ -12,7 +12,8 @@ struct JUnitReportTests {
         #expect(suite.attribute("tests") == "9")
         #expect(suite.attribute("failures") == "2")
         #expect(suite.attribute("errors") == "1")
-        #expect(suite.attribute("skipped") == "1")
+        // Skipped: the unsupported case and the noisy and not significant gated metrics (inconclusive, never passed).
+        #expect(suite.attribute("skipped") == "3")
 
         let cases = try xml.elements(named: "testcase")
         #expect(cases.count == 9)
@@ -27,8 +28,9 @@ struct JUnitReportTests {
         #expect(regression.attribute("classname") == "demand-paging")
         #expect(regression.attribute("name") == "demand-paging[backing=anonymous,mem_per_vcpu=512M,vcpus=4] first_touch_time")
 
-        let skipped = try #require(try xml.elements(named: "skipped").first)
-        #expect(skipped.attribute("message") == "no 1G hugepages in the pool")
+        let skips = try xml.elements(named: "skipped")
+        #expect(skips.contains { $0.attribute("message")?.hasPrefix("inconclusive: phase.adjust_mappings noisy") == true })
+        let skipped = try #require(skips.first { $0.attribute("message") == "no 1G hugepages in the pool" })
         #expect(skipped.parent?.attribute("classname") == "demand-paging")
         let error = try #require(try xml.elements(named: "error").first)
         #expect(error.parent?.attribute("name") == "zap-all[vcpus=2]")

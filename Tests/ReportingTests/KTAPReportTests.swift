@@ -40,16 +40,25 @@ struct KTAPReportTests {
         #expect(dp4.subtests.map(\.name) == ["demand_paging_rate", "first_touch_time"])
         #expect(dp4.subtests.allSatisfy { !$0.ok })
         #expect(dp4.subtests[1].diagnostics.first?.hasPrefix("first_touch_time: before 160.0 ms, after 190.0 ms, change +18.8%, p 0.008") == true)
+        // A noisy or not significant gated metric is inconclusive: skipped, and so is its case,
+        // never a plain ok.
         let pageTable = try #require(tests.first { $0.name.hasPrefix("page-table") })
-        #expect(pageTable.ok)
+        #expect(pageTable.ok && pageTable.skip?.hasPrefix("inconclusive: ") == true)
         #expect(pageTable.subtests.count == 3)
-        #expect(pageTable.subtests[2].skip?.hasPrefix("noisy: ") == true)
+        #expect(pageTable.subtests[2].skip?.hasPrefix("inconclusive: noisy: ") == true)
         // A regression of a metric that does not gate is a figure, not a failure.
         let dp1 = try #require(tests.first { $0.name.hasPrefix("demand-paging [vcpus=1") })
         #expect(dp1.ok && dp1.subtests.map(\.name) == ["demand_paging_rate"])
         #expect(dp1.diagnostics.contains { $0.hasPrefix("first_touch_time (not gated): ") })
         #expect(tests.contains { $0.name.hasPrefix("zap-all") && !$0.ok && $0.skip == nil })
         #expect(tests.contains { $0.skip == "unsupported: no 1G hugepages in the pool" })
+        // A case missing or newly unsupported in the result fails.
+        var failingComparison = Fixtures.comparison()
+        failingComparison.uncompared[0].verdict = CaseVerdict.newlyUnsupported
+        failingComparison.uncompared.append(UncomparedCase(caseKey: "memslots[slots=1]", scenario: "memslots", parameters: ["slots": "1"],
+                                                    kind: "only-before", reason: "not in after", verdict: .missing))
+        let failing = try KTAPParser.parse(KTAPReport.render(gate: failingComparison, summary: "gate: FAIL"))
+        #expect(failing.tests.filter { $0.name.hasPrefix("memslots [slots=1") || $0.name.contains("hugetlb-1G") }.allSatisfy { !$0.ok && $0.skip == nil })
     }
 
     @Test func hostileTextCannotBreakTheFormat() throws {

@@ -29,7 +29,7 @@ struct MarkdownReportTests {
     @Test func notComparedCasesAreListedWithReasons() {
         let markdown = MarkdownReport.render(Fixtures.comparison())
         #expect(markdown.contains("**unsupported**: no 1G hugepages in the pool"))
-        #expect(markdown.contains("**failed**: vCPU 1 exited with KVM\\_EXIT\\_SHUTDOWN"))
+        #expect(markdown.contains("**FAILED** (fails the gate): failed: vCPU 1 exited with KVM\\_EXIT\\_SHUTDOWN"))
         #expect(markdown.hasSuffix("3 regressed, 1 improved, 2 unchanged, 1 not significant, 1 noisy, 1 unsupported, 1 failed\n"))
     }
 

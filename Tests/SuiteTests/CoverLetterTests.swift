@@ -105,7 +105,7 @@ struct CoverLetterTests {
     @Test func measuredSidesMarkChangesTheDecisionRuleCannotConfirm() throws {
         func side(_ samples: [Double]) -> ResultDocument {
             Fixtures.document([CaseResult(scenario: "demand-paging", parameters: ["vcpus": "4", "backing": "thp"],
-                                          metrics: [Metric(name: "first_touch_time", unit: .milliseconds, better: .lower, samples: samples),
+                                          metrics: [Metric(name: "first_touch_time", unit: .seconds, better: .lower, samples: samples.map { $0 / 1000 }),
                                                     Metric(name: "host_busy", unit: .percent, better: .lower, samples: [1, 2, 1, 1, 2], gate: false)])])
         }
         let steady = side([100, 101, 99, 100, 100.5])

@@ -82,7 +82,7 @@ struct GateDecisionTests {
         let after = Fixtures.loaded(Fixtures.document([lacking]), label: "new")
         let outcome = try Gate.evaluate(baseline: before, result: after)
         #expect(outcome.status == .regression, "\(outcome.summaryLine)")
-        #expect(outcome.missing == ["case demand-paging[vcpus=1]: gated metric first_touch_time is in the baseline, not in the result",
+        #expect(outcome.missing == ["case demand-paging[vcpus=1]: gated metric first_touch_time is not in new",
                                     "case demand-paging[vcpus=2]: measured in the baseline, not in the result"])
         #expect(outcome.summaryLine.hasPrefix("gate: FAIL: 2 gated case(s) or metric(s) of the baseline missing from the result"), "\(outcome.summaryLine)")
         #expect(Gate.regressionLines(outcome).allSatisfy { $0.hasPrefix("MISSING case demand-paging") })

@@ -51,7 +51,7 @@ enum Fixtures {
 
     static func timeCase(vcpus: Int, samples: [Double] = samples, scenario: String = "demand-paging") -> CaseResult {
         CaseResult(scenario: scenario, parameters: ["vcpus": "\(vcpus)"],
-                   metrics: [Metric(name: "first_touch_time", unit: .milliseconds, better: .lower, samples: samples),
+                   metrics: [Metric(name: "first_touch_time", unit: .seconds, better: .lower, samples: samples),
                              Metric(name: "demand_paging_rate", unit: .pagesPerSecond, better: .higher,
                                     samples: samples.map { 1e6 / $0 })])
     }

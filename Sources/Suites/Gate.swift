@@ -46,6 +46,21 @@ public struct GateOutcome: Sendable {
     public var collecting: [MetricComparison] = []
     /// Earlier accepted runs a history gate had (nil for a gate against one baseline).
     public var historyRuns: Int?
+    /// Gated metrics this host's run-to-run spread lets no history decide at their thresholds
+    /// (a history gate only; they fail the gate when they regress, never make it inconclusive).
+    public var undetectable: [MetricComparison] = []
+
+    /// "not decidable at their thresholds here: ..." naming each with the change this host could
+    /// detect; nil when there is none.
+    public var undetectableLine: String? {
+        guard !undetectable.isEmpty else { return nil }
+        let items = undetectable.map { metric in
+            "\(metric.scenario) \(metric.metric) (threshold \(String(format: "%.0f%%", metric.threshold * 100)), "
+                + "detectable \(metric.detectableChange.map { String(format: "%.0f%%", $0 * 100) } ?? "nothing"))"
+        }
+        return "not decidable at their thresholds on this host (runs vary too much; they fail the gate only when they regress): "
+            + items.joined(separator: ", ")
+    }
 
     /// True when nothing gated because every gated metric is still collecting history.
     public var onlyCollecting: Bool {
@@ -107,6 +122,7 @@ public enum Gate {
         var outcome = decide(report, baseline: baseline.document, result: result.document)
         if case .runs = settings.replication {
             outcome.collecting = report.collecting
+            outcome.undetectable = report.undetectable
         }
         return outcome
     }

@@ -49,6 +49,10 @@ public struct ComparisonReport: Sendable {
     /// Against a host's history: the metrics the policy gates that did not gate because the host is
     /// still collecting history for them (see `SuiteComparison.decideRunLevel`).
     public var collecting: [MetricComparison] = []
+    /// Against a host's history: gated metrics whose run-to-run spread here is too large for any
+    /// history up to the pool's size to rule a threshold-sized change in or out. They still fail
+    /// the gate when they regress, but an undecided night of theirs is not inconclusive.
+    public var undetectable: [MetricComparison] = []
 
     /// The WARNING block about host differences that change MMU behaviour, or nil when the hosts agree.
     /// Against a reference baseline every property differs, so the block names the reference instead.
@@ -145,9 +149,9 @@ public enum SuiteComparison {
             }
             comparison.metrics[index] = metric
         }
-        var collecting: [MetricComparison] = []
+        var collecting: [MetricComparison] = [], undetectable: [MetricComparison] = []
         if case .runs(let runLimit) = settings.replication {
-            collecting = decideRunLevel(&comparison, alpha: policy.alpha, runLimit: runLimit)
+            (collecting, undetectable) = decideRunLevel(&comparison, alpha: policy.alpha, runLimit: runLimit)
         }
         let busy = involvesReference ? [] : busyCases(before: beforeDocument, after: afterDocument, limit: policy.maxHostBusy)
         for index in comparison.metrics.indices {
@@ -179,7 +183,8 @@ public enum SuiteComparison {
         }
         return ComparisonReport(comparison: comparison, policy: policy, policySource: policySource, warnings: warnings,
                                 involvesReference: involvesReference, referenceNotes: notes, sharedCases: shared.count,
-                                referenceSides: sides, busyCases: busy.map(\.key), collecting: collecting)
+                                referenceSides: sides, busyCases: busy.map(\.key), collecting: collecting,
+                                undetectable: undetectable)
     }
 
     /// Cases present on both sides whose median `host_busy` is above `limit` (a share) on either side.
@@ -241,8 +246,12 @@ public enum SuiteComparison {
     /// - the p-values of the other gated metrics are Holm-adjusted as one family, so that the night's
     ///   chance of any false alarm stays at alpha however many metrics gate, and each is decided
     ///   again with its adjusted p.
-    /// Returns the gated metrics that are collecting.
-    static func decideRunLevel(_ comparison: inout DocumentComparison, alpha: Double, runLimit: Int) -> [MetricComparison] {
+    /// - a gated metric left undecided whose spread no history up to `runLimit` runs could beat
+    ///   (`runsNeeded` nil) does not gate either: it is listed as undetectable here, with the
+    ///   change this host could detect, rather than making every night inconclusive.
+    /// Returns the gated metrics that are collecting, and those undetectable.
+    static func decideRunLevel(_ comparison: inout DocumentComparison, alpha: Double,
+                               runLimit: Int) -> (collecting: [MetricComparison], undetectable: [MetricComparison]) {
         var collecting: [MetricComparison] = []
         for index in comparison.metrics.indices where comparison.metrics[index].gate {
             guard let series = comparison.metrics[index].runSeries, series.collecting else { continue }
@@ -266,7 +275,16 @@ public enum SuiteComparison {
             metric.explanation = decision.explanation
             comparison.metrics[index] = metric
         }
-        return collecting
+        var undetectable: [MetricComparison] = []
+        for index in family where comparison.metrics[index].verdict == .cannotDecide
+            && comparison.metrics[index].runSeries?.runsNeeded == nil {
+            undetectable.append(comparison.metrics[index])
+            comparison.metrics[index].gate = false
+            comparison.metrics[index].explanation = "not gated here: its runs vary too much for a "
+                + "\(percent(comparison.metrics[index].threshold * 100)) threshold; "
+                + comparison.metrics[index].explanation
+        }
+        return (collecting, undetectable)
     }
 
     static func subset(_ document: ResultDocument, _ scenario: String?) -> ResultDocument {

@@ -173,6 +173,7 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
                 print("not gated (noisy): " + noisy.map { "\($0.scenario) \($0.metric)" }.joined(separator: ", "))
             }
             if let line = outcome.collectingLine, !outcome.onlyCollecting { print(line) }
+            if let line = outcome.undetectableLine { print(line) }
             print(outcome.summaryLine)
         }
         flags.writeReports(outcome.report, documents: [base.document, after.document])

@@ -5,14 +5,14 @@ import TestSupport
 import Results
 import Statistics
 
-/// Runs Apache Otava itself (scripts/install-deps --tests installs apache-otava into .venv-tests) on a series made from the
+/// Runs Apache Otava itself (scripts/install-deps --tests installs apache-otava into ~/.cache/kvmbench/venv-tests) on a series made from the
 /// committed real nightly result, and holds its change points beside ours.
 enum Otava {
     /// Why Otava cannot be run here, or nil when it can.
     static let unavailable: String? = {
         guard let outcome = try? Python.run(["-c", "import otava.analysis"]) else { return "\(Python.executable) cannot be started" }
         return outcome.status == 0 ? nil
-            : "\(Python.executable) cannot import otava (scripts/install-deps --tests installs apache-otava into .venv-tests)"
+            : "\(Python.executable) cannot import otava (scripts/install-deps --tests installs apache-otava into ~/.cache/kvmbench/venv-tests)"
     }()
 
     static let script = """

@@ -15,7 +15,7 @@ enum SchemaValidator {
             return "\(Python.executable) cannot be started"
         }
         return outcome.status == 0 ? nil
-            : "\(Python.executable) has no jsonschema (scripts/install-deps --tests installs it into .venv-tests)"
+            : "\(Python.executable) has no jsonschema (scripts/install-deps --tests installs it into ~/.cache/kvmbench/venv-tests)"
     }()
 
     static let script = """

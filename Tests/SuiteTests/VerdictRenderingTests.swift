@@ -104,11 +104,11 @@ struct VerdictRenderingTests {
         #expect(outcome.status == .regression)
     }
 
-    /// Every committed document (the nightly baseline, the sample runs, the reference baselines)
+    /// Every committed document (the first nightly baseline as written, the sample runs, the reference baselines)
     /// agrees with the metric declarations, so compare, gate and report accept them.
     @Test func theCommittedDocumentsMatchTheDeclarations() throws {
         let root = Fixtures.root
-        var paths = ["Baselines/nightly.json", "Reports/sample/nightly.json", "Reports/sample/nightly-2026-12-01.json"]
+        var paths = ["Tests/Fixtures/old-documents/nightly-baseline-2026-11-24.json", "Reports/sample/nightly.json", "Reports/sample/nightly-2026-12-01.json"]
         let references = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("Baselines/reference").path)
         paths += references.filter { $0.hasSuffix(".json") }.map { "Baselines/reference/" + $0 }
         for path in paths {

@@ -8,11 +8,14 @@ public enum Python {
         .deletingLastPathComponent().deletingLastPathComponent()
 
     /// The python3 the tests run: $KVMBENCH_PYTHON, else the virtual environment
-    /// `scripts/install-deps --tests` creates in the checkout (.venv-tests, with jsonschema,
-    /// kcidb-io and apache-otava from PyPI), else python3 on PATH.
+    /// `scripts/test-tools` creates ($KVMBENCH_VENV, else ~/.cache/kvmbench/venv-tests, with
+    /// jsonschema, kcidb-io and apache-otava from PyPI), else python3 on PATH.
     public static var executable: String {
-        if let chosen = ProcessInfo.processInfo.environment["KVMBENCH_PYTHON"], !chosen.isEmpty { return chosen }
-        let venv = repository.appendingPathComponent(".venv-tests/bin/python3").path
+        let environment = ProcessInfo.processInfo.environment
+        if let chosen = environment["KVMBENCH_PYTHON"], !chosen.isEmpty { return chosen }
+        let folder = environment["KVMBENCH_VENV"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.cache/kvmbench/venv-tests"
+        let venv = folder + "/bin/python3"
         return FileManager.default.isExecutableFile(atPath: venv) ? venv : "python3"
     }
 
@@ -42,7 +45,7 @@ public enum Python {
     public static func missing(_ module: String, package: String) -> String? {
         guard let outcome = try? run(["-c", "import \(module)"]) else { return "\(executable) cannot be started" }
         return outcome.status == 0 ? nil
-            : "\(executable) lacks \(package) (scripts/install-deps --tests installs it into .venv-tests): skipped"
+            : "\(executable) lacks \(package) (scripts/install-deps --tests installs it into ~/.cache/kvmbench/venv-tests): skipped"
     }
 }
 

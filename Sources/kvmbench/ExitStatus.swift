@@ -12,6 +12,8 @@ enum ExitStatus {
     /// `gate`: a gated metric could not be decided (no regression shown, none ruled out).
     static let inconclusive: Int32 = 5
     static let usage: Int32 = 64
+    /// Another kvmbench is measuring on this host and `--no-wait` was given (EX_TEMPFAIL).
+    static let busy: Int32 = 75
     static let noKVM: Int32 = 69
     static let noPermission: Int32 = 77
 }
@@ -33,6 +35,19 @@ func openHost() -> HostSession {
         case .permissionDenied: fail("\(error)", status: ExitStatus.noPermission)
         default: fail("\(error)", status: 1)
         }
+    }
+}
+
+/// Takes the host's measurement lock before the first guest of a measuring command (see
+/// `MeasurementLock`): waits behind another measuring kvmbench, saying so on stderr, or with
+/// `--no-wait` refuses with one line (exit 75, EX_TEMPFAIL: try again later).
+func holdMeasurementLock(wait: Bool) {
+    do {
+        try MeasurementLock.acquire(wait: wait) { line in
+            FileHandle.standardError.write(Data("kvmbench: \(line)\n".utf8))
+        }
+    } catch {
+        fail(error.description, status: ExitStatus.busy)
     }
 }
 

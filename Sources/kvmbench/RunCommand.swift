@@ -75,6 +75,8 @@ struct OutputOptions: ParsableArguments {
     var quiet = false
     @Option(name: .customLong("case-timeout"), help: ArgumentHelp(RunParameters.caseTimeout.helpLine, valueName: "seconds"))
     var caseTimeout: Double?
+    @Flag(name: .customLong("no-wait"), help: "When another kvmbench is measuring on this host, exit 75 at once instead of waiting for it (one measuring kvmbench per host).")
+    var noWait = false
 
     func validate() throws {
         if json && ktap { throw ValidationError("give at most one of --json and --ktap") }
@@ -126,6 +128,7 @@ func executeRun(scenario: any Scenario.Type, lists: [String: [String]], output: 
         }
     }
     preflight(cases, given: combinations, output: output)
+    holdMeasurementLock(wait: !output.noWait)
     let outputs = output.output.map { [URL(fileURLWithPath: $0)] } ?? []
     let session = RunSession(host: host, tool: ToolVersion.current, outputs: outputs, timeoutSeconds: output.timeoutSeconds)
     session.handleSignals()

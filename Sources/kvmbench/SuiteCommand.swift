@@ -160,6 +160,7 @@ enum SuiteCLI {
             }
             return nil
         }
+        holdMeasurementLock(wait: !output.noWait)
         let url = output.output.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.defaultReport(suite: plan.suite.name)
         let progress = ConsoleProgress(label: plan.suite.name, quiet: output.quiet || output.json || output.ktap)
         let document = SuiteRunner.run(plan, host: host, tool: ToolVersion.current, outputs: [url],

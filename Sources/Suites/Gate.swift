@@ -44,8 +44,6 @@ public struct GateOutcome: Sendable {
     /// Gated metrics that did not gate because this host is still collecting history for them
     /// (a history gate only; see `RunLevelDecision`).
     public var collecting: [MetricComparison] = []
-    /// Earlier accepted runs a history gate had (nil for a gate against one baseline).
-    public var historyRuns: Int?
     /// Gated metrics this host's run-to-run spread lets no history decide at their thresholds
     /// (a history gate only; they fail the gate when they regress, never make it inconclusive).
     public var undetectable: [MetricComparison] = []
@@ -71,7 +69,7 @@ public struct GateOutcome: Sendable {
     /// that could not judge yet says; nil when every gated metric gated.
     public var collectingLine: String? {
         guard !collecting.isEmpty else { return nil }
-        let earlier = historyRuns ?? collecting.map { $0.runSeries?.runs ?? 0 }.min() ?? 0
+        let earlier = collecting.map { $0.runSeries?.runs ?? 0 }.min() ?? 0
         let needed = collecting.map { $0.runSeries?.runsNeeded ?? RunLevelDecision.defaultMinimumRuns }.max()
             ?? RunLevelDecision.defaultMinimumRuns
         let scope = onlyCollecting ? "" : " for \(collecting.count) gated metric\(collecting.count == 1 ? "" : "s")"

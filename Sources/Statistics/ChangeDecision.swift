@@ -98,26 +98,26 @@ public struct ChangeDecision: Codable, Sendable, Equatable {
         }
         if beforeSpread > rule.maxCV || afterSpread > rule.maxCV {
             verdict = .noisy
-            explanation = "too noisy: robust spread (1.4826 MAD / median) \(Self.percent(beforeSpread)) before, "
-                + "\(Self.percent(afterSpread)) after (limit \(Self.percent(rule.maxCV)))"
+            explanation = "too noisy: robust spread (1.4826 MAD / median) \(DecisionText.percent(beforeSpread)) before, "
+                + "\(DecisionText.percent(afterSpread)) after (limit \(DecisionText.percent(rule.maxCV)))"
             return
         }
         let counts = "n=\(before.count) before, n=\(after.count) after"
         if before.count < rule.minimumSamples || after.count < rule.minimumSamples {
-            explanation = "change \(Self.signedPercent(change)), too few samples to test: \(counts), need \(rule.minimumSamples) per side"
+            explanation = "change \(DecisionText.signedPercent(change)), too few samples to test: \(counts), need \(rule.minimumSamples) per side"
             return
         }
         if Set(before + after).count == 1 {
             verdict = .unchanged
             pValue = 1
             ratioInterval = beforeMedian == 0 ? nil : [1, 1]
-            explanation = "every sample on both sides is \(Self.number(beforeMedian))"
+            explanation = "every sample on both sides is \(DecisionText.number(beforeMedian))"
             return
         }
         guard smallestPValue < rule.alpha else {
             let needed = Power.samplesNeeded(alpha: rule.alpha).map { ", needs \($0) per side" } ?? ""
-            explanation = "change \(Self.signedPercent(change)), but no change of any size can be shown: with \(counts) "
-                + "the smallest possible p is \(Self.number(smallestPValue)), not below alpha \(Self.number(rule.alpha))\(needed)"
+            explanation = "change \(DecisionText.signedPercent(change)), but no change of any size can be shown: with \(counts) "
+                + "the smallest possible p is \(DecisionText.number(smallestPValue)), not below alpha \(DecisionText.number(rule.alpha))\(needed)"
             return
         }
         test(before: before, after: after, rule: rule)
@@ -129,24 +129,24 @@ public struct ChangeDecision: Codable, Sendable, Equatable {
                                                 resamples: rule.resamples, seed: rule.seed)
         pValue = p.isNaN ? nil : p
         ratioInterval = interval
-        let changeText = "change \(Self.signedPercent(change))"
-        let evidence = "p = \(Self.number(p)), ratio CI \(Self.describe(interval))"
-        let detectable = "detectable: \(detectableChange.map(Self.percent) ?? "nothing")"
+        let changeText = "change \(DecisionText.signedPercent(change))"
+        let evidence = "p = \(DecisionText.number(p)), ratio CI \(DecisionText.interval(interval))"
+        let detectable = "detectable: \(detectableChange.map(DecisionText.percent) ?? "nothing")"
         if p < rule.alpha, let shift = Self.shift(of: interval, threshold: rule.threshold) {
             let goodDirection = (shift == .up) == (rule.better == .higher)
             verdict = goodDirection ? .improved : .regressed
-            let bound = shift == .up ? "above \(Self.number(1 + rule.threshold))"
-                : "below \(Self.number(1 - rule.threshold))"
+            let bound = shift == .up ? "above \(DecisionText.number(1 + rule.threshold))"
+                : "below \(DecisionText.number(1 - rule.threshold))"
             explanation = "\(changeText): \(evidence) entirely \(bound)"
         } else if let interval, let low = interval.first, let high = interval.last,
                   low >= 1 - rule.threshold, high <= 1 + rule.threshold {
             verdict = .unchanged
-            explanation = "\(changeText): ratio CI \(Self.describe(interval)) within 1 ± \(Self.number(rule.threshold)) (p = \(Self.number(p)))"
+            explanation = "\(changeText): ratio CI \(DecisionText.interval(interval)) within 1 ± \(DecisionText.number(rule.threshold)) (p = \(DecisionText.number(p)))"
         } else {
             verdict = .cannotDecide
             let why = interval == nil ? "no ratio interval (a median is 0)"
-                : "ratio CI \(Self.describe(interval)) straddles 1 ± \(Self.number(rule.threshold))"
-            explanation = "\(changeText): \(why) (p = \(Self.number(p)); \(detectable))"
+                : "ratio CI \(DecisionText.interval(interval)) straddles 1 ± \(DecisionText.number(rule.threshold))"
+            explanation = "\(changeText): \(why) (p = \(DecisionText.number(p)); \(detectable))"
         }
     }
 
@@ -163,23 +163,6 @@ public struct ChangeDecision: Codable, Sendable, Equatable {
     static func relativeChange(from before: Double, to after: Double) -> Double {
         if before == 0, after == 0 { return 0 }
         return after / before - 1
-    }
-
-    private static func percent(_ fraction: Double) -> String {
-        String(format: "%.1f%%", fraction * 100)
-    }
-
-    private static func signedPercent(_ fraction: Double) -> String {
-        String(format: "%+.1f%%", fraction * 100)
-    }
-
-    private static func number(_ value: Double) -> String {
-        String(format: "%.3g", value)
-    }
-
-    private static func describe(_ interval: [Double]?) -> String {
-        guard let interval, let low = interval.first, let high = interval.last else { return "unavailable" }
-        return String(format: "[%.3f, %.3f]", low, high)
     }
 
     enum CodingKeys: String, CodingKey {

@@ -123,7 +123,7 @@ public struct RunLevelDecision: Sendable, Equatable {
         }
         if afterSpread > maxCV {
             verdict = .noisy
-            explanation = "too noisy: this run's robust spread is \(Self.percent(afterSpread)) (limit \(Self.percent(maxCV)))"
+            explanation = "too noisy: this run's robust spread is \(DecisionText.percent(afterSpread)) (limit \(DecisionText.percent(maxCV)))"
             return
         }
         let t = standardError > 0 ? rule.shift / standardError : (rule.shift == 0 ? 0 : .infinity)
@@ -139,24 +139,24 @@ public struct RunLevelDecision: Sendable, Equatable {
     public mutating func decide(p: Double) {
         guard !isCollecting, verdict != .noisy, let interval = ratioInterval, let raw = pValue else { return }
         let threshold = rule.threshold
-        let adjusted = p == raw ? "" : " (adjusted \(Self.number(p)))"
-        let evidence = "p = \(Self.number(raw))\(adjusted) over \(runs) earlier runs (run spread \(Self.percent(runSpread ?? 0))), "
-            + "prediction interval \(Self.describe(interval))"
-        let changeText = "change \(Self.signedPercent(change)) from the typical run"
+        let adjusted = p == raw ? "" : " (adjusted \(DecisionText.number(p)))"
+        let evidence = "p = \(DecisionText.number(raw))\(adjusted) over \(runs) earlier runs (run spread \(DecisionText.percent(runSpread ?? 0))), "
+            + "prediction interval \(DecisionText.interval(interval))"
+        let changeText = "change \(DecisionText.signedPercent(change)) from the typical run"
         let up = change > threshold, down = change < -threshold
         if p < rule.alpha, up || down {
             let goodDirection = up == (rule.better == .higher)
             verdict = goodDirection ? .improved : .regressed
-            explanation = "\(changeText), past the \(Self.percent(threshold)) threshold: \(evidence)"
+            explanation = "\(changeText), past the \(DecisionText.percent(threshold)) threshold: \(evidence)"
         } else if interval[0] >= 1 - threshold, interval[1] <= 1 + threshold {
             verdict = .unchanged
-            explanation = "\(changeText): \(evidence) within 1 ± \(Self.number(threshold))"
+            explanation = "\(changeText): \(evidence) within 1 ± \(DecisionText.number(threshold))"
         } else {
             verdict = .cannotDecide
             let needed = runsNeeded.map { "\($0) earlier runs would rule it in or out at this spread" }
                 ?? "no history this host keeps is enough at this spread"
-            explanation = "\(changeText): \(evidence) straddles 1 ± \(Self.number(threshold)); "
-                + "detectable \(detectableChange.map(Self.percent) ?? "nothing"); \(needed)"
+            explanation = "\(changeText): \(evidence) straddles 1 ± \(DecisionText.number(threshold)); "
+                + "detectable \(detectableChange.map(DecisionText.percent) ?? "nothing"); \(needed)"
         }
     }
 
@@ -184,13 +184,6 @@ public struct RunLevelDecision: Sendable, Equatable {
 
     static func standardDeviation(_ values: [Double], mean: Double) -> Double {
         (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)).squareRoot()
-    }
-
-    private static func percent(_ fraction: Double) -> String { String(format: "%.1f%%", fraction * 100) }
-    private static func signedPercent(_ fraction: Double) -> String { String(format: "%+.1f%%", fraction * 100) }
-    private static func number(_ value: Double) -> String { String(format: "%.3g", value) }
-    private static func describe(_ interval: [Double]) -> String {
-        String(format: "[%.3f, %.3f]", interval[0], interval[1])
     }
 }
 

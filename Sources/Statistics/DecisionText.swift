@@ -1,0 +1,17 @@
+import Foundation
+
+/// How the decision rules (`ChangeDecision`, `RunLevelDecision`) write figures into their
+/// explanations: one style, so a reader sees the same "+12.3%" and "[0.981, 1.042]" everywhere.
+enum DecisionText {
+    static func percent(_ fraction: Double) -> String { String(format: "%.1f%%", fraction * 100) }
+
+    static func signedPercent(_ fraction: Double) -> String { String(format: "%+.1f%%", fraction * 100) }
+
+    static func number(_ value: Double) -> String { String(format: "%.3g", value) }
+
+    /// "[low, high]" of a ratio interval, or "unavailable".
+    static func interval(_ interval: [Double]?) -> String {
+        guard let interval, let low = interval.first, let high = interval.last else { return "unavailable" }
+        return String(format: "[%.3f, %.3f]", low, high)
+    }
+}

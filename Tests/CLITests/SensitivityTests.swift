@@ -115,10 +115,14 @@ struct SensitivityTests {
         let found = TracefsLook.read()
         // --rounds 1: block 1 off, block 2 on; the trial before block 1 comes and goes in milliseconds.
         let run = try ChildRun(smallGuest + ["--repetitions", "40", "--warmups", "0", "--rounds", "1", "-q"], environment: environment)
-        let on = run.wait(seconds: 120) { ledgerKinds(ledger.path).contains("tracefs-setting") }
-        try #require(on, "the control never came on: \(run.stderr)")
-        usleep(300_000)
-        try #require(ledgerKinds(ledger.path).contains("tracefs-setting"), "the control went off again at once: \(run.stderr)")
+        // On for 300 ms on end: the B block, not the trial.
+        var since: Date?
+        let on = run.wait(seconds: 120) {
+            guard ledgerKinds(ledger.path).contains("tracefs-setting") else { since = nil; return false }
+            if since == nil { since = Date() }
+            return Date().timeIntervalSince(since ?? Date()) > 0.3
+        }
+        try #require(on, "the control never stayed on: \(run.stderr)")
         run.killHard()
         #expect(!ledgerKinds(ledger.path).isEmpty, "the kill left the control recorded: the case under test")
 

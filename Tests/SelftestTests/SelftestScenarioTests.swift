@@ -227,8 +227,9 @@ struct HostLoadChildTests {
     @Test func anotherProcessSpinningIsSeen() throws {
         // The loop runs in a grandchild that init adopts: another process, not kvmbench's child.
         // popen, not Process: pclose waits for the shell alone, not for the end of the pipe the
-        // spinner inherits. SIGKILL ends it: children inherit a blocked SIGTERM from the test process.
-        let shell = try #require(popen("(exec timeout -s KILL 5 sh -c 'while :; do :; done') >/dev/null 2>&1 & echo $!", "r"))
+        // spinner inherits. The spinner is the exec'd shell itself, so that SIGKILL to its pid ends
+        // the loop (children inherit a blocked SIGTERM from the test process).
+        let shell = try #require(popen("(exec sh -c 'while :; do :; done') >/dev/null 2>&1 & echo $!", "r"))
         var line = [UInt8](repeating: 0, count: 32)
         // SAFETY: fgets writes at most `count` bytes, NUL included, into the array's own storage.
         let read = line.withUnsafeMutableBufferPointer { buffer in
@@ -237,7 +238,11 @@ struct HostLoadChildTests {
         pclose(shell)
         let text = String(decoding: line.prefix { $0 != 0 }, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         let pid = try #require(read ? Int32(text) : nil)
-        defer { kill(pid, SIGKILL) }
+        defer {
+            kill(pid, SIGKILL)
+            usleep(50_000)
+        }
+        try #require(pid > 1)
         let start = HostLoad.snapshot()
         usleep(1_000_000)
         // Measured while it still spins (a process that ended counts only once reaped, by its parent).

@@ -55,13 +55,17 @@ struct HistoryGateTests {
         let few = try Gate.evaluate(baseline: Self.series([100, 104, 97]), result: Self.tonight(1.0), settings: settings)
         #expect(few.status == .pass, "\(few.summaryLine)")
         #expect(!few.collecting.isEmpty && few.collecting.allSatisfy { ($0.runSeries?.runsNeeded ?? 0) > 3 })
-        let wild = try Gate.evaluate(baseline: Self.series([100, 160, 70, 130, 85, 140, 60, 120]), result: Self.tonight(1.1),
-                                     settings: settings)
+        // Ten earlier runs: the pool is full (--last 10), so it is not collecting any more.
+        let history = [100.0, 160, 70, 130, 85, 140, 60, 120, 95, 150]
+        let wild = try Gate.evaluate(baseline: Self.series(history), result: Self.tonight(1.1), settings: settings)
         #expect(wild.status == .pass, "\(wild.summaryLine)")
         #expect(Set(wild.undetectable.map(\.metric)) == ["first_touch_time", "demand_paging_rate"])
+        // With fewer, the same night is collecting: no sign of a change, and more runs may decide it.
+        let young = try Gate.evaluate(baseline: Self.series(Array(history.prefix(8))), result: Self.tonight(1.1), settings: settings)
+        #expect(young.status == .pass && young.undetectable.isEmpty && young.collecting.count == 2, "\(young.summaryLine)")
         #expect(wild.undetectableLine?.hasPrefix("not decidable at their thresholds on this host") == true)
         // A regression past every doubt still fails it.
-        let crash = try Gate.evaluate(baseline: Self.series([100, 160, 70, 130, 85, 140, 60, 120]), result: Self.tonight(10),
+        let crash = try Gate.evaluate(baseline: Self.series(history), result: Self.tonight(10),
                                       settings: settings)
         #expect(crash.status == .regression, "\(crash.summaryLine)")
     }

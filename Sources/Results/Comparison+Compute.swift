@@ -163,8 +163,10 @@ extension MetricComparison {
     init(case result: CaseResult, before: Metric, after: Metric, definition: MetricDefinition, gate: Bool,
          threshold: Double, options: ComparisonOptions) {
         if case .runs(let runLimit) = options.replication {
+            // No spread limit on the new run: its own spread is part of what the earlier runs'
+            // medians vary by, which the decision measures.
             let decision = RunLevelDecision(runMedians: before.samples, after: after.samples, better: definition.better,
-                                            threshold: threshold, alpha: options.alpha, maxCV: options.maxCV,
+                                            threshold: threshold, alpha: options.alpha, maxCV: .infinity,
                                             runLimit: runLimit)
             self.init(case: result, metric: after, definition: definition, gate: gate, beforeSamples: before.samples,
                       threshold: threshold, runDecision: decision)

@@ -246,8 +246,8 @@ public enum SuiteComparison {
     /// - the p-values of the other gated metrics are Holm-adjusted as one family, so that the night's
     ///   chance of any false alarm stays at alpha however many metrics gate, and each is decided
     ///   again with its adjusted p.
-    /// - a gated metric left undecided with no sign of a change (its interval holds 1) while the
-    ///   history holds fewer than `runLimit` runs is collecting too;
+    /// - a gated metric left undecided with no significant sign of a change (adjusted p not below
+    ///   alpha) while the history holds fewer than `runLimit` runs is collecting too;
     /// - a gated metric left undecided whose spread no history up to `runLimit` runs could beat
     ///   (`runsNeeded` nil) does not gate either: it is listed as undetectable here, with the
     ///   change this host could detect, rather than making every night inconclusive.
@@ -277,13 +277,12 @@ public enum SuiteComparison {
             metric.explanation = decision.explanation
             comparison.metrics[index] = metric
         }
-        // Undecided after the adjustment, with no sign of a change (the interval holds 1) while the
-        // history is still growing: more runs will decide it, so it collects instead of making the
-        // night inconclusive (an inconclusive night joins no history, which would then never grow).
-        for index in family where comparison.metrics[index].verdict == .cannotDecide {
-            guard var series = comparison.metrics[index].runSeries, series.runs < runLimit,
-                  let interval = comparison.metrics[index].ratioInterval, interval.count == 2,
-                  interval[0] <= 1, interval[1] >= 1 else { continue }
+        // Undecided after the adjustment, with no significant sign of a change (adjusted p not below
+        // alpha) while the history is still growing: more runs will decide it, so it collects
+        // instead of making the night inconclusive (an inconclusive night joins no history, which
+        // would then never grow).
+        for (index, p) in zip(family, adjusted) where comparison.metrics[index].verdict == .cannotDecide && p >= alpha {
+            guard var series = comparison.metrics[index].runSeries, series.runs < runLimit else { continue }
             series.collecting = true
             comparison.metrics[index].runSeries = series
             collecting.append(comparison.metrics[index])

@@ -30,7 +30,7 @@ public enum CaseRunner {
                            repetition body: (_ context: CaseContext) throws -> Sample) -> CaseResult {
         var result = CaseResult(scenario: scenario, parameters: parameters)
         let total = settings.warmups + settings.repetitions
-        defer { HostChangeLedger.restoreOwn(kinds: HostChangeKind.perCase) }
+        defer { HugepagePool.restoreAll() }
         var derived: [String: String] = [:]
         do {
             for index in 0..<total {

@@ -80,16 +80,16 @@ let package = Package(
         .executableTarget(name: "kvmbench-fuzz", dependencies: ["Suites", "Scenarios", "Host", "Results"],
                           path: "Fuzz/Sources", swiftSettings: strict),
 
-        // Helpers shared by several test targets (python3 runs).
+        // Helpers shared by several test targets (python3 runs, skips whose probe runs only when asked).
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM", "Backings"], swiftSettings: strict),
         .testTarget(name: "GuestProgramTests", dependencies: ["GuestPrograms"], swiftSettings: strict),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics"], swiftSettings: strict),
-        .testTarget(name: "ScenarioTests", dependencies: ["Scenarios", "Pipeline", "KVM", "Backings", "GuestPrograms", "Results"], swiftSettings: strict),
+        .testTarget(name: "ScenarioTests", dependencies: ["Scenarios", "Pipeline", "KVM", "Backings", "GuestPrograms", "Results", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Results", "Statistics", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SuiteTests", dependencies: ["Suites", "Pipeline", "Results", "Statistics", "Reporting", "Scenarios", "Parameters", "TestSupport"],
                     exclude: ["Fixtures"], swiftSettings: strict),
-        .testTarget(name: "CLITests", dependencies: [], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: strict),
         .testTarget(name: "SelftestTests", dependencies: ["Selftests", "Scenarios", "Pipeline", "Host", "Suites", "Results", "TestSupport"],
                     exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "HistoryTests", dependencies: ["History", "Results", "Statistics", "TestSupport"], swiftSettings: strict),

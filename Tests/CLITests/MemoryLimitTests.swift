@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A child memory cgroup with a limit, made for one test and removed afterwards: cgroup v2
 /// (memory.max, where the memory controller is enabled) or else the v1 memory hierarchy
@@ -75,7 +76,8 @@ private struct LimitedCgroup {
 
 @Suite("command line: memory the host cannot give", .serialized,
        .enabled(if: CLI.kvmUsable, "needs /dev/kvm (readable and writable): skipped"),
-       .enabled(if: LimitedCgroup.unavailable == nil, "a memory cgroup cannot be made here (\(LimitedCgroup.unavailable ?? "")): skipped"))
+       .enabled(if: Unavailable.none(LimitedCgroup.unavailable, for: "memory the host cannot give"),
+                "needs root and a memory cgroup this process can create a child in: skipped"))
 struct MemoryLimitTests {
     @Test func aGuestLargerThanTheCgroupLimitFailsWithTheReasonAndTheNextCaseRuns() throws {
         let cgroup = try LimitedCgroup(limit: 96 << 20)

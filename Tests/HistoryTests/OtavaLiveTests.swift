@@ -33,7 +33,8 @@ enum Otava {
     }
 }
 
-@Suite("change points against a live Apache Otava", .enabled(if: Otava.unavailable == nil, "\(Otava.unavailable ?? ""): skipped"))
+@Suite("change points against a live Apache Otava", .enabled(if: Unavailable.none(Otava.unavailable, for: "live Apache Otava"),
+                                                            "needs python3 with apache-otava (scripts/install-deps --tests): skipped"))
 struct OtavaLiveTests {
     /// Real noise: every gated sample of the committed nightly divided by its metric's median, in
     /// document order.

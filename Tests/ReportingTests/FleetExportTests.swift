@@ -49,7 +49,8 @@ struct FleetExportTests {
     }
 
     @Test("KCIDB documents validate with kcidb-io's schema",
-          .enabled(if: Python.missing("kcidb_io", package: "kcidb-io") == nil, "\(Python.missing("kcidb_io", package: "kcidb-io") ?? "")"))
+          .enabled(if: Unavailable.none(Python.missing("kcidb_io", package: "kcidb-io"), for: "KCIDB validation"),
+                    "needs python3 with kcidb-io (scripts/install-deps --tests): skipped"))
     func kcidbValidates() throws {
         var document = try Self.realRun()
         document.cases.append(CaseResult(scenario: "memslots", parameters: ["slots": "9"], status: .unsupported, reason: "no slots"))
@@ -95,7 +96,8 @@ struct FleetExportTests {
     }
 
     @Test("Otava finds a doctored step in a CSV series of real runs",
-          .enabled(if: Python.missing("otava", package: "apache-otava") == nil, "\(Python.missing("otava", package: "apache-otava") ?? "")"))
+          .enabled(if: Unavailable.none(Python.missing("otava", package: "apache-otava"), for: "Otava on a CSV series"),
+                    "needs python3 with apache-otava (scripts/install-deps --tests): skipped"))
     func otavaFindsTheStep() throws {
         let real = try Self.realRun()
         let candidate = real.cases.first { $0.status == .ok && $0.metrics.contains { $0.gate } }

@@ -2,6 +2,7 @@ import KVM
 import Results
 @testable import Scenarios
 import Testing
+import TestSupport
 
 private let hostLimits = HostLimits(maxVCPUs: 1024, memslots: 32764, memAvailable: nil)
 
@@ -27,7 +28,8 @@ struct GuestMemfdParameterTests {
 }
 
 @Suite("guest-memfd on a real guest", .serialized,
-       .enabled(if: guestMemfdUnusable == nil, "\(guestMemfdUnusable ?? ""): skipped"))
+       .enabled(if: Unavailable.none(guestMemfdUnusable, for: "guest-memfd on a real guest"),
+                "needs /dev/kvm with KVM_CAP_GUEST_MEMFD (MMAP, INIT_SHARED) and KVM_SET_USER_MEMORY_REGION2: skipped"))
 struct GuestMemfdKVMTests {
     @Test func demandPagingFaultsEveryPageThroughTheGuestMemfd() throws {
         let scenario = try DemandPagingScenario(parameters: ParameterSet(["backing": "guest-memfd", "vcpus": "2", "mem_per_vcpu": "4M"]),

@@ -4,6 +4,7 @@ import Pipeline
 import Results
 import Suites
 import Testing
+import TestSupport
 
 /// Real suite runs on this host's /dev/kvm, kept small: two demand-paging cases of 16 MiB.
 enum RealRuns {
@@ -164,7 +165,7 @@ struct GateRealRunTests {
     }
 
     /// Real documents: measured by a tiny suite on this host.
-    @Test(.enabled(if: SchemaValidator.unavailable == nil, "\(SchemaValidator.unavailable ?? ""): skipped"))
+    @Test(.enabled(if: Unavailable.none(SchemaValidator.unavailable, for: "schema check of a real gate"), SchemaValidator.needs))
     func aRealRunMatchesTheSchema() throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

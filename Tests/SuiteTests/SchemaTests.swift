@@ -18,6 +18,9 @@ enum SchemaValidator {
             : "\(Python.executable) has no jsonschema (scripts/install-deps --tests installs it into ~/.cache/kvmbench/venv-tests)"
     }()
 
+    /// The skip comment: fixed words (see `Unavailable`).
+    static let needs: Comment = "needs python3 with jsonschema (scripts/install-deps --tests): skipped"
+
     static let script = """
         import json, sys, jsonschema
         schema = json.load(open(sys.argv[1]))
@@ -37,7 +40,7 @@ enum SchemaValidator {
     }
 }
 
-@Suite("result schema", .enabled(if: SchemaValidator.unavailable == nil, "\(SchemaValidator.unavailable ?? ""): skipped"))
+@Suite("result schema", .enabled(if: Unavailable.none(SchemaValidator.unavailable, for: "result schema"), SchemaValidator.needs))
 struct SchemaTests {
     @Test func theReferenceBaselinesMatchTheSchema() throws {
         let directory = Fixtures.root.appendingPathComponent("Baselines/reference")

@@ -53,6 +53,20 @@ public enum HostChangeKind: String, Codable, Sendable {
     /// (access-tracking ages that cgroup's pages): undone by moving every process still in it
     /// back to `origin` and removing it.
     case memoryCgroup = "memory-cgroup"
+    /// tracefs mounted by kvmbench at `path` (it was mounted nowhere): undone by unmounting it and
+    /// removing the mount point.
+    case tracefsMount = "tracefs-mount"
+    /// A tracefs instance (`path`, under instances/) kvmbench created: undone by removing it, which
+    /// frees its buffer and turns its events off.
+    case tracefsInstance = "tracefs-instance"
+    /// A tracefs switch file (`path`) set to `amount` that held `before`: undone by writing `before` back.
+    case tracefsSetting = "tracefs-setting"
+
+    /// The tracefs kinds (the positive control's changes).
+    public static let tracefs: Set<HostChangeKind> = [.tracefsMount, .tracefsInstance, .tracefsSetting]
+    /// What a case sets up for itself and the end of the case undoes; a positive control's tracefs
+    /// settings span many cases and are undone by their owner.
+    public static let perCase: Set<HostChangeKind> = [.hugepages, .memoryCgroup]
 }
 
 /// One change kvmbench made to the host, recorded before it was made.
@@ -93,6 +107,9 @@ public struct HostChange: Codable, Sendable, Equatable {
         switch kind {
         case .hugepages: return "\(subject) +\(amount) page(s) (was \(before))"
         case .memoryCgroup: return "\(subject) \(path) (from \(origin ?? "?"))"
+        case .tracefsMount: return "tracefs mounted at \(path)"
+        case .tracefsInstance: return "tracefs instance \(path)"
+        case .tracefsSetting: return "\(path) = \(amount) (was \(before))"
         }
     }
 
@@ -118,6 +135,8 @@ public struct HostChange: Codable, Sendable, Equatable {
             return "\(subject) \(now) -> \(target) page(s)"
         case .memoryCgroup:
             return try MemoryCgroupChange.undo(path: path, origin: origin, subject: subject)
+        case .tracefsMount, .tracefsInstance, .tracefsSetting:
+            return try TracefsControl.undo(self)
         }
     }
 }
@@ -231,23 +250,25 @@ public enum HostChangeLedger {
         return restore(including: { $0.owner.state != .live }, action: "restored the host changes of kvmbench processes that are gone")
     }
 
-    /// Undoes every change this process recorded. Idempotent; no file access when there is none.
-    public static func restoreOwn() {
+    /// Undoes every change this process recorded (of `kinds` only, when given). Idempotent; no
+    /// file access when there is none.
+    public static func restoreOwn(kinds: Set<HostChangeKind>? = nil) {
         let own = ownChanges.withLock { $0 }
         guard !own.isEmpty else { return }
-        if let line = restore(including: { own.contains($0.id) }, action: nil) {
+        if let line = restore(including: { change in own.contains(change.id) && (kinds?.contains(change.kind) ?? true) }, action: nil) {
             FileHandle.standardError.write(Data("kvmbench: \(line)\n".utf8))
         }
     }
 
-    /// Undoes the changes `including` selects; a line saying what was done (or what failed), or
-    /// nil when nothing was selected. Without `action`, only failures make a line.
+    /// Undoes the changes `including` selects, newest first (a change may depend on an earlier one:
+    /// a tracefs setting on its instance, the instance on the mount); a line saying what was done
+    /// (or what failed), or nil when nothing was selected. Without `action`, only failures make a line.
     @discardableResult
     public static func restore(including: (HostChange) -> Bool, action: String?) -> String? {
         do {
             return try transaction { ledger throws(Failure) -> String? in
                 var done: [String] = [], failed: [String] = []
-                for change in ledger.changes where including(change) {
+                for change in ledger.changes.reversed() where including(change) {
                     if change.owner.state == .earlierBoot {
                         done.append("\(change.subject): from an earlier boot, dropped")
                         try ledger.remove(change.id)

@@ -77,9 +77,10 @@ public enum HugepagePool {
     }
 
     /// Puts every pool this process grew back (by the pages it added), and drops the ledger's
-    /// records of it. Idempotent.
+    /// records of it. Idempotent. Other kinds of changes (a positive control's tracefs settings,
+    /// which outlive a case) are left to their owners and to `HostChangeLedger.restoreOwn()`.
     public static func restoreAll() {
-        HostChangeLedger.restoreOwn()
+        HostChangeLedger.restoreOwn(kinds: [.hugepages])
     }
 
     /// Pool sizes now, for the host fingerprint ("2M" -> nr_hugepages).

@@ -30,7 +30,7 @@ public enum CaseRunner {
                            repetition body: (_ context: CaseContext) throws -> Sample) -> CaseResult {
         var result = CaseResult(scenario: scenario, parameters: parameters)
         let total = settings.warmups + settings.repetitions
-        defer { HugepagePool.restoreAll() }
+        defer { HostChangeLedger.restoreOwn(kinds: HostChangeKind.perCase) }
         var derived: [String: String] = [:]
         do {
             for index in 0..<total {

@@ -51,8 +51,8 @@ enum InterruptGuard {
         startThread(name: "kvmbench-interrupt-2") {
             changeInterruptMask(SIG_UNBLOCK)
             let signalNumber = readSignal(from: later.read)
-            HugepagePool.restoreAll()
-            writeIfReady(2, "\nkvmbench: second signal \(signalNumber): exiting at once (hugepage pools restored; the result file keeps the cases written so far)\n")
+            HostChangeLedger.restoreOwn()
+            writeIfReady(2, "\nkvmbench: second signal \(signalNumber): exiting at once (host changes restored; the result file keeps the cases written so far)\n")
             _exit(128 + signalNumber)
         }
         for signalNumber in [SIGINT, SIGTERM] {

@@ -67,7 +67,7 @@ public final class RunSession: Sendable {
             state.document.finishedAt = Date()
             Self.write(&state)
         }
-        HugepagePool.restoreAll()
+        HostChangeLedger.restoreOwn() // every kind: hugepage pools, a positive control's tracefs settings
         exit(128 + signalNumber)
     }
 

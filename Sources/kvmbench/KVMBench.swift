@@ -8,12 +8,12 @@ struct KVMBench: ParsableCommand {
         abstract: "Benchmark and regression suite for KVM MMU scalability, on real KVM guests.",
         discussion: """
         Exit status: 0 success, 1 error, 2 significant regression (gate), 3 a case failed,
-        4 baseline missing or incomparable, 5 gate inconclusive (a gated metric cannot be decided), 64 usage error, 69 /dev/kvm missing, 77 no permission on /dev/kvm,
+        4 baseline missing or incomparable (sensitivity: the positive control is unsupported here), 5 gate inconclusive (a gated metric cannot be decided), 64 usage error, 69 /dev/kvm missing, 77 no permission on /dev/kvm,
         128+N interrupted by signal N.
         """,
         version: ToolVersion.current.version,
         subcommands: [HostCommand.self, ListCommand.self, RunCommand.self, SuiteCommand.self, ReportCommand.self,
-                      BaselineCommand.self, CompareCommand.self, GateCommand.self, RestoreCommand.self,
+                      BaselineCommand.self, CompareCommand.self, GateCommand.self, SensitivityCommand.self, RestoreCommand.self,
                       SelftestCommand.self, HistoryCommand.self])
 
     /// ArgumentParser's own main, except that an error it does not know (a Foundation or Swift

@@ -108,13 +108,8 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
         }
         render(outcome, base: base, after: after)
         history.record(after.document, source: after.url.path, acceptance: acceptance(of: outcome, against: base.label))
-        switch outcome.status {
-        case .pass: return
-        case .regression: throw ExitCode(ExitStatus.regression)
-        case .caseFailed: throw ExitCode(ExitStatus.caseFailed)
-        case .incomparable: throw ExitCode(ExitStatus.baselineProblem)
-        case .inconclusive: throw ExitCode(ExitStatus.inconclusive)
-        }
+        let status = GateRendering.exitStatus(of: outcome.status)
+        if status != 0 { throw ExitCode(status) }
     }
 
     /// The after side: --result, else a run of the suite (given, else the baseline's recorded one,
@@ -153,32 +148,7 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
     }
 
     func render(_ outcome: GateOutcome, base: LoadedDocument, after: LoadedDocument) {
-        CompareText.printWarnings(outcome.report)
-        if output.ktap {
-            print(KTAPReport.render(gate: outcome.report.comparison, summary: outcome.summaryLine), terminator: "")
-        } else {
-            if output.json {
-                do {
-                    print(String(decoding: try ResultDocument.makeEncoder().encode(outcome.report.comparison), as: UTF8.self))
-                } catch {
-                    fail("cannot encode the comparison as JSON: \(error)", status: 1)
-                }
-            } else if verbose {
-                print(CompareText.render(outcome.report, listInformational: true))
-            }
-            let lines = Gate.regressionLines(outcome)
-            if !lines.isEmpty { print(lines.joined(separator: "\n")) }
-            let noisy = outcome.report.comparison.metrics.filter { $0.gate && $0.verdict == .noisy }
-            if !noisy.isEmpty {
-                print("not gated (noisy): " + noisy.map { "\($0.scenario) \($0.metric)" }.joined(separator: ", "))
-            }
-            if let line = outcome.collectingLine, !outcome.onlyCollecting { print(line) }
-            if let line = outcome.undetectableLine { print(line) }
-            print(outcome.summaryLine)
-        }
-        flags.writeReports(outcome.report, documents: [base.document, after.document])
-        exports.write(FleetFigure.figures(of: outcome.report.comparison), documents: [base.document, after.document],
-                      host: after.document.host, tool: after.document.kvmbench, startedAt: after.document.startedAt)
+        GateRendering(output: output, flags: flags, exports: exports, verbose: verbose).render(outcome, base: base, after: after)
     }
 
     /// Whether the judged run joins the history's pool: only when the gate passed (a night that

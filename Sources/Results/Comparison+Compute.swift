@@ -156,6 +156,9 @@ public enum Replication: Sendable, Equatable {
     /// One median per earlier run of the host (at most `runLimit` of them) against the new run's
     /// repetitions: `RunLevelDecision`, the run as the unit of replication.
     case runs(runLimit: Int)
+    /// One median per round of each side, in round order, A before and B after: side B against
+    /// side A of an alternating run in one boot (`kvmbench ab`), `PairedRoundsDecision`.
+    case pairedRounds
 }
 
 extension MetricComparison {
@@ -170,6 +173,13 @@ extension MetricComparison {
                                             runLimit: runLimit)
             self.init(case: result, metric: after, definition: definition, gate: gate, beforeSamples: before.samples,
                       threshold: threshold, runDecision: decision)
+            return
+        }
+        if case .pairedRounds = options.replication {
+            let decision = PairedRoundsDecision(a: before.samples, b: after.samples, better: definition.better,
+                                                threshold: threshold, alpha: options.alpha)
+            self.init(case: result, metric: after, definition: definition, gate: gate, beforeSamples: before.samples,
+                      threshold: threshold, pairedDecision: decision)
             return
         }
         let decision = ChangeDecision(before: before.samples, after: after.samples, better: definition.better,
@@ -196,6 +206,40 @@ extension MetricComparison {
                   threshold: threshold, verdict: decision.verdict, explanation: decision.explanation,
                   detectableChange: decision.detectableChange, afterSpread: decision.afterSpread)
         runSeries = RunSeriesFigures(decision)
+    }
+}
+
+extension MetricComparison {
+    /// Side B's `metric` against side A's, round by round, as `decision` made it.
+    init(case result: CaseResult, metric: Metric, definition: MetricDefinition, gate: Bool, beforeSamples: [Double],
+         threshold: Double, pairedDecision decision: PairedRoundsDecision) {
+        self.init(caseKey: result.key, scenario: result.scenario, parameters: result.parameters,
+                  metric: metric.name, unit: definition.unit, better: definition.better, gate: gate,
+                  beforeSamples: beforeSamples, afterSamples: metric.samples,
+                  beforeMedian: decision.beforeMedian, afterMedian: decision.afterMedian,
+                  change: decision.change, ratioInterval: decision.ratioInterval, pValue: decision.pValue,
+                  threshold: threshold, verdict: decision.verdict, explanation: decision.explanation,
+                  detectableChange: decision.detectableChange)
+        pairedRounds = PairedRoundsFigures(decision)
+    }
+}
+
+/// The figures of a paired decision over rounds (see `PairedRoundsDecision`).
+public struct PairedRoundsFigures: Codable, Sendable, Equatable {
+    public var rounds: Int
+    /// How much B/A varies from round to round (sd of the log ratios).
+    public var roundSpread: Double?
+    /// Rounds that would decide an unchanged B at this spread.
+    public var roundsNeeded: Int?
+
+    public init(_ decision: PairedRoundsDecision) {
+        rounds = decision.rounds
+        roundSpread = decision.roundSpread
+        roundsNeeded = decision.roundsNeeded
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case rounds, roundSpread = "round_spread", roundsNeeded = "rounds_needed"
     }
 }
 

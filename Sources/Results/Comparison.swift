@@ -57,6 +57,8 @@ public struct MetricComparison: Codable, Sendable, Equatable {
     /// For a comparison with a host's history (the run as the unit): the run counts and spreads;
     /// nil for a comparison of two documents' repetitions.
     public var runSeries: RunSeriesFigures?
+    /// For side B against side A of `kvmbench ab` (the round as the unit): rounds and their spread.
+    public var pairedRounds: PairedRoundsFigures?
 
     public init(caseKey: String, scenario: String, parameters: [String: String], metric: String,
                 unit: MetricUnit, better: Polarity, gate: Bool, beforeSamples: [Double],
@@ -94,6 +96,7 @@ public struct MetricComparison: Codable, Sendable, Equatable {
         case ratioInterval = "ratio_interval", pValue = "p_value", threshold, verdict, explanation
         case smallestPValue = "smallest_p_value", detectableChange = "detectable_change"
         case beforeSpread = "before_spread", afterSpread = "after_spread", runSeries = "run_series"
+        case pairedRounds = "paired_rounds"
     }
 }
 

@@ -150,8 +150,10 @@ public enum SuiteComparison {
             comparison.metrics[index] = metric
         }
         var collecting: [MetricComparison] = [], undetectable: [MetricComparison] = []
-        if case .runs(let runLimit) = settings.replication {
-            (collecting, undetectable) = decideRunLevel(&comparison, alpha: policy.alpha, runLimit: runLimit)
+        switch settings.replication {
+        case .runs(let runLimit): (collecting, undetectable) = decideRunLevel(&comparison, alpha: policy.alpha, runLimit: runLimit)
+        case .pairedRounds: decidePairedRounds(&comparison, alpha: policy.alpha)
+        case .repetitions: break
         }
         let busy = involvesReference ? [] : busyCases(before: beforeDocument, after: afterDocument, limit: policy.maxHostBusy)
         for index in comparison.metrics.indices {
@@ -300,6 +302,24 @@ public enum SuiteComparison {
                 + comparison.metrics[index].explanation
         }
         return (collecting, undetectable)
+    }
+
+    /// Side B against side A over rounds (see `PairedRoundsDecision`): Holm's correction over the
+    /// gated metrics, as the history gate applies it.
+    static func decidePairedRounds(_ comparison: inout DocumentComparison, alpha: Double) {
+        let family = comparison.metrics.indices.filter {
+            comparison.metrics[$0].gate && comparison.metrics[$0].pairedRounds != nil && comparison.metrics[$0].pValue != nil
+        }
+        let adjusted = Holm.adjusted(family.map { comparison.metrics[$0].pValue ?? 1 })
+        for (index, p) in zip(family, adjusted) {
+            var metric = comparison.metrics[index]
+            var decision = PairedRoundsDecision(a: metric.beforeSamples, b: metric.afterSamples, better: metric.better,
+                                                threshold: metric.threshold, alpha: alpha)
+            decision.decide(p: p)
+            metric.verdict = decision.verdict
+            metric.explanation = decision.explanation
+            comparison.metrics[index] = metric
+        }
     }
 
     static func subset(_ document: ResultDocument, _ scenario: String?) -> ResultDocument {

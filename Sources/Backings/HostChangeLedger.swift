@@ -61,6 +61,9 @@ public enum HostChangeKind: String, Codable, Sendable {
     case tracefsInstance = "tracefs-instance"
     /// A tracefs switch file (`path`) set to `amount` that held `before`: undone by writing `before` back.
     case tracefsSetting = "tracefs-setting"
+    /// A sysfs or procfs setting (`path`) an A/B side set (`kvmbench ab --a-set/--b-set`) that
+    /// held `text`: undone by writing `text` back.
+    case setting
 
     /// The tracefs kinds (the positive control's changes).
     public static let tracefs: Set<HostChangeKind> = [.tracefsMount, .tracefsInstance, .tracefsSetting]
@@ -87,6 +90,8 @@ public struct HostChange: Codable, Sendable, Equatable {
     public var recordedAt: Date
     /// Where the change's processes came from (`memoryCgroup`: the cgroup directory to move them back to).
     public var origin: String?
+    /// A setting's value before the change, as text (`setting`: "madvise").
+    public var text: String?
 
     public init(kind: HostChangeKind, subject: String, path: String, before: Int, amount: Int, owner: LedgerOwner = .current,
                 origin: String? = nil) {
@@ -110,6 +115,7 @@ public struct HostChange: Codable, Sendable, Equatable {
         case .tracefsMount: return "tracefs mounted at \(path)"
         case .tracefsInstance: return "tracefs instance \(path)"
         case .tracefsSetting: return "\(path) = \(amount) (was \(before))"
+        case .setting: return "\(path) (was \(text ?? "?"))"
         }
     }
 
@@ -137,6 +143,8 @@ public struct HostChange: Codable, Sendable, Equatable {
             return try MemoryCgroupChange.undo(path: path, origin: origin, subject: subject)
         case .tracefsMount, .tracefsInstance, .tracefsSetting:
             return try TracefsControl.undo(self)
+        case .setting:
+            return try HostSetting.undo(self)
         }
     }
 }

@@ -13,7 +13,7 @@ struct KVMBench: ParsableCommand {
         """,
         version: ToolVersion.current.version,
         subcommands: [HostCommand.self, ListCommand.self, RunCommand.self, SuiteCommand.self, ReportCommand.self,
-                      BaselineCommand.self, CompareCommand.self, GateCommand.self, SensitivityCommand.self, RestoreCommand.self,
+                      BaselineCommand.self, CompareCommand.self, GateCommand.self, ABCommand.self, SensitivityCommand.self, RestoreCommand.self,
                       SelftestCommand.self, HistoryCommand.self])
 
     /// ArgumentParser's own main, except that an error it does not know (a Foundation or Swift

@@ -63,68 +63,11 @@ struct SensitivityCommand: ParsableCommand {
     }
 
     func run() throws {
-        // `run SCENARIO [flags]` arrives among the unrecognised words (a subcommand beside the
-        // guest flags' catch-all argument would never be chosen).
-        if axes.guestFlags.first == "run" {
-            if suite != nil || file != nil { fail("give either run SCENARIO or --suite/--file, not both", status: ExitStatus.usage) }
-            if !axes.set.isEmpty { fail("--set is for suites; give the scenario's flags to run SCENARIO", status: ExitStatus.usage) }
-            runScenario(Array(axes.guestFlags.dropFirst()))
-        }
-        let (parsed, overrides) = SuiteCLI.orExit { () throws(SuiteError) in
-            try SuiteCLI.overrides(axes, output: output, command: "kvmbench sensitivity")
-        }
-        if let word = parsed.positional.first {
-            fail("unexpected argument '\(word)' (kvmbench sensitivity run SCENARIO [flags], or kvmbench sensitivity --suite NAME)", status: ExitStatus.usage)
-        }
-        if suite == nil && file == nil {
-            fail("give a scenario (kvmbench sensitivity run SCENARIO [flags]) or a suite (--suite NAME / --file PATH)", status: ExitStatus.usage)
-        }
-        let definition = SuiteCLI.orExit { () throws(SuiteError) in try SuiteCLI.loadSuite(name: suite, file: file) }
-        let planned = SuiteCLI.orExit { () throws(SuiteError) in try SuitePlanner.apply(overrides, to: definition) }
-        PositiveControl.refuseUnsupported()
-        let host = openHost()
-        let plan = SuiteCLI.orExit { () throws(SuiteError) in try SuitePlanner.plan(planned, limits: host.limits) }
-        PositiveControl.execute(plan.cases, host: host, label: plan.suite.name, maxCV: plan.suite.gate.maxCV,
-                                policy: (plan.suite.gate, "suite \(plan.suite.name) (\(plan.suite.source))"),
-                                suite: plan.record, notices: plan.notices, control: control, output: output)
-    }
-}
-
-extension SensitivityCommand {
-    /// `kvmbench sensitivity run SCENARIO [flags]`: one scenario's cases, its flags as `run` takes them.
-    func runScenario(_ words: [String]) -> Never {
-        guard let name = words.first, !name.hasPrefix("-") else {
-            fail("give a scenario: kvmbench sensitivity run SCENARIO [flags] (scenarios: \(ScenarioCatalog.names))", status: ExitStatus.usage)
-        }
-        guard let scenario = ScenarioCatalog.named(name) else {
-            fail("unknown scenario '\(name)' (scenarios: \(ScenarioCatalog.names))", status: ExitStatus.usage)
-        }
-        let parsed: CommandLineParameters
-        do {
-            parsed = try CommandLineParameters.parse(Array(words.dropFirst()), table: scenario.parameterTable,
-                                                     command: "kvmbench run \(name)")
-        } catch {
-            fail(error.message, status: ExitStatus.usage)
-        }
-        if let word = parsed.positional.first { fail("unexpected argument '\(word)' (parameters are flags: --vcpus 1,2)", status: ExitStatus.usage) }
-        if let empty = parsed.lists.first(where: { $0.value.isEmpty }) {
-            fail("--\(empty.key.replacingOccurrences(of: "_", with: "-")) needs at least one value", status: ExitStatus.usage)
-        }
-        PositiveControl.refuseUnsupported()
-        let host = openHost()
-        let combinations = cartesianProduct(parsed.lists)
-        var cases: [any Scenario] = []
-        for parameters in combinations {
-            do {
-                cases.append(try scenario.init(parameters: ParameterSet(parameters), limits: host.limits))
-            } catch {
-                fail(error.message, status: ExitStatus.usage)
-            }
-        }
-        preflight(cases, given: combinations, output: output)
-        PositiveControl.execute(cases.map { PlannedCase(scenario: $0, settings: output.settings) }, host: host, label: name,
-                                maxCV: GatePolicy().maxCV, policy: (GatePolicy(), "defaults (a single scenario)"),
-                                suite: nil, notices: [], control: control, output: output)
+        let selection = CaseSelection.select(suite: suite, file: file, axes: axes, output: output,
+                                             command: "kvmbench sensitivity", beforeHost: PositiveControl.refuseUnsupported)
+        PositiveControl.execute(selection.cases, host: selection.host, label: selection.label, maxCV: selection.maxCV,
+                                policy: selection.policy, suite: selection.suite, notices: selection.notices,
+                                control: control, output: output)
     }
 }
 

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import Host
+import Pipeline
+import Results
+import Scenarios
+import Suites
+
+/// The cases a command that measures sides against each other runs (`kvmbench ab`, `kvmbench
+/// sensitivity`): `run SCENARIO [flags]` as `kvmbench run` takes them, or a suite (--suite / --file
+/// with --set and guest flags), planned against this host's limits, with the gate policy that judges them.
+struct CaseSelection {
+    var cases: [PlannedCase]
+    /// The scenario's or the suite's name.
+    var label: String
+    var maxCV: Double
+    var policy: (GatePolicy, String)
+    var suite: SuiteRecord?
+    var definition: SuiteDefinition?
+    var notices: [String]
+    var host: HostSession
+
+    /// Plans the cases or exits 64 with one line. `beforeHost` runs after the input is checked and
+    /// before /dev/kvm is opened (a side that cannot be set up is refused there, before any guest).
+    static func select(suite: String?, file: String?, axes: SuiteAxisOptions, output: OutputOptions, command: String,
+                       beforeHost: () -> Void) -> CaseSelection {
+        if axes.guestFlags.first == "run" {
+            if suite != nil || file != nil { fail("give either run SCENARIO or --suite/--file, not both", status: ExitStatus.usage) }
+            if !axes.set.isEmpty { fail("--set is for suites; give the scenario's flags to run SCENARIO", status: ExitStatus.usage) }
+            return scenario(Array(axes.guestFlags.dropFirst()), output: output, command: command, beforeHost: beforeHost)
+        }
+        let (parsed, overrides) = SuiteCLI.orExit { () throws(SuiteError) in
+            try SuiteCLI.overrides(axes, output: output, command: command)
+        }
+        if let word = parsed.positional.first {
+            fail("unexpected argument '\(word)' (\(command) run SCENARIO [flags], or \(command) --suite NAME)", status: ExitStatus.usage)
+        }
+        if suite == nil && file == nil {
+            fail("give a scenario (\(command) run SCENARIO [flags]) or a suite (--suite NAME / --file PATH)", status: ExitStatus.usage)
+        }
+        let definition = SuiteCLI.orExit { () throws(SuiteError) in try SuiteCLI.loadSuite(name: suite, file: file) }
+        let planned = SuiteCLI.orExit { () throws(SuiteError) in try SuitePlanner.apply(overrides, to: definition) }
+        beforeHost()
+        let host = openHost()
+        let plan = SuiteCLI.orExit { () throws(SuiteError) in try SuitePlanner.plan(planned, limits: host.limits) }
+        return CaseSelection(cases: plan.cases, label: plan.suite.name, maxCV: plan.suite.gate.maxCV,
+                             policy: (plan.suite.gate, "suite \(plan.suite.name) (\(plan.suite.source))"),
+                             suite: plan.record, definition: plan.suite, notices: plan.notices, host: host)
+    }
+
+    /// `run SCENARIO [flags]`: one scenario's cases, its flags as `kvmbench run` takes them.
+    static func scenario(_ words: [String], output: OutputOptions, command: String, beforeHost: () -> Void) -> CaseSelection {
+        guard let name = words.first, !name.hasPrefix("-") else {
+            fail("give a scenario: \(command) run SCENARIO [flags] (scenarios: \(ScenarioCatalog.names))", status: ExitStatus.usage)
+        }
+        guard let scenario = ScenarioCatalog.named(name) else {
+            fail("unknown scenario '\(name)' (scenarios: \(ScenarioCatalog.names))", status: ExitStatus.usage)
+        }
+        let parsed: CommandLineParameters
+        do {
+            parsed = try CommandLineParameters.parse(Array(words.dropFirst()), table: scenario.parameterTable,
+                                                     command: "kvmbench run \(name)")
+        } catch {
+            fail(error.message, status: ExitStatus.usage)
+        }
+        if let word = parsed.positional.first { fail("unexpected argument '\(word)' (parameters are flags: --vcpus 1,2)", status: ExitStatus.usage) }
+        if let empty = parsed.lists.first(where: { $0.value.isEmpty }) {
+            fail("--\(empty.key.replacingOccurrences(of: "_", with: "-")) needs at least one value", status: ExitStatus.usage)
+        }
+        beforeHost()
+        let host = openHost()
+        let combinations = cartesianProduct(parsed.lists)
+        var cases: [any Scenario] = []
+        for parameters in combinations {
+            do {
+                cases.append(try scenario.init(parameters: ParameterSet(parameters), limits: host.limits))
+            } catch {
+                fail(error.message, status: ExitStatus.usage)
+            }
+        }
+        preflight(cases, given: combinations, output: output)
+        return CaseSelection(cases: cases.map { PlannedCase(scenario: $0, settings: output.settings) }, label: name,
+                             maxCV: GatePolicy().maxCV, policy: (GatePolicy(), "defaults (a single scenario)"),
+                             suite: nil, definition: nil, notices: [], host: host)
+    }
+}

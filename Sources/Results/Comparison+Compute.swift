@@ -157,8 +157,16 @@ public enum Replication: Sendable, Equatable {
     /// repetitions: `RunLevelDecision`, the run as the unit of replication.
     case runs(runLimit: Int)
     /// One median per round of each side, in round order, A before and B after: side B against
-    /// side A of an alternating run in one boot (`kvmbench ab`), `PairedRoundsDecision`.
-    case pairedRounds
+    /// side A of an alternating run in one boot (`kvmbench ab`), `PairedRoundsDecision`. `looks`:
+    /// how many times the rounds may be judged as they grow (more rounds while undecided); each
+    /// look tests at alpha / looks, so the run as a whole keeps its false-alarm rate (Bonferroni).
+    case pairedRounds(looks: Int)
+
+    /// The alpha one decision tests at.
+    public func alpha(_ alpha: Double) -> Double {
+        if case .pairedRounds(let looks) = self { return alpha / Double(max(1, looks)) }
+        return alpha
+    }
 }
 
 extension MetricComparison {
@@ -177,7 +185,7 @@ extension MetricComparison {
         }
         if case .pairedRounds = options.replication {
             let decision = PairedRoundsDecision(a: before.samples, b: after.samples, better: definition.better,
-                                                threshold: threshold, alpha: options.alpha)
+                                                threshold: threshold, alpha: options.replication.alpha(options.alpha))
             self.init(case: result, metric: after, definition: definition, gate: gate, beforeSamples: before.samples,
                       threshold: threshold, pairedDecision: decision)
             return

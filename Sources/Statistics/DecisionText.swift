@@ -1,6 +1,6 @@
 import Foundation
 
-/// How the decision rules (`ChangeDecision`, `RunLevelDecision`) write figures into their
+/// How the decision rules (`ChangeDecision`, `RunLevelDecision`, `PairedRoundsDecision`) write figures into their
 /// explanations: one style, so a reader sees the same "+12.3%" and "[0.981, 1.042]" everywhere.
 enum DecisionText {
     static func percent(_ fraction: Double) -> String { String(format: "%.1f%%", fraction * 100) }

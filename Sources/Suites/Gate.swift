@@ -73,6 +73,11 @@ public struct GateOutcome: Sendable {
         let needed = collecting.map { $0.runSeries?.runsNeeded ?? RunLevelDecision.defaultMinimumRuns }.max()
             ?? RunLevelDecision.defaultMinimumRuns
         let scope = onlyCollecting ? "" : " for \(collecting.count) gated metric\(collecting.count == 1 ? "" : "s")"
+        if earlier >= needed {
+            // Enough runs for a typical night, and tonight showed no sign of a change: more runs narrow it.
+            return "collecting history\(scope): \(earlier + 1) runs on this host; no sign of a change, not decided yet "
+                + "(each further run narrows it, up to --last)"
+        }
         return "collecting history\(scope): \(earlier + 1) of \(needed + 1) runs on this host; no verdict before run \(needed + 1)"
             + (collecting.contains { $0.runSeries?.runsNeeded == nil } ? " (or later: the run-to-run spread is not known yet)" : "")
     }

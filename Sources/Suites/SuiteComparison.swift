@@ -152,7 +152,7 @@ public enum SuiteComparison {
         var collecting: [MetricComparison] = [], undetectable: [MetricComparison] = []
         switch settings.replication {
         case .runs(let runLimit): (collecting, undetectable) = decideRunLevel(&comparison, alpha: policy.alpha, runLimit: runLimit)
-        case .pairedRounds: decidePairedRounds(&comparison, alpha: policy.alpha)
+        case .pairedRounds: decidePairedRounds(&comparison, alpha: settings.replication.alpha(policy.alpha))
         case .repetitions: break
         }
         let busy = involvesReference ? [] : busyCases(before: beforeDocument, after: afterDocument, limit: policy.maxHostBusy)

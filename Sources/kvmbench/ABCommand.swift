@@ -37,6 +37,8 @@ struct ABCommand: ParsableCommand {
         the rounds (R - 1 degrees of freedom) with Holm's correction over the gated metrics. B regressed when the \
         change is significant and past the metric's threshold in the bad direction; unchanged when the whole \
         interval of B/A lies within the threshold; otherwise undecided, with the rounds that would decide it. \
+        With --max-rounds M, an undecided run goes on 2 rounds at a time up to M rounds, judged after each pair; \
+        every look tests at alpha / (number of looks), so the run keeps its false-alarm rate (Bonferroni). \
         Pairing removes the drift between rounds, which on one host is larger than the changes that matter.
 
         Outputs and exit status are the gate's: 0 every gated metric of B unchanged or improved, 2 a regression \
@@ -76,6 +78,9 @@ struct ABCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Rounds (one block per side each): \(ABCommand.roundRange.lowerBound) ... \(ABCommand.roundRange.upperBound).", valueName: "n"))
     var rounds: Int = 4
 
+    @Option(name: .customLong("max-rounds"), help: ArgumentHelp("While a gated metric is undecided, run 2 more rounds at a time up to this many (each look at the rounds tests at alpha / looks).", valueName: "n"))
+    var maxRounds: Int?
+
     @Option(help: ArgumentHelp("Seed of the block order (default: a random one, printed).", valueName: "n"))
     var seed: UInt64?
 
@@ -96,6 +101,9 @@ struct ABCommand: ParsableCommand {
         if suite != nil, file != nil { throw ValidationError("give at most one of --suite and --file") }
         guard Self.roundRange.contains(rounds) else {
             throw ValidationError("--rounds takes \(Self.roundRange.lowerBound) ... \(Self.roundRange.upperBound) (a paired test needs two rounds at least), not \(rounds)")
+        }
+        if let maxRounds, !(rounds...Self.roundRange.upperBound).contains(maxRounds) {
+            throw ValidationError("--max-rounds takes \(rounds) (--rounds) ... \(Self.roundRange.upperBound), not \(maxRounds)")
         }
         for level in [aControl, bControl].compactMap({ $0 }) where ControlLevel(rawValue: level) == nil {
             throw ValidationError("--a-control/--b-control take event or stacktrace, not '\(level)'")
@@ -137,43 +145,33 @@ struct ABCommand: ParsableCommand {
                 fail("ab: side \(side.side.rawValue) cannot be set up: \(error)", status: ExitStatus.baselineProblem)
             }
         }
-        let order = ABOrder(rounds: rounds, seed: seed ?? UInt64.random(in: 0...UInt64(UInt32.max)))
+        let most = maxRounds ?? rounds
+        let order = ABOrder(rounds: most, seed: seed ?? UInt64.random(in: 0...UInt64(UInt32.max)))
+        // The rounds are judged after `rounds`, then after every further pair while undecided.
+        let looks = 1 + (most - rounds + 1) / 2
         let quiet = output.quiet || output.json || output.ktap
         if !quiet {
             SuiteCLI.note("ab: \(selection.label): A = \(sides[0].summary); B = \(sides[1].summary)")
-            SuiteCLI.note("ab: \(order.rounds) rounds, blocks \(order.pattern) (seed \(order.seed))")
+            let growth = most > rounds ? "; while undecided 2 more at a time up to \(most), each of the \(looks) looks at alpha / \(looks)" : ""
+            SuiteCLI.note("ab: \(rounds) rounds\(growth); blocks \(order.pattern) (seed \(order.seed))")
             for notice in selection.notices { SuiteCLI.note("notice: \(notice)") }
         }
         var documents: [ABSide: [ResultDocument]] = [.a: [], .b: []]
-        for (index, which) in order.blocks.enumerated() {
-            let side = sides[which == .a ? 0 : 1]
-            let active: ActiveSide
-            do {
-                active = try side.enter()
-            } catch {
-                fail("ab: side \(which.rawValue) cannot be set up for block \(index + 1): \(error)", status: 1)
+        var done = 0
+        var judged: (outcome: GateOutcome, base: LoadedDocument, after: LoadedDocument)?
+        while done < most {
+            let target = done == 0 ? rounds : min(most, done + 2)
+            for index in (2 * done)..<(2 * target) {
+                let which = order.blocks[index]
+                documents[which, default: []].append(measure(block: index, of: order, side: sides[which == .a ? 0 : 1],
+                                                             selection: selection, quiet: quiet))
             }
-            let session = RunSession(host: selection.host, tool: ToolVersion.current, suite: selection.suite, outputs: [],
-                                     timeoutSeconds: output.timeoutSeconds)
-            session.handleSignals()
-            let progress = ConsoleProgress(label: "\(selection.label) round \(index / 2 + 1)/\(order.rounds) side \(which.rawValue)", quiet: quiet)
-            let document = session.run(selection.cases, maxCV: selection.maxCV, progress: progress)
-            active.leave()
-            documents[which, default: []].append(document)
+            done = target
+            judged = judge(documents, sides: sides, selection: selection, looks: looks)
+            guard let outcome = judged?.outcome, outcome.status == .inconclusive, done < most else { break }
+            if !quiet { SuiteCLI.note("ab: after \(done) rounds \(outcome.undecided.count) gated metric(s) undecided: 2 more rounds") }
         }
-        guard let a = RoundDocuments.combine(documents[.a] ?? [], maxCV: selection.maxCV),
-              let b = RoundDocuments.combine(documents[.b] ?? [], maxCV: selection.maxCV) else {
-            fail("ab: no block ran", status: 1)
-        }
-        let base = LoadedDocument(document: a, baseline: nil, label: "A (\(sides[0].summary))", url: URL(fileURLWithPath: "/dev/null"))
-        let after = LoadedDocument(document: b, baseline: nil, label: "B (\(sides[1].summary))", url: URL(fileURLWithPath: "/dev/null"))
-        var settings = SuiteCLI.orExit { () throws(SuiteError) in try flags.settings() }
-        settings.replication = .pairedRounds
-        // The sides differ on purpose in what they set (THP shows in the host fingerprint).
-        settings.allowOtherHost = true
-        let outcome = SuiteCLI.orExit { () throws(SuiteError) in
-            try Gate.evaluate(baseline: base, result: after, settings: settings, suite: selection.definition)
-        }
+        guard let (outcome, base, after) = judged else { fail("ab: no block ran", status: 1) }
         if !output.json && !output.ktap && !verbose {
             print(Self.roundTable(outcome.report.comparison))
             if let stats = Self.mappingTable(a: documents[.a] ?? [], b: documents[.b] ?? []) { print(stats) }
@@ -181,6 +179,40 @@ struct ABCommand: ParsableCommand {
         GateRendering(output: output, flags: flags, exports: exports, verbose: verbose).render(outcome, base: base, after: after)
         let status = GateRendering.exitStatus(of: outcome.status)
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Block `index`: the side set up, the cases run, the side undone.
+    func measure(block index: Int, of order: ABOrder, side: SideSetup, selection: CaseSelection, quiet: Bool) -> ResultDocument {
+        let active: ActiveSide
+        do {
+            active = try side.enter()
+        } catch {
+            fail("ab: side \(side.side.rawValue) cannot be set up for block \(index + 1): \(error)", status: 1)
+        }
+        let session = RunSession(host: selection.host, tool: ToolVersion.current, suite: selection.suite, outputs: [],
+                                 timeoutSeconds: output.timeoutSeconds)
+        session.handleSignals()
+        let progress = ConsoleProgress(label: "\(selection.label) round \(index / 2 + 1) side \(side.side.rawValue)", quiet: quiet)
+        let document = session.run(selection.cases, maxCV: selection.maxCV, progress: progress)
+        active.leave()
+        return document
+    }
+
+    /// B against A over the rounds measured so far.
+    func judge(_ documents: [ABSide: [ResultDocument]], sides: [SideSetup], selection: CaseSelection,
+               looks: Int) -> (outcome: GateOutcome, base: LoadedDocument, after: LoadedDocument)? {
+        guard let a = RoundDocuments.combine(documents[.a] ?? [], maxCV: selection.maxCV),
+              let b = RoundDocuments.combine(documents[.b] ?? [], maxCV: selection.maxCV) else { return nil }
+        let base = LoadedDocument(document: a, baseline: nil, label: "A (\(sides[0].summary))", url: URL(fileURLWithPath: "/dev/null"))
+        let after = LoadedDocument(document: b, baseline: nil, label: "B (\(sides[1].summary))", url: URL(fileURLWithPath: "/dev/null"))
+        var settings = SuiteCLI.orExit { () throws(SuiteError) in try flags.settings() }
+        settings.replication = .pairedRounds(looks: looks)
+        // The sides differ on purpose in what they set (THP shows in the host fingerprint).
+        settings.allowOtherHost = true
+        let outcome = SuiteCLI.orExit { () throws(SuiteError) in
+            try Gate.evaluate(baseline: base, result: after, settings: settings, suite: selection.definition)
+        }
+        return (outcome, base, after)
     }
 
     /// The gated metrics round by round: A and B medians and their change, then the verdict. A case

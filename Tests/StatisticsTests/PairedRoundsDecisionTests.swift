@@ -78,4 +78,37 @@ struct PairedRoundsDecisionTests {
         #expect(rate > 0.03 && rate < 0.07, "A/A false-alarm rate \(rate)")
         #expect(Double(caught) / Double(trials) > 0.9, "caught \(caught) of \(trials)")
     }
+
+    /// `kvmbench ab --max-rounds`: judged after 4 rounds, then after every further pair up to 12
+    /// (5 looks) while undecided. Testing every look at alpha calls an A/A run changed far more
+    /// often than alpha; at alpha / looks (Bonferroni over the looks) the whole run stays within it.
+    @Test func sequentialLooksAtAlphaOverLooksKeepTheFalseAlarmRate() {
+        var rng = SplitMix64(seed: 23)
+        func normal() -> Double {
+            let u1 = (Double(rng.next() >> 11) + 0.5) / 9_007_199_254_740_992
+            let u2 = Double(rng.next() >> 11) / 9_007_199_254_740_992
+            return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+        }
+        let trials = 2000, looks = [4, 6, 8, 10, 12]
+        var naive = 0, corrected = 0
+        for _ in 0..<trials {
+            var a: [Double] = [], b: [Double] = []
+            for _ in 0..<12 {
+                let level = 0.15 * normal()
+                a.append(100 * exp(level + 0.02 * normal()))
+                b.append(100 * exp(level + 0.02 * normal()))
+            }
+            func alarm(alpha: Double) -> Bool {
+                looks.contains { n in
+                    let verdict = PairedRoundsDecision(a: Array(a.prefix(n)), b: Array(b.prefix(n)), better: .lower,
+                                                       threshold: 0, alpha: alpha).verdict
+                    return verdict == .regressed || verdict == .improved
+                }
+            }
+            if alarm(alpha: 0.05) { naive += 1 }
+            if alarm(alpha: 0.05 / Double(looks.count)) { corrected += 1 }
+        }
+        #expect(Double(naive) / Double(trials) > 0.08, "every look at alpha: \(naive) of \(trials)")
+        #expect(Double(corrected) / Double(trials) <= 0.05, "alpha / looks: \(corrected) of \(trials)")
+    }
 }

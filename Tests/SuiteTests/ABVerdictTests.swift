@@ -48,7 +48,7 @@ struct ABVerdictTests {
 
     static var settings: CompareSettings {
         var settings = CompareSettings()
-        settings.replication = .pairedRounds
+        settings.replication = .pairedRounds(looks: 1)
         return settings
     }
 

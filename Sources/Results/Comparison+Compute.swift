@@ -180,14 +180,17 @@ extension MetricComparison {
                                             threshold: threshold, alpha: options.alpha, maxCV: .infinity,
                                             runLimit: runLimit)
             self.init(case: result, metric: after, definition: definition, gate: gate, beforeSamples: before.samples,
-                      threshold: threshold, runDecision: decision)
+                      threshold: threshold, decision: decision)
+            afterSpread = decision.afterSpread
+            runSeries = RunSeriesFigures(decision)
             return
         }
         if case .pairedRounds = options.replication {
             let decision = PairedRoundsDecision(a: before.samples, b: after.samples, better: definition.better,
                                                 threshold: threshold, alpha: options.replication.alpha(options.alpha))
             self.init(case: result, metric: after, definition: definition, gate: gate, beforeSamples: before.samples,
-                      threshold: threshold, pairedDecision: decision)
+                      threshold: threshold, decision: decision)
+            pairedRounds = PairedRoundsFigures(decision)
             return
         }
         let decision = ChangeDecision(before: before.samples, after: after.samples, better: definition.better,
@@ -203,24 +206,10 @@ extension MetricComparison {
                   beforeSpread: decision.beforeSpread, afterSpread: decision.afterSpread)
     }
 
-    /// The comparison of a new run's `metric` with the medians of earlier runs, as `decision` made it.
+    /// The comparison of `metric` (the new run's, or side B's) with `beforeSamples` (earlier runs'
+    /// medians, or side A's round medians), as `decision` made it.
     init(case result: CaseResult, metric: Metric, definition: MetricDefinition, gate: Bool, beforeSamples: [Double],
-         threshold: Double, runDecision decision: RunLevelDecision) {
-        self.init(caseKey: result.key, scenario: result.scenario, parameters: result.parameters,
-                  metric: metric.name, unit: definition.unit, better: definition.better, gate: gate,
-                  beforeSamples: beforeSamples, afterSamples: metric.samples,
-                  beforeMedian: decision.beforeMedian, afterMedian: decision.afterMedian,
-                  change: decision.change, ratioInterval: decision.ratioInterval, pValue: decision.pValue,
-                  threshold: threshold, verdict: decision.verdict, explanation: decision.explanation,
-                  detectableChange: decision.detectableChange, afterSpread: decision.afterSpread)
-        runSeries = RunSeriesFigures(decision)
-    }
-}
-
-extension MetricComparison {
-    /// Side B's `metric` against side A's, round by round, as `decision` made it.
-    init(case result: CaseResult, metric: Metric, definition: MetricDefinition, gate: Bool, beforeSamples: [Double],
-         threshold: Double, pairedDecision decision: PairedRoundsDecision) {
+         threshold: Double, decision: some MetricDecision) {
         self.init(caseKey: result.key, scenario: result.scenario, parameters: result.parameters,
                   metric: metric.name, unit: definition.unit, better: definition.better, gate: gate,
                   beforeSamples: beforeSamples, afterSamples: metric.samples,
@@ -228,7 +217,6 @@ extension MetricComparison {
                   change: decision.change, ratioInterval: decision.ratioInterval, pValue: decision.pValue,
                   threshold: threshold, verdict: decision.verdict, explanation: decision.explanation,
                   detectableChange: decision.detectableChange)
-        pairedRounds = PairedRoundsFigures(decision)
     }
 }
 

@@ -15,3 +15,19 @@ enum DecisionText {
         return String(format: "[%.3f, %.3f]", low, high)
     }
 }
+
+/// What every decision rule gives a comparison of one metric: the verdict, the medians it compared,
+/// the change, its test's p and interval, what it could detect, and why, in words.
+public protocol MetricDecision: Sendable {
+    var verdict: ChangeVerdict { get }
+    var beforeMedian: Double { get }
+    var afterMedian: Double { get }
+    var change: Double { get }
+    var pValue: Double? { get }
+    var ratioInterval: [Double]? { get }
+    var detectableChange: Double? { get }
+    var explanation: String { get }
+}
+
+extension RunLevelDecision: MetricDecision {}
+extension PairedRoundsDecision: MetricDecision {}

@@ -51,11 +51,7 @@ struct PairedRoundsDecisionTests {
     /// about alpha of the experiments; a 10% slowdown is caught in nearly all with 4 rounds.
     @Test func falseAlarmsStayNearAlphaAndATenPercentSlowdownIsCaught() {
         var rng = SplitMix64(seed: 11)
-        func normal() -> Double {
-            let u1 = (Double(rng.next() >> 11) + 0.5) / 9_007_199_254_740_992
-            let u2 = Double(rng.next() >> 11) / 9_007_199_254_740_992
-            return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
-        }
+        func normal() -> Double { rng.gaussian() }
         func experiment(shift: Double, rounds: Int) -> (a: [Double], b: [Double]) {
             var a: [Double] = [], b: [Double] = []
             for _ in 0..<rounds {
@@ -84,11 +80,7 @@ struct PairedRoundsDecisionTests {
     /// often than alpha; at alpha / looks (Bonferroni over the looks) the whole run stays within it.
     @Test func sequentialLooksAtAlphaOverLooksKeepTheFalseAlarmRate() {
         var rng = SplitMix64(seed: 23)
-        func normal() -> Double {
-            let u1 = (Double(rng.next() >> 11) + 0.5) / 9_007_199_254_740_992
-            let u2 = Double(rng.next() >> 11) / 9_007_199_254_740_992
-            return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
-        }
+        func normal() -> Double { rng.gaussian() }
         let trials = 2000, looks = [4, 6, 8, 10, 12]
         var naive = 0, corrected = 0
         for _ in 0..<trials {

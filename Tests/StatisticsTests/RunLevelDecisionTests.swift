@@ -98,11 +98,7 @@ struct RunLevelDecisionTests {
         var rng: SplitMix64
         let between: Double, within: Double, repetitions: Int
 
-        mutating func normal() -> Double {
-            let u1 = (Double(rng.next() >> 11) + 0.5) / 9_007_199_254_740_992
-            let u2 = Double(rng.next() >> 11) / 9_007_199_254_740_992
-            return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
-        }
+        mutating func normal() -> Double { rng.gaussian() }
 
         mutating func run(shift: Double = 0) -> [Double] {
             let b = between * normal()

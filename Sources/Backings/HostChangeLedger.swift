@@ -27,11 +27,7 @@ public struct LedgerOwner: Codable, Sendable, Equatable {
 
     /// Field 22 (starttime) of /proc/PID/stat, or nil when no such process exists.
     public static func startTime(of pid: Int32) -> UInt64? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = text.lastIndex(of: ")") else { return nil }
-        // After "pid (comm)" come fields 3, 4, ...; comm may hold spaces and parentheses.
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 19 else { return nil }
+        guard let fields = ProcessStat.fields(pid: Int(pid)), fields.count > 19 else { return nil }
         return UInt64(fields[19])
     }
 
@@ -41,6 +37,17 @@ public struct LedgerOwner: Codable, Sendable, Equatable {
     public var state: State {
         if !bootID.isEmpty && !Self.currentBootID.isEmpty && bootID != Self.currentBootID { return .earlierBoot }
         return Self.startTime(of: pid) == startTime ? .live : .gone
+    }
+}
+
+/// /proc/PID/stat of one process.
+public enum ProcessStat {
+    /// The fields after "pid (comm)", field 3 (state) first; nil when the process is gone. comm
+    /// may hold spaces and parentheses, so the split starts after its last ")".
+    public static func fields(pid: Int) -> [Substring]? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        return text[text.index(after: close)...].split(separator: " ")
     }
 }
 
@@ -257,6 +264,13 @@ public enum HostChangeLedger {
         guard FileManager.default.fileExists(atPath: location.path) else { return nil }
         return restore(including: { $0.owner.state != .live }, action: "restored the host changes of kvmbench processes that are gone")
     }
+
+    /// Registers, once per process, the undoing of this process's changes when it exits through
+    /// exit(3) (a usage error or any `fail` while a change spanning cases is in effect); signals go
+    /// through the run session's handler.
+    public static let restoreOwnAtExit: Void = {
+        atexit { HostChangeLedger.restoreOwn() }
+    }()
 
     /// Undoes every change this process recorded (of `kinds` only, when given). Idempotent; no
     /// file access when there is none.

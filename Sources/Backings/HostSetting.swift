@@ -81,8 +81,8 @@ public struct HostSetting: Sendable, Equatable, CustomStringConvertible {
         } catch {
             throw Refusal("cannot record \(path) in the host-change ledger: \(error)")
         }
-        Self.registerExitRestore
-        let applied = AppliedHostSetting(setting: self, before: before, changeID: change.id)
+        HostChangeLedger.restoreOwnAtExit
+        let applied = AppliedHostSetting(changeID: change.id)
         guard MemoryCgroupChange.write(value + "\n", to: path) else {
             let reason = String(cString: strerror(errno))
             applied.restore()
@@ -94,12 +94,6 @@ public struct HostSetting: Sendable, Equatable, CustomStringConvertible {
         }
         return applied
     }
-
-    /// Restores this process's host changes when it exits through exit(3) (a usage error or any
-    /// `fail` while a side is set); signals go through the run session's handler.
-    private static let registerExitRestore: Void = {
-        atexit { HostChangeLedger.restoreOwn() }
-    }()
 
     /// Undoing a `setting` change (see `HostChange.undo`).
     static func undo(_ change: HostChange) throws(HostChangeLedger.Failure) -> String {
@@ -116,9 +110,6 @@ public struct HostSetting: Sendable, Equatable, CustomStringConvertible {
 
 /// A setting that is in effect; `restore()` writes back what it replaced.
 public struct AppliedHostSetting: Sendable {
-    public let setting: HostSetting
-    /// The value it replaced.
-    public let before: String
     let changeID: String
 
     /// Writes the value before back through the ledger. Idempotent.

@@ -174,15 +174,9 @@ public final class TracefsControl {
             throw Unsupported(error.description)
         }
         guard let made else { throw Unsupported("the control was not applied") }
-        Self.registerExitRestore
+        HostChangeLedger.restoreOwnAtExit
         return TracefsControl(level: level, root: made.root, instance: made.instance, mounted: made.mounted, changeIDs: ids)
     }
-
-    /// Restores this process's host changes when it exits through exit(3) (a usage error or any
-    /// `fail` after the control was applied); signals go through the run session's handler.
-    private static let registerExitRestore: Void = {
-        atexit { HostChangeLedger.restoreOwn() }
-    }()
 
     /// Events the instance recorded so far (entries plus overruns of every CPU's buffer), or nil
     /// when its statistics cannot be read: shows the control fired.

@@ -3,7 +3,7 @@ import Results
 import Statistics
 
 /// One side of an A/B run in one boot (`kvmbench ab`).
-public enum ABSide: String, Sendable, Equatable, CaseIterable {
+public enum ABSide: String, Sendable, Equatable {
     case a = "A", b = "B"
 }
 

@@ -1,3 +1,4 @@
+import Backings
 import Foundation
 import Results
 
@@ -52,7 +53,7 @@ public struct HostLoad: Sendable {
         var total = 0
         let me = Int(getpid())
         for entry in entries {
-            guard let pid = Int(entry), pid != me, let fields = statFields(pid: pid),
+            guard let pid = Int(entry), pid != me, let fields = ProcessStat.fields(pid: pid),
                   fields.count > 14, Int(fields[1]) != me,
                   let flags = UInt(fields[6]), flags & kernelThreadFlag == 0 else { continue }
             total += fields[11...14].reduce(0) { $0 + (Int($1) ?? 0) }
@@ -63,16 +64,9 @@ public struct HostLoad: Sendable {
     /// PF_KTHREAD in /proc/PID/stat's flags.
     static let kernelThreadFlag: UInt = 0x0020_0000
 
-    /// The fields of /proc/PID/stat after the command name (state first); nil when it is gone.
-    static func statFields(pid: Int) -> [Substring]? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = text.lastIndex(of: ")") else { return nil }
-        return text[text.index(after: close)...].split(separator: " ")
-    }
-
     /// This process's own ticks: its threads' and the children's it reaped.
     static func ownJiffies() -> Int {
-        guard let fields = statFields(pid: Int(getpid())), fields.count > 14 else { return 0 }
+        guard let fields = ProcessStat.fields(pid: Int(getpid())), fields.count > 14 else { return 0 }
         return fields[11...14].reduce(0) { $0 + (Int($1) ?? 0) }
     }
 }

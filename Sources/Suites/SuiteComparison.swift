@@ -265,19 +265,12 @@ public enum SuiteComparison {
             comparison.metrics[index].explanation = "collecting history (\(series.runs) earlier runs, \(needed)): not gated yet; "
                 + comparison.metrics[index].explanation
         }
-        let family = comparison.metrics.indices.filter {
-            comparison.metrics[$0].gate && comparison.metrics[$0].runSeries != nil && comparison.metrics[$0].pValue != nil
-        }
-        let adjusted = Holm.adjusted(family.map { comparison.metrics[$0].pValue ?? 1 })
-        for (index, p) in zip(family, adjusted) {
-            var metric = comparison.metrics[index]
+        let (family, adjusted) = holmOverGated(&comparison, member: { $0.runSeries != nil }) { metric, p in
             // The same decision as before (its p is in the family because it was not noisy).
             var decision = RunLevelDecision(runMedians: metric.beforeSamples, after: metric.afterSamples, better: metric.better,
                                             threshold: metric.threshold, alpha: alpha, maxCV: .infinity, runLimit: runLimit)
             decision.decide(p: p)
-            metric.verdict = decision.verdict
-            metric.explanation = decision.explanation
-            comparison.metrics[index] = metric
+            return decision
         }
         // Undecided after the adjustment, with no significant sign of a change (adjusted p not below
         // alpha) while the history is still growing: more runs will decide it, so it collects
@@ -307,19 +300,29 @@ public enum SuiteComparison {
     /// Side B against side A over rounds (see `PairedRoundsDecision`): Holm's correction over the
     /// gated metrics, as the history gate applies it.
     static func decidePairedRounds(_ comparison: inout DocumentComparison, alpha: Double) {
-        let family = comparison.metrics.indices.filter {
-            comparison.metrics[$0].gate && comparison.metrics[$0].pairedRounds != nil && comparison.metrics[$0].pValue != nil
-        }
-        let adjusted = Holm.adjusted(family.map { comparison.metrics[$0].pValue ?? 1 })
-        for (index, p) in zip(family, adjusted) {
-            var metric = comparison.metrics[index]
+        _ = holmOverGated(&comparison, member: { $0.pairedRounds != nil }) { metric, p in
             var decision = PairedRoundsDecision(a: metric.beforeSamples, b: metric.afterSamples, better: metric.better,
                                                 threshold: metric.threshold, alpha: alpha)
             decision.decide(p: p)
-            metric.verdict = decision.verdict
-            metric.explanation = decision.explanation
-            comparison.metrics[index] = metric
+            return decision
         }
+    }
+
+    /// Holm's correction over the gated metrics `member` selects that have a p-value: each is
+    /// decided again by `redecide` with its adjusted p. Returns the family's indices and their
+    /// adjusted p-values.
+    static func holmOverGated(_ comparison: inout DocumentComparison, member: (MetricComparison) -> Bool,
+                              redecide: (MetricComparison, Double) -> any MetricDecision) -> (family: [Int], adjusted: [Double]) {
+        let family = comparison.metrics.indices.filter {
+            comparison.metrics[$0].gate && comparison.metrics[$0].pValue != nil && member(comparison.metrics[$0])
+        }
+        let adjusted = Holm.adjusted(family.map { comparison.metrics[$0].pValue ?? 1 })
+        for (index, p) in zip(family, adjusted) {
+            let decision = redecide(comparison.metrics[index], p)
+            comparison.metrics[index].verdict = decision.verdict
+            comparison.metrics[index].explanation = decision.explanation
+        }
+        return (family, adjusted)
     }
 
     static func subset(_ document: ResultDocument, _ scenario: String?) -> ResultDocument {

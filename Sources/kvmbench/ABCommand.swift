@@ -163,7 +163,7 @@ struct ABCommand: ParsableCommand {
             let target = done == 0 ? rounds : min(most, done + 2)
             for index in (2 * done)..<(2 * target) {
                 let which = order.blocks[index]
-                documents[which, default: []].append(measure(block: index, of: order, side: sides[which == .a ? 0 : 1],
+                documents[which, default: []].append(measure(block: index, side: sides[which == .a ? 0 : 1],
                                                              selection: selection, quiet: quiet))
             }
             done = target
@@ -182,7 +182,7 @@ struct ABCommand: ParsableCommand {
     }
 
     /// Block `index`: the side set up, the cases run, the side undone.
-    func measure(block index: Int, of order: ABOrder, side: SideSetup, selection: CaseSelection, quiet: Bool) -> ResultDocument {
+    func measure(block index: Int, side: SideSetup, selection: CaseSelection, quiet: Bool) -> ResultDocument {
         let active: ActiveSide
         do {
             active = try side.enter()

@@ -1,4 +1,4 @@
-import CKVM
+import CHostMemory
 import KVM
 import Glibc
 import SystemPackage
@@ -35,13 +35,13 @@ public struct HostMemory: ~Copyable {
             mappedSize = Int(size) + (kind == .thp ? 2 << 20 : 0)
             mapped = mmap(nil, mappedSize, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         case .hugetlb2m, .hugetlb1g:
-            let sizeFlag = kind == .hugetlb2m ? CKVM_MAP_HUGE_2MB : CKVM_MAP_HUGE_1GB
+            let sizeFlag = kind == .hugetlb2m ? CHOST_MAP_HUGE_2MB : CHOST_MAP_HUGE_1GB
             mapped = mmap(nil, mappedSize, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | sizeFlag, -1, 0)
         case .guestMemfd:
             throw BackingUnsupported("guest-memfd memory is created by a VM (KVM_CREATE_GUEST_MEMFD): use HostMemory(guestMemfd:size:)")
         case .shmem, .sharedHugetlb:
-            let flags: UInt32 = kind == .shmem ? UInt32(MFD_CLOEXEC) : UInt32(MFD_CLOEXEC) | UInt32(MFD_HUGETLB) | CKVM_MFD_HUGE_2MB
-            let memfd = ckvm_memfd_create("kvmbench-\(kind.rawValue)", flags)
+            let flags: UInt32 = kind == .shmem ? UInt32(MFD_CLOEXEC) : UInt32(MFD_CLOEXEC) | UInt32(MFD_HUGETLB) | CHOST_MFD_HUGE_2MB
+            let memfd = chost_memfd_create("kvmbench-\(kind.rawValue)", flags)
             guard memfd >= 0 else {
                 throw BackingUnsupported("memfd_create(\(kind.rawValue)) failed: \(Errno(rawValue: Glibc.errno))")
             }

@@ -1,4 +1,4 @@
-import CKVM
+import CHostMemory
 import Foundation
 import Glibc
 
@@ -37,7 +37,7 @@ public struct TracepointCounter: ~Copyable {
         case .success(let found): id = found
         case .failure(let reason): throw reason
         }
-        let fd = ckvm_perf_tracepoint_counter(id)
+        let fd = chost_perf_tracepoint_counter(id)
         guard fd >= 0 else {
             let reason = String(cString: strerror(errno))
             throw TracepointUnavailable("perf_event_open of the tracepoint \(system):\(event) (id \(id)) failed: \(reason) (needs root or kernel.perf_event_paranoid <= -1)")

@@ -137,12 +137,6 @@ static const unsigned long CUFFDIO_WAKE = UFFDIO_WAKE;
 static const unsigned long long CUFFDIO_REGISTER_MODE_MISSING = UFFDIO_REGISTER_MODE_MISSING;
 static const unsigned long long CUFFDIO_REGISTER_MODE_MINOR = UFFDIO_REGISTER_MODE_MINOR;
 
-/* mmap/memfd flags built from shifts, which Swift does not import. */
-static const int CKVM_MAP_HUGE_2MB = (21 << MAP_HUGE_SHIFT);
-static const int CKVM_MAP_HUGE_1GB = (30 << MAP_HUGE_SHIFT);
-static const unsigned int CKVM_MFD_HUGE_2MB = (21U << MFD_HUGE_SHIFT);
-static const unsigned int CKVM_MFD_HUGE_1GB = (30U << MFD_HUGE_SHIFT);
-
 /* ---- calls ---------------------------------------------------------------------------------- */
 
 /* ioctl() with a pointer argument. */
@@ -158,22 +152,6 @@ static inline int ckvm_ioctl_val(int fd, unsigned long request, unsigned long ar
 /* userfaultfd(2), which glibc 2.36 has no wrapper for. */
 static inline int ckvm_userfaultfd(int flags) {
     return (int)syscall(SYS_userfaultfd, flags);
-}
-
-/* perf_event_open(2) counting one tracepoint (its tracefs id) on the calling thread, any CPU,
- * from the moment it is opened (glibc has no wrapper). */
-#include <linux/perf_event.h>
-static inline int ckvm_perf_tracepoint_counter(__u64 tracepoint_id) {
-    struct perf_event_attr attr = {0};
-    attr.type = PERF_TYPE_TRACEPOINT;
-    attr.size = sizeof(attr);
-    attr.config = tracepoint_id;
-    return (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
-}
-
-/* memfd_create(2) through the raw syscall, so MFD_HUGETLB sizes work whatever glibc declares. */
-static inline int ckvm_memfd_create(const char *name, unsigned int flags) {
-    return (int)syscall(SYS_memfd_create, name, flags);
 }
 
 /* ---- kvm_run accessors ----------------------------------------------------------------------

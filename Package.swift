@@ -2,13 +2,14 @@
 // kvmbench: a benchmark and regression suite for KVM MMU scalability.
 //
 // Layers, bottom to top (dependencies point down only):
-//   CKVM (C uapi shim) -> KVM (owning fds, memslots, dirty log/ring, stats)
+//   CKVM (C shim for the KVM uapi) -> KVM (owning fds, memslots, dirty log/ring, stats)
 //   Backings (host memory) , GuestPrograms (x86-64 page tables and CPL3 workload)
 //   Statistics (pure maths), Results (the versioned result document)
 //   Parameters (parameter declarations and tables: parsing, defaults, ranges, sweeps)
 //   Host (fingerprint: sysfs, KVM caps, hwloc, libnuma)
 //   Selftests (running KVM selftest binaries, reading their output into figures in Results' units)
-//   Scenarios (VM harness and the MMU scenarios, and the selftest case)
+//   Harness (the VM, vCPU pool, memslot table, stats snapshots, userfaultfd service, clock)
+//   Scenarios (one folder per MMU scenario, the selftest case, and the catalog)
 //   Pipeline (host session, case runner, repetitions, interrupts, progress, result writing)
 //   Reporting (tables, JSON, HTML, Markdown, JUnit), Suites (suite files, baselines, gate)
 //   History (runs recorded in SQLite through GRDB, or in a shared PostgreSQL through libpq)
@@ -32,6 +33,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "CKVM", path: "Sources/CKVM"),
+        // mm and perf uapi for host memory (huge page flags, memfd_create, perf_event_open): header only.
+        .systemLibrary(name: "CHostMemory", path: "Sources/CHostMemory"),
         .systemLibrary(name: "CNUMA", path: "Sources/CNUMA", pkgConfig: "numa",
                        providers: [.apt(["libnuma-dev"])]),
         .systemLibrary(name: "CHwloc", path: "Sources/CHwloc", pkgConfig: "hwloc",
@@ -45,7 +48,7 @@ let package = Package(
             "CKVM", .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: strict),
         .target(name: "Backings", dependencies: [
-            "KVM", "CKVM", "CNUMA", .product(name: "SystemPackage", package: "swift-system"),
+            "KVM", "CHostMemory", "CNUMA", .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: strict),
         .target(name: "GuestPrograms", dependencies: [], swiftSettings: strict),
         .target(name: "Statistics", dependencies: [], swiftSettings: strict),
@@ -54,10 +57,18 @@ let package = Package(
         .target(name: "Host", dependencies: [
             "KVM", "Backings", "Results", "CHwloc", "CNUMA",
         ], swiftSettings: strict),
-        .target(name: "Selftests", dependencies: ["Results", "Statistics"], swiftSettings: strict),
-        .target(name: "Scenarios", dependencies: [
-            "KVM", "Backings", "GuestPrograms", "Results", "Statistics", "Host", "Selftests", "Parameters",
+        // What every scenario builds on: the VM with its memslot table, the vCPU pool (barrier,
+        // placement, watchdog), stats snapshots, the userfaultfd service, the case context and the
+        // one monotonic clock. Unsafe code lives here and below, never in a scenario.
+        .target(name: "Harness", dependencies: [
+            "KVM", "Backings", "GuestPrograms", "Results", "Statistics", "Host", "Parameters",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
+            .product(name: "SystemPackage", package: "swift-system"),
+        ], swiftSettings: strict),
+        .target(name: "Selftests", dependencies: ["Harness", "Results", "Statistics"], swiftSettings: strict),
+        // One folder per scenario (Sources/Scenarios/<Name>/) and the catalog that lists them.
+        .target(name: "Scenarios", dependencies: [
+            "Harness", "KVM", "Backings", "GuestPrograms", "Results", "Statistics", "Host", "Selftests", "Parameters",
             .product(name: "SystemPackage", package: "swift-system"),
         ], swiftSettings: strict),
         .target(name: "Pipeline", dependencies: [
@@ -85,12 +96,12 @@ let package = Package(
         .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM", "Backings"], swiftSettings: strict),
         .testTarget(name: "GuestProgramTests", dependencies: ["GuestPrograms"], swiftSettings: strict),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics"], swiftSettings: strict),
-        .testTarget(name: "ScenarioTests", dependencies: ["Scenarios", "Pipeline", "KVM", "Backings", "GuestPrograms", "Results", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ScenarioTests", dependencies: ["Scenarios", "Harness", "Pipeline", "KVM", "Backings", "GuestPrograms", "Results", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Results", "Statistics", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "SuiteTests", dependencies: ["Suites", "Pipeline", "Results", "Statistics", "Reporting", "Scenarios", "Parameters", "TestSupport"],
+        .testTarget(name: "SuiteTests", dependencies: ["Suites", "Harness", "Pipeline", "Results", "Statistics", "Reporting", "Scenarios", "Parameters", "TestSupport"],
                     exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: strict),
-        .testTarget(name: "SelftestTests", dependencies: ["Selftests", "Scenarios", "Pipeline", "Host", "Suites", "Results", "TestSupport"],
+        .testTarget(name: "SelftestTests", dependencies: ["Selftests", "Harness", "Scenarios", "Pipeline", "Host", "Suites", "Results", "TestSupport"],
                     exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "HistoryTests", dependencies: ["History", "Results", "Statistics", "TestSupport"], swiftSettings: strict),
     ]

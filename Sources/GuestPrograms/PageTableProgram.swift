@@ -9,7 +9,7 @@
 ///   update:  per large page, a write to its first host page and reads of the pages of its second
 ///            half (every 4 KiB page written when the backing has no large pages);
 ///   adjust:  a read of every 4 KiB page.
-public struct PageTablePhaseParameters: Sendable, Equatable {
+public struct PageTablePhaseParameters: GuestParameterBlock, Equatable {
     public var base: UInt64
     public var blocks: UInt64
     public var blockSize: UInt64

@@ -2,7 +2,7 @@
 /// value unique to every page, and a read-back mode that checks each page holds it (or zeroes,
 /// inside the window the host discarded or remapped). Uses the first seven of the block's eight
 /// fields; the last is left alone.
-public struct ReadBackWorkload: Sendable, Equatable {
+public struct ReadBackWorkload: GuestParameterBlock, Equatable {
     public enum Mode: UInt64, Sendable { case write = 0, verify = 1 }
 
     /// First guest address of the vCPU's region.

@@ -1,7 +1,15 @@
+/// What the host writes into a vCPU's parameter block for the guest program to read at its next
+/// pass: the block is 64 bytes of guest memory that the guest rereads, so the host changes the
+/// workload without new VMs or register writes.
+public protocol GuestParameterBlock: Sendable {
+    /// Writes the parameters into a block of `GuestLayout.parameterBlockSize` bytes.
+    func store(into block: UnsafeMutableRawPointer)
+}
+
 /// What one vCPU does in one pass, as the host writes it into the vCPU's parameter block. The
 /// guest rereads the block at the start of every pass, so the host can change the workload between
 /// passes without new VMs or register writes.
-public struct WorkloadParameters: Sendable, Equatable {
+public struct WorkloadParameters: GuestParameterBlock, Equatable {
     /// First guest-virtual (= physical) address of the vCPU's region.
     public var base: UInt64
     /// Accesses per pass.

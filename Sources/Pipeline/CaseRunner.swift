@@ -2,6 +2,7 @@ import Foundation
 import Backings
 import Host
 import Results
+import Harness
 import Scenarios
 
 /// Warm-ups and repetitions of a case.

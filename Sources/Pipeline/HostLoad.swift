@@ -1,3 +1,4 @@
+import Harness
 import Backings
 import Foundation
 import Results
@@ -33,7 +34,7 @@ public struct HostLoad: Sendable {
 
     /// The counters now.
     public static func snapshot() -> HostLoad {
-        HostLoad(others: othersJiffies(), wall: DispatchTime.now().uptimeNanoseconds)
+        HostLoad(others: othersJiffies(), wall: MonotonicClock.now())
     }
 
     /// Percent (0...100) of all CPUs' time that others used since `self`; nil when /proc cannot be read

@@ -1,4 +1,5 @@
 import Results
+import Harness
 import Scenarios
 
 extension MetricDeclarationLookup {

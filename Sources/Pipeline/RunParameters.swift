@@ -1,4 +1,5 @@
 import Foundation
+import Harness
 import Scenarios
 
 /// How every run is repeated and watched, declared once like a scenario's parameters: the

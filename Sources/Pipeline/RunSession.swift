@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import Host
 import Results
+import Harness
 import Scenarios
 import Synchronization
 
@@ -87,7 +88,7 @@ public final class RunSession: Sendable {
             let name = type(of: scenario).name
             progress.caseStarted(index: index, total: cases.count, scenario: name, parameters: scenario.parameters)
             for notice in scenario.notices { progress.notice(notice) }
-            let started = monotonicNanos()
+            let started = MonotonicClock.now()
             var result = CaseRunner.run(scenario: name, parameters: scenario.parameters, settings: planned.settings,
                                         host: host, timeoutSeconds: timeoutSeconds, progress: progress.step,
                                         afterRepetition: { self.recordRepetition($0, maxCV: maxCV) }) { context in
@@ -101,7 +102,7 @@ public final class RunSession: Sendable {
             }
             for notice in scenario.notices where !result.notes.contains(notice) { result.notes.append(notice) }
             result.summarise(maxCV: maxCV)
-            progress.caseFinished(result, seconds: Double(monotonicNanos() - started) / 1e9)
+            progress.caseFinished(result, seconds: Double(MonotonicClock.now() - started) / 1e9)
             append(result)
         }
         return finish()

@@ -1,3 +1,4 @@
+import Harness
 import Dispatch
 import Foundation
 import Glibc
@@ -46,13 +47,13 @@ public enum SelftestProcess {
         process.standardOutput = pipe
         process.standardError = pipe
         process.standardInput = FileHandle.nullDevice
-        let started = DispatchTime.now().uptimeNanoseconds
+        let started = MonotonicClock.now()
         try process.run()
         let watchdog = Watchdog(pid: process.processIdentifier)
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { watchdog.fire() }
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        let seconds = MonotonicClock.seconds(since: started)
         let timedOut = watchdog.disarm()
         let bySignal = process.terminationReason == .uncaughtSignal
         return SelftestRun(output: String(decoding: data, as: UTF8.self),

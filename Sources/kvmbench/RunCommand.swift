@@ -1,3 +1,4 @@
+import Harness
 import ArgumentParser
 import Foundation
 import Host

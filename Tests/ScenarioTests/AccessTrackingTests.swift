@@ -3,6 +3,7 @@ import Backings
 import Host
 import KVM
 import Results
+@testable import Harness
 @testable import Scenarios
 import Testing
 

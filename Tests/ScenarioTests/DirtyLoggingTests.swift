@@ -1,6 +1,7 @@
 import Foundation
 import KVM
 import Testing
+@testable import Harness
 @testable import Scenarios
 
 /// Limits generous enough that only the dirty-logging options are judged.

@@ -1,5 +1,6 @@
 import KVM
 import Results
+@testable import Harness
 @testable import Scenarios
 import Testing
 import TestSupport

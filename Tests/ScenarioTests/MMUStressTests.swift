@@ -2,6 +2,7 @@ import Foundation
 import GuestPrograms
 import KVM
 import Results
+@testable import Harness
 @testable import Scenarios
 import Testing
 
@@ -78,8 +79,8 @@ struct MMUStressKVMTests {
         vm.beginPasses(1)
         // The guest cannot get past its first write while the memory is read-only: wait until the
         // vCPU has met it (a fixed sleep raced the vCPU thread's start on a busy host).
-        let deadline = monotonicNanos() + 30_000_000_000
-        while vm.faultRetriesSoFar == 0 && monotonicNanos() < deadline { usleep(1000) }
+        let deadline = MonotonicClock.now() + 30_000_000_000
+        while vm.faultRetriesSoFar == 0 && MonotonicClock.now() < deadline { usleep(1000) }
         let retried = vm.faultRetriesSoFar
         #expect(memory.protect(offset: 0, length: memory.size, writable: true) == 0)
         try vm.finishPasses()

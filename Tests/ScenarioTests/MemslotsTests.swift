@@ -4,6 +4,7 @@ import GuestPrograms
 import KVM
 import Results
 import Pipeline
+@testable import Harness
 @testable import Scenarios
 import Testing
 

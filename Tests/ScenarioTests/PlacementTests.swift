@@ -1,3 +1,4 @@
+import Harness
 import Backings
 import Foundation
 import KVM

@@ -1,6 +1,7 @@
 import Foundation
 import KVM
 import Results
+@testable import Harness
 @testable import Scenarios
 import Testing
 

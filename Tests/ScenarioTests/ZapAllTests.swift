@@ -1,6 +1,7 @@
 import KVM
 import Results
 import Pipeline
+@testable import Harness
 @testable import Scenarios
 import Testing
 

@@ -94,14 +94,3 @@ public enum CaseRunner {
         for (key, value) in sample.extraParameters { result.parameters[key] = value }
     }
 }
-
-/// A case ready to run: its validated scenario and how often to repeat it.
-public struct PlannedCase: Sendable {
-    public var scenario: any Scenario
-    public var settings: RunSettings
-    public init(scenario: any Scenario, settings: RunSettings) {
-        self.scenario = scenario
-        self.settings = settings
-    }
-    public var name: String { type(of: scenario).name }
-}

@@ -72,17 +72,16 @@ public final class RunSession: Sendable {
         exit(128 + signalNumber)
     }
 
-    /// Runs every case in order. Returns the finished document.
+    /// Runs every case of `plan` in order, each with its own warm-ups and repetitions. Every
+    /// repetition also records `host_busy` (see `HostLoad`), every metric gets its `summary`, and a
+    /// gated metric whose coefficient of variation is above the plan's `maxCV` makes a "noisy: ..."
+    /// note. When every case has finished, each scenario adds the metrics that exist only over
+    /// several cases (`Scenario.deriveMetrics`). Returns the finished document.
     @discardableResult
-    public func run(_ scenarios: [any Scenario], settings: RunSettings, progress: any ProgressReporter) -> ResultDocument {
-        run(scenarios.map { PlannedCase(scenario: $0, settings: settings) }, progress: progress)
-    }
-
-    /// Runs every case in order, each with its own warm-ups and repetitions. Every repetition also
-    /// records `host_busy` (see `HostLoad`), every metric gets its `summary`, and a gated metric whose
-    /// coefficient of variation is above `maxCV` makes a "noisy: ..." note. Returns the finished document.
-    @discardableResult
-    public func run(_ cases: [PlannedCase], maxCV: Double = 0.30, progress: any ProgressReporter) -> ResultDocument {
+    public func run(_ plan: RunPlan, progress: any ProgressReporter) -> ResultDocument {
+        for notice in plan.notices { progress.notice(notice) }
+        let cases = plan.cases
+        let maxCV = plan.maxCV
         for (index, planned) in cases.enumerated() {
             let scenario = planned.scenario
             let name = type(of: scenario).name
@@ -105,7 +104,23 @@ public final class RunSession: Sendable {
             progress.caseFinished(result, seconds: Double(MonotonicClock.now() - started) / 1e9)
             append(result)
         }
+        deriveMetrics(for: plan.scenarioTypes, maxCV: maxCV)
         return finish()
+    }
+
+    /// Lets each scenario of the run add its metrics over several cases, then summarises them.
+    private func deriveMetrics(for types: [any Scenario.Type], maxCV: Double) {
+        state.withLock { state in
+            for type in types {
+                let indices = state.document.cases.indices.filter { state.document.cases[$0].scenario == type.name }
+                var cases = indices.map { state.document.cases[$0] }
+                type.deriveMetrics(over: &cases)
+                for (index, var derived) in zip(indices, cases) {
+                    derived.summarise(maxCV: maxCV)
+                    state.document.cases[index] = derived
+                }
+            }
+        }
     }
 
     /// Records the case under way after one more repetition and rewrites the outputs (atomically),

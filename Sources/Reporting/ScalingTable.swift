@@ -1,3 +1,4 @@
+import Results
 import Foundation
 
 /// The scaling table of each vCPU sweep, printed after a demand-paging run: one row per count.

@@ -45,6 +45,11 @@ public struct SuitePlan: Sendable {
 
     /// The record stored in the result document.
     public var record: SuiteRecord { SuiteRecord(name: suite.name, definition: SuiteWriter.yaml(suite)) }
+
+    /// The plan the run session runs.
+    public var run: RunPlan {
+        RunPlan(label: suite.name, cases: cases, notices: notices, suite: record, maxCV: suite.gate.maxCV)
+    }
 }
 
 /// Applies overrides to a suite and builds every case's scenario with `init(parameters:limits:)`,
@@ -113,7 +118,7 @@ public enum SuitePlanner {
                     continue
                 }
                 seen[key] = entry.position
-                cases.append(PlannedCase(scenario: scenario, settings: settings))
+                cases.append(PlannedCase(scenario: scenario, settings: settings, given: combination))
             }
         }
         guard !cases.isEmpty else { throw .usage("suite \(suite.name) has no cases") }

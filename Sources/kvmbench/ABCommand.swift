@@ -193,7 +193,7 @@ struct ABCommand: ParsableCommand {
                                  timeoutSeconds: output.timeoutSeconds)
         session.handleSignals()
         let progress = ConsoleProgress(label: "\(selection.label) round \(index / 2 + 1) side \(side.side.rawValue)", quiet: quiet)
-        let document = session.run(selection.cases, maxCV: selection.maxCV, progress: progress)
+        let document = session.run(selection.plan, progress: progress)
         active.leave()
         return document
     }

@@ -20,6 +20,9 @@ struct CaseSelection {
     var notices: [String]
     var host: HostSession
 
+    /// The plan each block runs (its notices are printed once, before the first block).
+    var plan: RunPlan { RunPlan(label: label, cases: cases, suite: suite, maxCV: maxCV) }
+
     /// Plans the cases or exits 64 with one line. `beforeHost` runs after the input is checked and
     /// before /dev/kvm is opened (a side that cannot be set up is refused there, before any guest).
     static func select(suite: String?, file: String?, axes: SuiteAxisOptions, output: OutputOptions, command: String,
@@ -43,6 +46,7 @@ struct CaseSelection {
         beforeHost()
         let host = openHost()
         let plan = SuiteCLI.orExit { () throws(SuiteError) in try SuitePlanner.plan(planned, limits: host.limits) }
+        PlanExecution.preflight(plan.run, outputs: output.output.map { [$0] } ?? [])
         return CaseSelection(cases: plan.cases, label: plan.suite.name, maxCV: plan.suite.gate.maxCV,
                              policy: (plan.suite.gate, "suite \(plan.suite.name) (\(plan.suite.source))"),
                              suite: plan.record, definition: plan.suite, notices: plan.notices, host: host)
@@ -64,22 +68,17 @@ struct CaseSelection {
             fail(error.message, status: ExitStatus.usage)
         }
         if let word = parsed.positional.first { fail("unexpected argument '\(word)' (parameters are flags: --vcpus 1,2)", status: ExitStatus.usage) }
-        if let empty = parsed.lists.first(where: { $0.value.isEmpty }) {
-            fail("--\(empty.key.replacingOccurrences(of: "_", with: "-")) needs at least one value", status: ExitStatus.usage)
-        }
+        do { try RunPlan.checkNotEmpty(parsed.lists) } catch { fail(error.message, status: ExitStatus.usage) }
         beforeHost()
         let host = openHost()
-        let combinations = cartesianProduct(parsed.lists)
-        var cases: [any Scenario] = []
-        for parameters in combinations {
-            do {
-                cases.append(try scenario.init(parameters: ParameterSet(parameters), limits: host.limits))
-            } catch {
-                fail(error.message, status: ExitStatus.usage)
-            }
+        let plan: RunPlan
+        do {
+            plan = try RunPlan.scenario(scenario, lists: parsed.lists, settings: output.settings, limits: host.limits)
+        } catch {
+            fail(error.message, status: ExitStatus.usage)
         }
-        preflight(cases, given: combinations, output: output)
-        return CaseSelection(cases: cases.map { PlannedCase(scenario: $0, settings: output.settings) }, label: name,
+        PlanExecution.preflight(plan, outputs: output.output.map { [$0] } ?? [])
+        return CaseSelection(cases: plan.cases, label: name,
                              maxCV: GatePolicy().maxCV, policy: (GatePolicy(), "defaults (a single scenario)"),
                              suite: nil, definition: nil, notices: [], host: host)
     }

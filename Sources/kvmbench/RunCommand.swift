@@ -11,30 +11,16 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run one scenario; comma-separated values of a flag (--vcpus 1,2,4) run one case each.",
-        subcommands: ScenarioCatalog.all.compactMap { ($0 as? any ScenarioCommand.Type).map { runCommand($0) } })
+        subcommands: ScenarioCatalog.all.filter { $0.hasRunCommand }.map { runCommand($0) })
 }
 
-/// `kvmbench run <scenario>` for one scenario type.
-func runCommand<S: ScenarioCommand>(_ scenario: S.Type) -> any ParsableCommand.Type { RunScenario<S>.self }
+/// `kvmbench run <scenario>` for one scenario type of the catalog.
+func runCommand<S: Scenario>(_ scenario: S.Type) -> any ParsableCommand.Type { RunScenario<S>.self }
 
-/// What `kvmbench run <scenario> --help` says beyond the parameter table, and what a run prints
-/// after its result tables.
-protocol ScenarioCommand: Scenario {
-    static var abstract: String { get }
-    static var discussion: String { get }
-    /// Adds figures over the finished cases to the document and returns text printed after the
-    /// result tables (its argument: colour or not); nil for none.
-    static var appendix: (@Sendable (inout ResultDocument, Bool) -> String)? { get }
-}
-
-extension ScenarioCommand {
-    static var appendix: (@Sendable (inout ResultDocument, Bool) -> String)? { nil }
-}
-
-/// One scenario's run command. Its flags are the scenario's parameter table (parsed by
-/// `CommandLineParameters`, listed in --help from the same table); each takes a comma-separated
-/// list, and the cases are the cartesian product of all lists.
-struct RunScenario<S: ScenarioCommand>: ParsableCommand {
+/// One scenario's run command: a plan of one scenario's cases, run like a suite's. Its flags are
+/// the scenario's parameter table (parsed by `CommandLineParameters`, listed in --help from the
+/// same table); each takes a comma-separated list, and the cases are the cartesian product of all lists.
+struct RunScenario<S: Scenario>: ParsableCommand {
     static var configuration: CommandConfiguration {
         CommandConfiguration(
             commandName: S.name, abstract: S.abstract, usage: "kvmbench run \(S.name) [<parameters>] [<options>]",
@@ -45,18 +31,29 @@ struct RunScenario<S: ScenarioCommand>: ParsableCommand {
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp(visibility: .private))
     var parameterFlags: [String] = []
     @OptionGroup var output: OutputOptions
+    @Flag(name: .customLong("dry-run"), help: "Validate the cases and list them without running them.")
+    var dryRun = false
 
     func run() throws {
         let parsed: CommandLineParameters
         do {
             parsed = try CommandLineParameters.parse(parameterFlags, table: S.parameterTable, command: "kvmbench run \(S.name)")
+            try RunPlan.checkNotEmpty(parsed.lists)
         } catch {
             fail(error.message, status: ExitStatus.usage)
         }
         if let word = parsed.positional.first { fail("unexpected argument '\(word)' (parameters are flags: --vcpus 1,2)", status: ExitStatus.usage) }
-        let colour = isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-        try executeRun(scenario: S.self, lists: parsed.lists, output: output,
-                       amend: S.appendix.map { appendix in { document in appendix(&document, colour) } })
+        let host = openHost()
+        let plan: RunPlan
+        do {
+            plan = try RunPlan.scenario(S.self, lists: parsed.lists, settings: output.settings, limits: host.limits)
+        } catch {
+            fail(error.message, status: ExitStatus.usage)
+        }
+        let outputs = output.output.map { [URL(fileURLWithPath: $0)] } ?? []
+        guard let document = try PlanExecution.execute(plan, host: host, output: output, outputs: outputs,
+                                                       dryRun: dryRun, heading: "run \(S.name)") else { return }
+        if document.cases.contains(where: { $0.status == .failed }) { throw ExitCode(ExitStatus.caseFailed) }
     }
 }
 
@@ -97,57 +94,4 @@ struct OutputOptions: ParsableArguments {
 
     /// `--case-timeout`, else its declared default.
     var timeoutSeconds: Double { caseTimeout ?? RunParameters.caseTimeout.defaultValue ?? CaseContext.defaultTimeoutSeconds }
-}
-
-/// Every combination of the lists' values, in a stable order (first key varies slowest).
-func cartesianProduct(_ lists: [String: [String]]) -> [[String: String]] {
-    var combos: [[String: String]] = [[:]]
-    for key in lists.keys.sorted() {
-        let values = lists[key] ?? []
-        combos = combos.flatMap { combo in values.map { var next = combo; next[key] = $0; return next } }
-    }
-    return combos
-}
-
-/// Validates every case of a run (before any VM exists), runs them, prints and writes the results.
-/// `amend`, when given, may add to the finished document (e.g. scaling figures over the cases) and
-/// returns text printed after the result tables. Exits 64 on bad input, 3 when a case failed.
-func executeRun(scenario: any Scenario.Type, lists: [String: [String]], output: OutputOptions,
-                amend: ((inout ResultDocument) -> String)? = nil) throws {
-    let host = openHost()
-    let limits = host.limits
-    if let empty = lists.first(where: { $0.value.isEmpty }) {
-        fail("--\(empty.key.replacingOccurrences(of: "_", with: "-")) needs at least one value", status: ExitStatus.usage)
-    }
-    var cases: [any Scenario] = []
-    let combinations = cartesianProduct(lists)
-    for parameters in combinations {
-        do {
-            cases.append(try scenario.init(parameters: ParameterSet(parameters), limits: limits))
-        } catch {
-            fail(error.message, status: ExitStatus.usage)
-        }
-    }
-    preflight(cases, given: combinations, output: output)
-    holdMeasurementLock(wait: !output.noWait)
-    let outputs = output.output.map { [URL(fileURLWithPath: $0)] } ?? []
-    let session = RunSession(host: host, tool: ToolVersion.current, outputs: outputs, timeoutSeconds: output.timeoutSeconds)
-    session.handleSignals()
-    let progress = ConsoleProgress(label: scenario.name, quiet: output.quiet || output.json || output.ktap)
-    var document = session.run(cases, settings: output.settings, progress: progress)
-    var appendix = ""
-    if let amend {
-        // Through the session, so the amended document is written like every other (errors reported).
-        (document, appendix) = session.amend(amend)
-    }
-    if output.json {
-        print(String(decoding: try document.encoded(), as: UTF8.self))
-    } else if output.ktap {
-        print(KTAPReport.render(document), terminator: "")
-    } else {
-        let colour = isatty(STDOUT_FILENO) != 0 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-        print(renderResultText(document, colour: colour))
-        if !appendix.isEmpty { print(appendix) }
-    }
-    if document.cases.contains(where: { $0.status == .failed }) { throw ExitCode(ExitStatus.caseFailed) }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Pipeline
+import Results
 import Scenarios
 import Suites
 
@@ -42,8 +44,17 @@ struct SelftestCommand: ParsableCommand {
             output.output = ProjectPaths.defaultReport(suite: "selftest-" + test.filter { $0.isLetter || $0.isNumber || $0 == "_" }).path
         }
         defer { SuiteCLI.note("results written to \(output.output ?? "")") }
-        try executeRun(scenario: SelftestScenario.self,
-                       lists: ["path": [path], "args": [arguments.map(SelftestScenario.quoted).joined(separator: " ")]],
-                       output: output)
+        let host = openHost()
+        let plan: RunPlan
+        do {
+            plan = try RunPlan.scenario(SelftestScenario.self, lists: [
+                "path": [path], "args": [arguments.map(SelftestScenario.quoted).joined(separator: " ")],
+            ], settings: output.settings, limits: host.limits)
+        } catch {
+            fail(error.message, status: ExitStatus.usage)
+        }
+        guard let document = try PlanExecution.execute(plan, host: host, output: output, outputs: [URL(fileURLWithPath: output.output ?? "")],
+                                                       dryRun: false, heading: "selftest \(test)") else { return }
+        if document.cases.contains(where: { $0.status == .failed }) { throw ExitCode(ExitStatus.caseFailed) }
     }
 }

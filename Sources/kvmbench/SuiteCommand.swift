@@ -152,27 +152,10 @@ enum SuiteCLI {
         let suite = orExit { () throws(SuiteError) in try SuitePlanner.apply(overrides, to: base) }
         let host = openHost()
         let plan = orExit { () throws(SuiteError) in try SuitePlanner.plan(suite, limits: host.limits) }
-        if dryRun {
-            print("suite \(plan.suite.name) (\(plan.suite.source)): \(plan.cases.count) case(s)")
-            for notice in plan.notices { print("  notice: \(notice)") }
-            for item in plan.cases {
-                let parameters = item.scenario.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-                print("  \(item.name) [\(parameters)] warmups=\(item.settings.warmups) repetitions=\(item.settings.repetitions)")
-            }
-            return nil
-        }
-        holdMeasurementLock(wait: !output.noWait)
         let url = output.output.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.defaultReport(suite: plan.suite.name)
-        let progress = ConsoleProgress(label: plan.suite.name, quiet: output.quiet || output.json || output.ktap)
-        let document = SuiteRunner.run(plan, host: host, tool: ToolVersion.current, outputs: [url],
-                                       timeoutSeconds: output.timeoutSeconds, progress: progress, handleSignals: true)
-        if printResults {
-            if output.ktap {
-                print(KTAPReport.render(document), terminator: "")
-            } else {
-                print(output.json ? String(decoding: try document.encoded(), as: UTF8.self) : renderResultText(document, colour: colour))
-            }
-        }
+        guard let document = try PlanExecution.execute(plan.run, host: host, output: output, outputs: [url], dryRun: dryRun,
+                                                       heading: "suite \(plan.suite.name) (\(plan.suite.source))",
+                                                       printResults: printResults) else { return nil }
         note("results written to \(url.path)")
         return (document, url)
     }

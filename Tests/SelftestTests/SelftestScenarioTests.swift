@@ -145,7 +145,7 @@ struct SelftestScenarioTests {
         let binary = try BuiltSelftests.binary("dirty_log_perf_test")
         let scenario = try SelftestScenario(parameters: ParameterSet(["path": binary, "args": "-v 1 -b 16M -i 2"]), limits: Self.limits)
         let session = RunSession(host: try #require(SelftestHost.session), tool: ToolInfo(version: "test", gitCommit: nil), outputs: [])
-        let document = session.run([PlannedCase(scenario: scenario, settings: RunSettings(warmups: 0, repetitions: 2))],
+        let document = session.run(RunPlan(label: "selftest", cases: [PlannedCase(scenario: scenario, settings: RunSettings(warmups: 0, repetitions: 2))]),
                                    progress: SilentProgress())
         let result = try #require(document.cases.first)
         #expect(result.status == .ok, "\(result.reason ?? "")")

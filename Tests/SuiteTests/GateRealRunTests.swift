@@ -35,8 +35,8 @@ enum RealRuns {
     static func run(_ text: String, output: URL) throws -> ResultDocument {
         let host = try HostSession(devicePath: HostSession.devicePath(environment: ProcessInfo.processInfo.environment))
         let plan = try SuitePlanner.plan(try SuiteParser.parse(text, file: "tiny.yaml"), limits: host.limits)
-        return SuiteRunner.run(plan, host: host, tool: ToolInfo(version: "test", gitCommit: nil), outputs: [output],
-                               progress: SilentProgress())
+        return RunSession(host: host, tool: ToolInfo(version: "test", gitCommit: nil), suite: plan.record, outputs: [output])
+            .run(plan.run, progress: SilentProgress())
     }
 
     /// `document` as if measured on a host `speed` times as fast: every sample of a lower-is-better

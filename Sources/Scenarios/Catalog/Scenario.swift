@@ -1,5 +1,6 @@
 import Harness
 import Backings
+import Results
 @_exported import Host
 @_exported import Parameters
 import GuestPrograms
@@ -14,6 +15,14 @@ public protocol Scenario: Sendable {
     static var name: String { get }
     /// One line for `kvmbench list`.
     static var summary: String { get }
+    /// One line heading `kvmbench run <name> --help`.
+    static var abstract: String { get }
+    /// What `kvmbench run <name> --help` says beyond the parameter table.
+    static var discussion: String { get }
+    /// False for a scenario with a command of its own instead of `kvmbench run <name>` (selftest).
+    static var hasRunCommand: Bool { get }
+    /// The table printed after the result tables of this scenario's cases, if any.
+    static var reportAppendix: ReportAppendix? { get }
     /// Every parameter this scenario takes, declared once: the CLI flags, suite keys, help,
     /// defaults and validation all come from it.
     static var parameterTable: ParameterTable { get }
@@ -30,11 +39,22 @@ public protocol Scenario: Sendable {
     var hostBufferBytes: UInt64 { get }
     /// One repetition on a fresh VM, built from `context`'s host session.
     func measure(in context: CaseContext) throws -> Sample
+
+    /// Adds metrics that only exist over several finished cases of this scenario (the efficiency
+    /// of a vCPU sweep), after every case of a run has finished. `cases` holds this scenario's
+    /// cases of the run, in order. The pipeline calls it for `run`, `suite`, `gate` and `ab` alike,
+    /// so a case gets the same metrics whichever command ran it.
+    static func deriveMetrics(over cases: inout [CaseResult])
 }
 
 extension Scenario {
     public var notices: [String] { [] }
     public var hostBufferBytes: UInt64 { 0 }
+    public static var abstract: String { summary }
+    public static var discussion: String { "" }
+    public static var hasRunCommand: Bool { true }
+    public static var reportAppendix: ReportAppendix? { nil }
+    public static func deriveMetrics(over cases: inout [CaseResult]) {}
 
     /// `parameters` bound to this scenario's table: an unknown key is an error naming the flags it takes.
     static func bind(_ parameters: ParameterSet) throws(ParameterError) -> ParameterSet {

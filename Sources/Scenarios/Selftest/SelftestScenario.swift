@@ -19,6 +19,8 @@ import Selftests
 ///   debugfs (`HostKVMStats`) are recorded around each run when debugfs is mounted.
 /// - On a PVM host the selftests' CPL0 guests are emulated: the case carries that notice.
 public struct SelftestScenario: Scenario {
+    /// `kvmbench selftest` runs it, not `kvmbench run`.
+    public static let hasRunCommand = false
     public static let name = "selftest"
     public static let summary = "a KVM selftest binary (tools/testing/selftests/kvm): each phase it prints becomes a metric"
     /// A selftest brings its own guest: its flags go in `args`.

@@ -1,10 +1,9 @@
-import Reporting
 import Results
-import Scenarios
 
-extension PageTableScenario: ScenarioCommand {
-    static let abstract = "KVM's mappings under dirty logging (kvm_page_table_test): create, update (split) and rebuild, each timed."
-    static let discussion = """
+/// What `kvmbench run page-table --help` says about this scenario.
+extension PageTableScenario {
+    public static let abstract = "KVM's mappings under dirty logging (kvm_page_table_test): create, update (split) and rebuild, each timed."
+    public static let discussion = """
     Three phases on one VM, each timed from the release of the vCPUs to the last one's sync exit:
 
       create mappings: every vCPU touches the memory for the first time (huge mappings where possible).
@@ -16,13 +15,9 @@ extension PageTableScenario: ScenarioCommand {
     The enable/disable ioctls are timed on their own (enable_dirty_log_time, disable_dirty_log_time). The VM's pages_4k/pages_2m/pages_1g are read after every step and printed in a table after the run (phase_stats "after.<step>" in the results). Defaults: --backing thp --guest-page-size 2m --mem-per-vcpu 256M. On a 4 KiB backing, or with 4 KiB guest pages on a shadow-paging host, the case says that huge mappings are impossible.
     """
 
-    static var appendix: (@Sendable (inout ResultDocument, Bool) -> String)? {
-        { document, colour in
-            MappingStepsTable.render(document.cases, scenario: name, steps: boundaries, stepTimes: [
-                "create": "create_mappings_time", "enable_dirty_log": "enable_dirty_log_time",
-                "update": "update_mappings_time", "disable_dirty_log": "disable_dirty_log_time",
-                "rebuild": "rebuild_blocks_time",
-            ], colour: colour)
-        }
-    }
+    public static let reportAppendix: ReportAppendix? = .mappingSteps(steps: boundaries, stepTimes: [
+        "create": metrics.createMappingsTime.name, "enable_dirty_log": metrics.enableDirtyLogTime.name,
+        "update": metrics.updateMappingsTime.name, "disable_dirty_log": metrics.disableDirtyLogTime.name,
+        "rebuild": metrics.rebuildBlocksTime.name,
+    ])
 }

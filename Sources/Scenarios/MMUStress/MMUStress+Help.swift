@@ -1,8 +1,9 @@
-import Scenarios
+import Results
 
-extension MMUStressScenario: ScenarioCommand {
-    static let abstract = "Invalidation racing with faults (mmu_stress_test): vCPUs write while host threads mprotect, discard and remap their memory."
-    static let discussion = """
+/// What `kvmbench run mmu-stress --help` says about this scenario.
+extension MMUStressScenario {
+    public static let abstract = "Invalidation racing with faults (mmu_stress_test): vCPUs write while host threads mprotect, discard and remap their memory."
+    public static let discussion = """
     Three host threads take the guest's memory away in --chunk pieces (default 2M) while every vCPU keeps writing it: \
     mprotect read-only and back, MADV_DONTNEED, munmap + mmap. Every system call is timed \
     (mprotect_latency, discard_latency, remap_latency: p50/p90/p99/max); a vCPU writing a chunk that is read-only or \

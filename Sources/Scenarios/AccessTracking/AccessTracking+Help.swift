@@ -1,8 +1,9 @@
-import Scenarios
+import Results
 
-extension AccessTrackingScenario: ScenarioCommand {
-    static let abstract = "Access tracking (access_tracking_perf_test): vCPUs write and read memory the host aged through KVM's MMU notifier."
-    static let discussion = """
+/// What `kvmbench run access-tracking --help` says about this scenario.
+extension AccessTrackingScenario {
+    public static let abstract = "Access tracking (access_tracking_perf_test): vCPUs write and read memory the host aged through KVM's MMU notifier."
+    public static let discussion = """
     Phases, each timed per vCPU and overall: populate, write populated, read populated, mark idle (an aging \
     pass: the aging time), write idle, read idle. Aging goes through MGLRU (/sys/kernel/mm/lru_gen and \
     /sys/kernel/debug/lru_gen): kvmbench moves itself into a memory cgroup of its own (recorded in the \

@@ -1,8 +1,9 @@
-import Scenarios
+import Results
 
-extension DirtyLoggingScenario: ScenarioCommand {
-    static let abstract = "Dirty logging (dirty_log_perf_test): populate, enable logging, dirty + get/clear or harvest per iteration, disable; every harvest verified."
-    static let discussion = """
+/// What `kvmbench run dirty-logging --help` says about this scenario.
+extension DirtyLoggingScenario {
+    public static let abstract = "Dirty logging (dirty_log_perf_test): populate, enable logging, dirty + get/clear or harvest per iteration, disable; every harvest verified."
+    public static let discussion = """
     Phases, each timed on its own: populate (first write of all memory), enable dirty logging (KVM_MEM_LOG_DIRTY_PAGES on every test slot), then per iteration the dirty pass (all vCPUs writing), the collection of dirty pages (KVM_GET_DIRTY_LOG, plus KVM_CLEAR_DIRTY_LOG in the manual modes; in ring mode the harvest of every vCPU's ring and KVM_RESET_DIRTY_RINGS), then disabling logging and one rebuild pass. Totals and averages over iterations are reported, and each iteration as iteration.N.*.
 
     Every write stores the iteration number in its page. After each iteration, outside the timed regions, the host finds the pages holding that number and fails the case if KVM did not report one of them ("dirty log missed page at GPA ..."); the walk is reported as verify_time.

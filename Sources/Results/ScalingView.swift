@@ -1,4 +1,3 @@
-import Results
 
 /// One vCPU count of a scaling sweep.
 public struct ScalingRow: Sendable, Equatable {

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import Host
+import Pipeline
+import Reporting
+import Results
+import Scenarios
+
+/// The one way a command measures a plan (`run`, `suite`, `gate`): pre-flight before the first
+/// guest, a listing for --dry-run, the measurement lock, the run session (derived metrics
+/// included), and the results printed as tables, JSON or KTAP, with each scenario's appendix.
+enum PlanExecution {
+    /// Refuses a plan the host cannot run (each refusal on a line, exit 64), raises the open-file
+    /// limit to what its largest case needs, and prints its notices.
+    /// A dry run (`needsDevice` false) checks everything but the KVM device, so a plan can be
+    /// validated on a machine without one.
+    static func preflight(_ plan: RunPlan, outputs: [String], needsDevice: Bool = true) {
+        let device = needsDevice ? ProcessInfo.processInfo.environment["KVMBENCH_DEVICE"] ?? "/dev/kvm" : nil
+        let outcome = RunPreflight.check(plan, outputPaths: outputs, device: device)
+        if let last = outcome.refusals.last {
+            for refusal in outcome.refusals.dropLast() { FileHandle.standardError.write(Data("kvmbench: \(refusal)\n".utf8)) }
+            fail(last, status: ExitStatus.usage)
+        }
+        if let files = outcome.openFiles { Preflight.raiseFileLimit(to: UInt64(files)) }
+        for notice in outcome.notices { FileHandle.standardError.write(Data("kvmbench: notice: \(notice)\n".utf8)) }
+    }
+
+    /// Checks, then runs `plan` and prints its results (unless `printResults` is false), writing
+    /// the document to `outputs` after every case. With `dryRun`, prints the cases under `heading`
+    /// and returns nil without opening the measurement lock.
+    static func execute(_ plan: RunPlan, host: HostSession, output: OutputOptions, outputs: [URL], dryRun: Bool,
+                        heading: String, printResults: Bool = true) throws -> ResultDocument? {
+        preflight(plan, outputs: outputs.map(\.path), needsDevice: !dryRun)
+        if dryRun {
+            print("\(heading): \(plan.cases.count) case(s)")
+            for notice in plan.notices { print("  notice: \(notice)") }
+            for item in plan.cases {
+                let parameters = item.scenario.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                print("  \(item.name) [\(parameters)] warmups=\(item.settings.warmups) repetitions=\(item.settings.repetitions)")
+            }
+            return nil
+        }
+        holdMeasurementLock(wait: !output.noWait)
+        let session = RunSession(host: host, tool: ToolVersion.current, suite: plan.suite, outputs: outputs,
+                                 timeoutSeconds: output.timeoutSeconds)
+        session.handleSignals()
+        let progress = ConsoleProgress(label: plan.label, quiet: output.quiet || output.json || output.ktap)
+        let document = session.run(plan, progress: progress)
+        if printResults { try show(document, output: output) }
+        return document
+    }
+
+    /// The results as the output options ask: JSON, KTAP, or tables followed by each scenario's appendix.
+    static func show(_ document: ResultDocument, output: OutputOptions) throws {
+        if output.json {
+            print(String(decoding: try document.encoded(), as: UTF8.self))
+        } else if output.ktap {
+            print(KTAPReport.render(document), terminator: "")
+        } else {
+            let colour = SuiteCLI.colour
+            print(renderResultText(document, colour: colour))
+            for type in ScenarioCatalog.all {
+                guard let appendix = type.reportAppendix, document.cases.contains(where: { $0.scenario == type.name }) else { continue }
+                let text = appendix.render(document.cases, scenario: type.name, colour: colour)
+                if !text.isEmpty { print(text) }
+            }
+        }
+    }
+}

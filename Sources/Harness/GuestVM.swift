@@ -638,6 +638,25 @@ public struct KVMStatsReport: Sendable, Equatable {
         }
     }
 
+    /// Adds the report of a later interval (mmu-stress's storms, one per cycle): cumulative stats
+    /// and histogram buckets add up, a peak is the larger of the two, and an instant stat keeps its
+    /// first `before` and moves its `after` by the later interval's change, so its value is the
+    /// sum of the intervals' changes.
+    public mutating func accumulate(_ later: KVMStatsReport) {
+        types.merge(later.types) { $1 }
+        cumulative.merge(later.cumulative) { $0 &+ $1 }
+        for (name, value) in later.instant {
+            let change = value.after &- value.before
+            instant[name] = instant[name].map { ($0.before, $0.after &+ change) } ?? value
+        }
+        peaks.merge(later.peaks) { max($0, $1) }
+        for (name, buckets) in later.histograms {
+            var sum = histograms[name] ?? [Int64](repeating: 0, count: buckets.count)
+            for (index, value) in buckets.enumerated() where index < sum.count { sum[index] &+= value }
+            histograms[name] = sum
+        }
+    }
+
     mutating func remove(_ name: String) {
         types[name] = nil; cumulative[name] = nil; instant[name] = nil; peaks[name] = nil; histograms[name] = nil
     }

@@ -119,7 +119,7 @@ final class RingHarvestState: Sendable {
         /// Entries whose (slot, offset) is not in a test slot; the first one, for the message.
         var outside = 0
         var firstOutside: (slot: UInt32, offset: UInt64)?
-        /// Time spent in the ring-full handler (harvest plus KVM_RESET_DIRTY_RINGS).
+        /// Time spent in the ring-full handler (waiting for this lock, the harvest and KVM_RESET_DIRTY_RINGS).
         var handlerNanos: UInt64 = 0
         /// errno of a failed KVM_RESET_DIRTY_RINGS in the handler (0: none).
         var resetErrno: Int32 = 0
@@ -166,6 +166,9 @@ final class RingHarvestState: Sendable {
         return count
     }
 
+    /// Time this vCPU's thread has spent in the ring-full handler so far (read while it is parked).
+    var handlerNanos: UInt64 { state.withLock { $0.handlerNanos } }
+
     /// ORs the harvested bitmap into `harvested` and clears it. Main thread, vCPUs parked.
     func drain(into harvested: inout [UInt64]) {
         state.withLock { state in
@@ -196,8 +199,9 @@ final class RingHarvester: Sendable {
     /// one vCPU thread while others run or harvest is safe; KVM serialises resets on slots_lock.
     /// The vCPU re-enters KVM_RUN only after the reset brought its ring below the soft limit.
     func handleFull(vcpu index: Int) {
+        // Timed from before the lock: waiting for it is part of what the vCPU loses to the handler.
+        let started = MonotonicClock.now()
         vcpus[index].state.withLock { state in
-            let started = MonotonicClock.now()
             let entries = RingHarvestState.harvest(&state, map: map)
             state.handlerEntries += entries
             let error = resetRings()

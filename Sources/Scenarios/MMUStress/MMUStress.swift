@@ -114,7 +114,7 @@ public struct MMUStressScenario: Scenario {
         var checkpointRemaps: [UInt64] = []
         let mappingsBefore = vm.vmStatValues()
         let stormBefore = vm.readStats()
-        var stormStats: [String: Int64] = [:]
+        var stormStats = KVMStatsReport()
         for cycle in 1...cycles {
             setAll(token: UInt64(cycle) << 32, mode: .write)
             let stats0 = vm.readStats()
@@ -126,7 +126,7 @@ public struct MMUStressScenario: Scenario {
                 }
                 group.wait()
             }
-            for (name, value) in vm.statsDeltas(from: stats0, to: vm.readStats()) { stormStats[name, default: 0] += value }
+            stormStats.accumulate(vm.statsReport(from: stats0, to: vm.readStats()))
             stormNanos += storm.nanos
             stormPasses += storm.passes
             if let failed = threads.first(where: { $0.failure != 0 }) {
@@ -191,13 +191,13 @@ public struct MMUStressScenario: Scenario {
         let remaps = checkpointRemaps.sorted().map { Double($0) / 1e3 }
         sample.add(Self.metrics.checkpointDiscardRemapP50, Summary.percentile(50, of: remaps))
 
-        sample.kvmStats = stormStats
+        sample.setKVMStats(stormStats)
         var storm = vm.statsDeltas(from: stormBefore, to: stormAfter)
         for name in ["pages_4k", "pages_2m", "pages_1g"] {
             if let value = mappingsBefore[name] { storm[name + "_before"] = Int64(value) }
             if let value = mappingsAfter[name] { storm[name + "_after"] = Int64(value) }
         }
-        sample.phaseStats = ["storms": stormStats, "storms_and_checks": storm,
+        sample.phaseStats = ["storms": stormStats.values, "storms_and_checks": storm,
                              "quiet": vm.statsDeltas(from: quietBefore, to: quietAfter)]
         if stormPasses < 10 * vcpus {
             sample.notes.append("few whole passes counted under the storm (\(stormPasses)): the access rates count only completed passes; raise --cycle-duration for a finer figure")

@@ -46,7 +46,7 @@ public struct SelftestScenario: Scenario {
         }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
-            throw ParameterError("selftest \(path): no such file (build it from tools/testing/selftests/kvm; see README)")
+            throw ParameterError("selftest \(path): no such file (build it from tools/testing/selftests/kvm; see docs/reports-and-labs.md)")
         }
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw ParameterError("selftest \(path): not executable")

@@ -80,6 +80,9 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
 
     @OptionGroup var history: HistoryRecordingOptions
 
+    @Flag(name: .customLong("dry-run"), help: "Check everything that can refuse the gate and list the suite's cases, without running them or recording anything.")
+    var dryRun = false
+
     @Flag(name: .shortAndLong, help: "Also print the whole comparison, informational metrics included.")
     var verbose = false
 
@@ -90,6 +93,7 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
     }
 
     func run() throws {
+        if dryRun && result != nil { fail("--dry-run lists the suite a gate would run; with --result nothing runs (leave out --dry-run)", status: ExitStatus.usage) }
         var settings = SuiteCLI.orExit { () throws(SuiteError) in try flags.settings() }
         settings.allowOtherHost = allowOtherHost
         let named = baseline.map { baseline in SuiteCLI.orExit { () throws(SuiteError) in try DocumentArgument.load(baseline, store: BaselineStore()) } }
@@ -138,8 +142,9 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
                 try Gate.refuse(baseline: named, host: host, label: "this host", settings: settings)
             }
         }
-        guard let (document, url) = try SuiteCLI.runSuite(definition, overrides: overrides, output: output, dryRun: false,
+        guard let (document, url) = try SuiteCLI.runSuite(definition, overrides: overrides, output: output, dryRun: dryRun,
                                                           printResults: verbose && !output.json && !output.ktap) else {
+            if dryRun { throw ExitCode.success }
             fail("the suite did not run", status: 1)
         }
         // Measured by this kvmbench, and upgraded as the loader upgrades the baseline: a key the

@@ -8,7 +8,7 @@ struct KVMBench: ParsableCommand {
         abstract: "Benchmark and regression suite for KVM MMU scalability, on real KVM guests.",
         discussion: """
         Exit status: 0 success, 1 error, 2 significant regression (gate), 3 a case failed,
-        4 baseline missing or incomparable (sensitivity: the positive control is unsupported here), 5 gate inconclusive (a gated metric cannot be decided), 64 usage error, 69 /dev/kvm missing, 77 no permission on /dev/kvm,
+        4 baseline missing or incomparable (sensitivity: the positive control is unsupported here), 5 gate inconclusive (a gated metric cannot be decided), 64 usage error, 69 /dev/kvm missing, 75 another kvmbench is measuring (--no-wait), 77 no permission on /dev/kvm,
         128+N interrupted by signal N.
         """,
         version: ToolVersion.current.version,
@@ -20,6 +20,7 @@ struct KVMBench: ParsableCommand {
     /// error escaping a command) is one line in words (`ErrorText`), not a type dump.
     static func main() {
         HostChangeRecovery.atStart(command: CommandLine.arguments.dropFirst().first)
+        RunCommand.checkScenarioWord(Array(CommandLine.arguments.dropFirst()))
         do {
             var command = try parseAsRoot(nil)
             try command.run()

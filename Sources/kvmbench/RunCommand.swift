@@ -12,6 +12,16 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run one scenario; comma-separated values of a flag (--vcpus 1,2,4) run one case each.",
         subcommands: ScenarioCatalog.all.filter { $0.hasRunCommand }.map { runCommand($0) })
+
+    /// `kvmbench run WORD ...` where WORD names no scenario: one line that says so (ArgumentParser
+    /// would complain about the first flag after it instead). Called before parsing.
+    static func checkScenarioWord(_ arguments: [String]) {
+        guard arguments.first == "run", let word = arguments.dropFirst().first, !word.hasPrefix("-"), word != "help" else { return }
+        let names = ScenarioCatalog.all.filter { $0.hasRunCommand }.map { $0.name }
+        if !names.contains(word) {
+            fail("unknown scenario '\(word)' (scenarios: \(names.joined(separator: ", ")))", status: ExitStatus.usage)
+        }
+    }
 }
 
 /// `kvmbench run <scenario>` for one scenario type of the catalog.

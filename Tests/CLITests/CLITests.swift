@@ -41,6 +41,7 @@ struct CLIBadInputTests {
     /// Each: arguments, a phrase the one-line error must contain.
     static let cases: [([String], String)] = [
         (["run", "demand-paging", "--vcpus", "0"], "--vcpus must be at least 1"),
+        (["run", "demand-pagin", "--vcpus", "4"], "unknown scenario 'demand-pagin'"),
         (["run", "demand-paging", "--vcpus", "100000"], "above this host's limit"),
         (["run", "demand-paging", "--mem-per-vcpu", "0"], "--mem-per-vcpu must be larger than 0"),
         (["run", "demand-paging", "--vcpus", "2", "--mem-per-vcpu", "100T"], "MemAvailable"),

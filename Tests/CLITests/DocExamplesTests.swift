@@ -9,9 +9,9 @@ import Testing
 ///   `--help`, `compare`, `report`, `history`, `baseline`) run as written, in a sandbox: the
 ///   history, baselines, reports and host-change ledger live in a temporary folder and output
 ///   files (`--html F`, `-o F`, …) are written there. Exit 0 expected.
-/// - **dry run**: commands that would run guests and take `--dry-run` (`suite`) run with it, so
+/// - **dry run**: commands that would run guests and take `--dry-run` (`suite`, `run`, `gate`) run with it, so
 ///   every case is validated against this host's limits and listed, and nothing runs. Exit 0.
-/// - **parse only**: commands that would run guests and have no `--dry-run` (`run`, `gate`, `ab`,
+/// - **parse only**: commands that would run guests and have no `--dry-run` (`ab`,
 ///   `sensitivity`, `selftest`) run with `KVMBENCH_DEVICE` naming a device that does not exist.
 ///   Each reads its whole command line first (an unknown command, scenario, flag or suite exits 64)
 ///   and stops at opening the device with exit 69, before any guest, host setting or history write.
@@ -31,15 +31,10 @@ enum DocExamples {
     static let runForReal: Set<String> = ["list", "host", "compare", "report", "history", "baseline"]
 
     /// Commands that would run guests and take `--dry-run`: run with it appended.
-    static let dryRun: Set<String> = ["suite"]
+    static let dryRun: Set<String> = ["suite", "run", "gate"]
 
     /// Commands that would run guests and take no `--dry-run`: checked for parsing only (see above).
     static let parseOnly: [String: String] = [
-        // TODO(--dry-run): `kvmbench run` gets `--dry-run` from the refactor of issue 25 (`run` as a
-        // suite of one). When it lands, move "run" from here to `dryRun` above, so that the values of
-        // the run examples are validated against this host's limits too, not only their flags.
-        "run": "kvmbench run has no --dry-run yet",
-        "gate": "kvmbench gate has no --dry-run: it runs the nightly suite (with --result it judges a file and runs for real)",
         "ab": "kvmbench ab has no --dry-run: it writes its sides' sysfs values and runs guests",
         "sensitivity": "kvmbench sensitivity has no --dry-run: it turns on a kernel trace event and runs guests",
         "selftest": "kvmbench selftest has no --dry-run: it runs a KVM selftest binary",
@@ -101,6 +96,9 @@ enum DocExamples {
         var line: Int
         /// As written: the prompt (`$ `) left out, continuation lines joined.
         var text: String
+        /// The error line the document shows right under the command (`kvmbench: ...`), when the
+        /// example demonstrates bad input: then it must exit 64 with that line.
+        var shownError: String? = nil
         var testDescription: String { "\(file):\(line): \(text)" }
     }
 
@@ -135,6 +133,11 @@ enum DocExamples {
             if var example = pending {
                 example.text += " " + line
                 if continues { pending = example } else { examples.append(example); pending = nil }
+                continue
+            }
+            // An error line right under a one-line command (its line number is this line's index).
+            if line.hasPrefix("kvmbench: "), let last = examples.indices.last, examples[last].line == index {
+                examples[last].shownError = String(line.dropFirst("kvmbench: ".count))
                 continue
             }
             if line.hasPrefix("$ ") { line = String(line.dropFirst(2)) }
@@ -238,6 +241,16 @@ enum DocExamples {
         // checked as far as it gets without one.
         if !CLI.kvmUsable, (check == .real && arguments.first == "host") || check == .dryRun {
             check = .parseOnly("/dev/kvm is not usable here")
+        }
+        if let shown = example.shownError {
+            // Bad input shown with its error: exit 64 with that line, before any guest (a dry run where there is one).
+            if check == .dryRun, !arguments.contains("--dry-run") { arguments.append("--dry-run") }
+            let outcome = try sandbox.run(arguments, device: check == .dryRun ? nil : sandbox.missingDevice)
+            let expected = shown.components(separatedBy: "…").first ?? shown
+            guard outcome.status == 64, outcome.stderr.contains(expected.trimmingCharacters(in: .whitespaces)) else {
+                return .failed("the document shows `kvmbench: \(shown)`; got exit \(outcome.status): \(outcome.stderr)")
+            }
+            return .passed
         }
         switch check {
         case .real:

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Harness
 import Reporting
 import Results
 
@@ -13,9 +14,12 @@ public final class ConsoleProgress: ProgressReporter, @unchecked Sendable {
     private let quiet: Bool
     private let label: String
     private var caseLine = ""
-    private var started = Date()
+    private var started = MonotonicClock.now()
     private var caseIndex = 0
     private var caseTotal = 0
+    private var estimate: RunEstimate?
+    /// Repetitions (warm-ups included) of the cases finished so far.
+    private var repetitionsDone = 0
 
     public init(label: String, quiet: Bool) {
         self.live = isatty(STDERR_FILENO) != 0 && ProcessInfo.processInfo.environment["CI"] == nil
@@ -28,16 +32,20 @@ public final class ConsoleProgress: ProgressReporter, @unchecked Sendable {
         FileHandle.standardError.write(Data(text.utf8))
     }
 
+    public func runStarted(_ estimate: RunEstimate) {
+        self.estimate = estimate
+        started = MonotonicClock.now()
+        repetitionsDone = 0
+    }
+
     public func caseStarted(index: Int, total: Int, scenario: String, parameters: [String: String]) {
-        if index == 0 { started = Date() }
         caseIndex = index
         caseTotal = total
         let shown = parameters.filter { ["vcpus", "mem_per_vcpu", "backing", "guest_page_size", "slots", "slots_effective", "dirty_mode", "uffd", "tests", "triggers"].contains($0.key) }
             .sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         var eta = ""
-        if index > 0 {
-            let perCase = Date().timeIntervalSince(started) / Double(index)
-            eta = ", ~\(UnitFormatting.duration(perCase * Double(total - index))) left"
+        if let left = estimate?.remaining(from: index, elapsed: MonotonicClock.seconds(since: started), repetitionsDone: repetitionsDone) {
+            eta = ", ~\(UnitFormatting.duration(left.seconds)) left" + (left.basis == .history ? "" : " (rough: cases new to this host)")
         }
         caseLine = "[\(label)] case \(index + 1)/\(total)\(eta): \(scenario) \(shown)"
         if quiet { return }
@@ -50,6 +58,7 @@ public final class ConsoleProgress: ProgressReporter, @unchecked Sendable {
     }
 
     public func caseFinished(_ result: CaseResult, seconds: Double) {
+        repetitionsDone += estimate?.repetitions(of: caseIndex) ?? 0
         guard !quiet else { return }
         let status = result.status == .ok ? "ok" : "\(result.status.rawValue): \(result.reason ?? "")"
         let line = "  \(status) in \(UnitFormatting.duration(seconds))"

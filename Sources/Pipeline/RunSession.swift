@@ -10,6 +10,8 @@ import Synchronization
 
 /// Reports what a run is doing: a live line on a terminal, one plain line per case elsewhere.
 public protocol ProgressReporter: Sendable {
+    /// Before the first case: how long each planned case is expected to take.
+    func runStarted(_ estimate: RunEstimate)
     func caseStarted(index: Int, total: Int, scenario: String, parameters: [String: String])
     func step(_ text: String)
     func caseFinished(_ result: CaseResult, seconds: Double)
@@ -77,9 +79,13 @@ public final class RunSession: Sendable {
     /// gated metric whose coefficient of variation is above the plan's `maxCV` makes a "noisy: ..."
     /// note. When every case has finished, each scenario adds the metrics that exist only over
     /// several cases (`Scenario.deriveMetrics`). Returns the finished document.
+    ///
+    /// `previous` (seconds per repetition by case key, from this host's history) feeds the
+    /// progress line's estimate of the time left.
     @discardableResult
-    public func run(_ plan: RunPlan, progress: any ProgressReporter) -> ResultDocument {
+    public func run(_ plan: RunPlan, progress: any ProgressReporter, previous: [String: Double] = [:]) -> ResultDocument {
         for notice in plan.notices { progress.notice(notice) }
+        progress.runStarted(RunEstimate(plan, previous: previous))
         let cases = plan.cases
         let maxCV = plan.maxCV
         for (index, planned) in cases.enumerated() {
@@ -93,7 +99,9 @@ public final class RunSession: Sendable {
                                         afterRepetition: { self.recordRepetition($0, maxCV: maxCV) }) { context in
                 // How busy the rest of the host was during this repetition (outside every timed region).
                 let load = HostLoad.snapshot()
+                let started = MonotonicClock.now()
                 var sample = try scenario.measure(in: context)
+                sample.add(RunEstimate.metric, MonotonicClock.seconds(since: started))
                 if let busy = load.othersPercent() {
                     sample.add(HostLoad.metric, busy)
                 }
@@ -101,7 +109,7 @@ public final class RunSession: Sendable {
             }
             for notice in scenario.notices where !result.notes.contains(notice) { result.notes.append(notice) }
             result.summarise(maxCV: maxCV)
-            progress.caseFinished(result, seconds: Double(MonotonicClock.now() - started) / 1e9)
+            progress.caseFinished(result, seconds: MonotonicClock.seconds(since: started))
             append(result)
         }
         deriveMetrics(for: plan.scenarioTypes, maxCV: maxCV)
@@ -194,6 +202,7 @@ public final class RunSession: Sendable {
 /// A progress reporter that says nothing (tests, --json).
 public struct SilentProgress: ProgressReporter {
     public init() {}
+    public func runStarted(_ estimate: RunEstimate) {}
     public func caseStarted(index: Int, total: Int, scenario: String, parameters: [String: String]) {}
     public func step(_ text: String) {}
     public func caseFinished(_ result: CaseResult, seconds: Double) {}

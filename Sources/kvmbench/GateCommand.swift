@@ -143,7 +143,8 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
             }
         }
         guard let (document, url) = try SuiteCLI.runSuite(definition, overrides: overrides, output: output, dryRun: dryRun,
-                                                          printResults: verbose && !output.json && !output.ktap) else {
+                                                          printResults: verbose && !output.json && !output.ktap,
+                                                          history: history.location.path) else {
             if dryRun { throw ExitCode.success }
             fail("the suite did not run", status: 1)
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import History
 import Host
 import Pipeline
 import Reporting
@@ -28,8 +29,11 @@ enum PlanExecution {
     /// Checks, then runs `plan` and prints its results (unless `printResults` is false), writing
     /// the document to `outputs` after every case. With `dryRun`, prints the cases under `heading`
     /// and returns nil without opening the measurement lock.
+    ///
+    /// `history` is where this host's earlier repetition times are read for the progress line's
+    /// estimate (the default history when nil); nothing is written there.
     static func execute(_ plan: RunPlan, host: HostSession, output: OutputOptions, outputs: [URL], dryRun: Bool,
-                        heading: String, printResults: Bool = true) throws -> ResultDocument? {
+                        heading: String, printResults: Bool = true, history: String? = nil) throws -> ResultDocument? {
         preflight(plan, outputs: outputs.map(\.path), needsDevice: !dryRun)
         if dryRun {
             print("\(heading): \(plan.cases.count) case(s)")
@@ -45,9 +49,28 @@ enum PlanExecution {
                                  timeoutSeconds: output.timeoutSeconds)
         session.handleSignals()
         let progress = ConsoleProgress(label: plan.label, quiet: output.quiet || output.json || output.ktap)
-        let document = session.run(plan, progress: progress)
+        let quiet = output.quiet || output.json || output.ktap
+        let previous = quiet ? [:] : previousRepetitionTimes(host: host.fingerprint, history: history)
+        let document = session.run(plan, progress: progress, previous: previous)
         if printResults { try show(document, output: output) }
         return document
+    }
+
+    /// Seconds per repetition of every case recorded on this host, from its latest run in the
+    /// history: the median `repetition_time`. Empty when there is no history yet, or it cannot
+    /// be read (an estimate is not worth a failed run, and nothing is created to read it).
+    static func previousRepetitionTimes(host: HostFingerprint, history: String?) -> [String: Double] {
+        let location = HistoryDatabase.defaultPath(option: history)
+        guard HistoryStores.isServerURL(location) || FileManager.default.fileExists(atPath: location),
+              let store = try? HistoryStores.open(location),
+              let points = try? store.series(metric: RunEstimate.metric.name, caseKey: nil, scenario: nil, host: HostKey.of(host)) else { return [:] }
+        var latest: [String: (run: Int64, seconds: Double)] = [:]
+        for point in points {
+            guard let median = point.median, median > 0 else { continue }
+            if let seen = latest[point.caseKey], seen.run >= point.runID { continue }
+            latest[point.caseKey] = (point.runID, median)
+        }
+        return latest.mapValues(\.seconds)
     }
 
     /// The results as the output options ask: JSON, KTAP, or tables followed by each scenario's appendix.

@@ -66,7 +66,8 @@ struct SuiteCommand: ParsableCommand {
                 try BaselineStore.checkHost(openHost().fingerprint, force: acceptance.force, source: "--save-baseline \(saveBaseline)")
             }
         }
-        guard let (document, written) = try SuiteCLI.runSuite(suite, overrides: overrides, output: output, dryRun: dryRun) else { return }
+        guard let (document, written) = try SuiteCLI.runSuite(suite, overrides: overrides, output: output, dryRun: dryRun,
+                                                              history: history.location.path) else { return }
         history.record(document, source: written.path)
         if let saveBaseline {
             let url = SuiteCLI.orExit { () throws(SuiteError) in
@@ -148,14 +149,14 @@ enum SuiteCLI {
     /// Applies overrides, validates every case, runs them and prints the results. Returns nil for
     /// --dry-run. Exits 64 on a bad suite or override.
     static func runSuite(_ base: SuiteDefinition, overrides: SuiteOverrides, output: OutputOptions,
-                         dryRun: Bool, printResults: Bool = true) throws -> (document: ResultDocument, url: URL)? {
+                         dryRun: Bool, printResults: Bool = true, history: String? = nil) throws -> (document: ResultDocument, url: URL)? {
         let suite = orExit { () throws(SuiteError) in try SuitePlanner.apply(overrides, to: base) }
         let host = openHost()
         let plan = orExit { () throws(SuiteError) in try SuitePlanner.plan(suite, limits: host.limits) }
         let url = output.output.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.defaultReport(suite: plan.suite.name)
         guard let document = try PlanExecution.execute(plan.run, host: host, output: output, outputs: [url], dryRun: dryRun,
                                                        heading: "suite \(plan.suite.name) (\(plan.suite.source))",
-                                                       printResults: printResults) else { return nil }
+                                                       printResults: printResults, history: history) else { return nil }
         note("results written to \(url.path)")
         return (document, url)
     }

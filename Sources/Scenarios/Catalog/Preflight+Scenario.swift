@@ -14,13 +14,7 @@ extension Scenario {
               let backing = read(GuestParameters.backing) else { return nil }
         let shared = read(GuestParameters.sharedRegion) ?? false
         let reserve = read(GuestParameters.reserveHugepages) ?? false
-        var extra = 0
-        if let uffd = read(DemandPagingParameters.uffd), uffd != .none {
-            // One userfaultfd per vCPU region (or one for all), an epoll fd per reader, and the
-            // readers' stop eventfd.
-            let readers = read(DemandPagingParameters.uffdReaders) ?? 1
-            extra = (read(DemandPagingParameters.uffdShared) ?? false || shared ? 1 : vcpus) * (1 + readers) + 1
-        }
+        let extra = extraFiles(p)
         let label = "case \(number) (\(Self.name) vcpus=\(vcpus) mem_per_vcpu=\(p.string(GuestParameters.memoryPerVCPU.key) ?? "?") backing=\(backing.rawValue))"
         return PreflightDemand(label: label, vcpus: vcpus, testSize: shared ? perVCPU : perVCPU * UInt64(vcpus),
                                backing: backing, reserveHugepages: reserve, extraFiles: extra, bufferBytes: hostBufferBytes)

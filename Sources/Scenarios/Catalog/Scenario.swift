@@ -40,6 +40,10 @@ public protocol Scenario: Sendable {
     /// One repetition on a fresh VM, built from `context`'s host session.
     func measure(in context: CaseContext) throws -> Sample
 
+    /// File descriptors a repetition opens beyond the VM's own (userfaultfds and their threads'
+    /// fds), from the case's parameters; the pre-flight counts them against RLIMIT_NOFILE.
+    func extraFiles(_ parameters: ParameterSet) -> Int
+
     /// Adds metrics that only exist over several finished cases of this scenario (the efficiency
     /// of a vCPU sweep), after every case of a run has finished. `cases` holds this scenario's
     /// cases of the run, in order. The pipeline calls it for `run`, `suite`, `gate` and `ab` alike,
@@ -55,6 +59,7 @@ extension Scenario {
     public static var hasRunCommand: Bool { true }
     public static var reportAppendix: ReportAppendix? { nil }
     public static func deriveMetrics(over cases: inout [CaseResult]) {}
+    public func extraFiles(_ parameters: ParameterSet) -> Int { 0 }
 
     /// `parameters` bound to this scenario's table: an unknown key is an error naming the flags it takes.
     static func bind(_ parameters: ParameterSet) throws(ParameterError) -> ParameterSet {

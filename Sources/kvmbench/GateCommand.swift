@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Backings
 import History
 import Reporting
 import Results
@@ -80,6 +81,12 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
 
     @OptionGroup var history: HistoryRecordingOptions
 
+    @Flag(name: .customLong("positive-control"), help: "After the night's gate, run the suite once more with a real kernel-side slowdown in KVM's MMU (a kvmmmu trace event, as `kvmbench sensitivity`) and report, per gated metric, whether the same gate would have caught it. Never recorded in the history; the exit status is the night's.")
+    var positiveControl = false
+
+    @Option(name: .customLong("control-level"), help: ArgumentHelp("With --positive-control: event (\(ControlLevel.event.describing)) or stacktrace (the default, a larger cost).", valueName: "event|stacktrace"))
+    var controlLevel: String = ControlLevel.stacktrace.rawValue
+
     @Flag(name: .customLong("dry-run"), help: "Check everything that can refuse the gate and list the suite's cases, without running them or recording anything.")
     var dryRun = false
 
@@ -93,13 +100,19 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
     }
 
     func run() throws {
+        if positiveControl {
+            if result != nil { fail("--positive-control runs the suite with the control on; with --result nothing runs", status: ExitStatus.usage) }
+            if ControlLevel(rawValue: controlLevel) == nil { fail("--control-level takes event or stacktrace, not '\(controlLevel)'", status: ExitStatus.usage) }
+            // Refused before the night's run, not after it.
+            if !dryRun, let problem = TracefsControl.precheck() { fail("gate --positive-control: unsupported: \(problem)", status: ExitStatus.baselineProblem) }
+        }
         if dryRun && result != nil { fail("--dry-run lists the suite a gate would run; with --result nothing runs (leave out --dry-run)", status: ExitStatus.usage) }
         var settings = SuiteCLI.orExit { () throws(SuiteError) in try flags.settings() }
         settings.allowOtherHost = allowOtherHost
         let named = baseline.map { baseline in SuiteCLI.orExit { () throws(SuiteError) in try DocumentArgument.load(baseline, store: BaselineStore()) } }
         let given = suite != nil || file != nil
             ? SuiteCLI.orExit { () throws(SuiteError) in try SuiteCLI.loadSuite(name: suite, file: file) } : nil
-        let (after, ran) = try judged(named: named, given: given, settings: settings)
+        let (after, ran, overrides) = try judged(named: named, given: given, settings: settings)
         let base: LoadedDocument
         if let named {
             base = named
@@ -112,6 +125,9 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
         }
         render(outcome, base: base, after: after)
         history.record(after.document, source: after.url.path, acceptance: acceptance(of: outcome, against: base.label))
+        if positiveControl, let ran, let overrides {
+            try runPositiveControl(suite: ran, overrides: overrides, base: base, night: after, settings: settings)
+        }
         let status = GateRendering.exitStatus(of: outcome.status)
         if status != 0 { throw ExitCode(status) }
     }
@@ -119,10 +135,10 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
     /// The after side: --result, else a run of the suite (given, else the baseline's recorded one,
     /// else nightly), after everything that can refuse the gate was checked on this host. Also
     /// returns the suite that ran, if one did.
-    func judged(named: LoadedDocument?, given: SuiteDefinition?, settings: CompareSettings) throws -> (LoadedDocument, SuiteDefinition?) {
+    func judged(named: LoadedDocument?, given: SuiteDefinition?, settings: CompareSettings) throws -> (LoadedDocument, SuiteDefinition?, SuiteOverrides?) {
         if let result {
             let loaded = SuiteCLI.orExit { () throws(SuiteError) in try DocumentLoader.load(URL(fileURLWithPath: result), label: result) }
-            return (loaded, nil)
+            return (loaded, nil, nil)
         }
         let definition = SuiteCLI.orExit { () throws(SuiteError) -> SuiteDefinition in
             if let given { return given }
@@ -150,8 +166,64 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
         }
         // Measured by this kvmbench, and upgraded as the loader upgrades the baseline: a key the
         // current code records only in some cases reads the same on both sides.
-        return (CurrentDeclarations.upgrade(LoadedDocument(document: document, baseline: nil, label: url.path, url: url)), definition)
+        return (CurrentDeclarations.upgrade(LoadedDocument(document: document, baseline: nil, label: url.path, url: url)), definition, overrides)
     }
+
+    /// The positive control after the night: the same suite once more with the trace event on
+    /// (tracefs restored as found on every path, through the host-change ledger), judged against
+    /// the same before side by the same rule. Prints, per gated metric, the effect the control
+    /// had (its run against the night's, same boot, minutes apart) and whether the gate caught it;
+    /// records nothing in the history.
+    func runPositiveControl(suite: SuiteDefinition, overrides: SuiteOverrides, base: LoadedDocument, night: LoadedDocument,
+                            settings: CompareSettings) throws {
+        let level = ControlLevel(rawValue: controlLevel) ?? .stacktrace
+        let control: TracefsControl
+        do { control = try TracefsControl.apply(level) } catch {
+            fail("gate --positive-control: cannot turn the control on: \(error) (the night's gate above stands)", status: ExitStatus.baselineProblem)
+        }
+        SuiteCLI.note("positive control: \(level.describing); running the suite again")
+        var controlOutput = output
+        controlOutput.output = nil
+        let ran = try SuiteCLI.runSuite(suite, overrides: overrides, output: controlOutput, dryRun: false, printResults: false,
+                                        history: history.location.path)
+        let records = control.eventsRecorded() ?? 0
+        control.remove()
+        guard let (document, url) = ran else { return }
+        let controlled = CurrentDeclarations.upgrade(LoadedDocument(document: document, baseline: nil, label: "positive control (\(url.path))", url: url))
+        let outcome = SuiteCLI.orExit { () throws(SuiteError) in
+            try Gate.evaluate(baseline: base, result: controlled, settings: settings, suite: suite)
+        }
+        // The injected effect itself: the control's run against the night's.
+        let effect = SuiteCLI.orExit { () throws(SuiteError) in
+            try SuiteComparison.compare(before: night, after: controlled, policy: (suite.gate, "suite \(suite.name)"))
+        }
+        func ids(_ metrics: [MetricComparison]) -> Set<String> { Set(metrics.map(Self.id)) }
+        let caught = ids(outcome.regressions), collecting = ids(outcome.collecting), undetectable = ids(outcome.undetectable)
+        let judged = Dictionary(outcome.report.comparison.metrics.map { (Self.id($0), $0) }) { first, _ in first }
+        var table = TextTable(columns: [.init("case"), .init("metric"), .init("effect (on/off)", .right),
+                                        .init("vs history", .right), .init("threshold", .right), .init("gate")])
+        let gated = effect.comparison.metrics.filter { $0.gate }
+        for metric in gated {
+            let id = Self.id(metric)
+            let verdict = caught.contains(id) ? "caught"
+                : collecting.contains(id) ? "not judged (collecting history)"
+                : undetectable.contains(id) ? "not decidable at its threshold here"
+                : "missed (\(metric.verdict.rawValue))"
+            let label = metric.scenario + " " + metric.parameters.sorted { $0.key < $1.key }
+                .filter { ["vcpus", "backing", "slots", "dirty_mode", "tests", "triggers", "mem_per_vcpu"].contains($0.key) }
+                .map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            table.append([.init(label), .init(metric.metric), .init(UnitFormatting.change(metric.change)),
+                          .init(judged[id].map { UnitFormatting.change($0.change) } ?? "-"),
+                          .init(String(format: "%.0f%%", metric.threshold * 100)), .init(verdict)])
+        }
+        let stream = FileHandle.standardError
+        stream.write(Data("\npositive control (\(level.rawValue): \(records) trace record(s)) against \(base.label):\n".utf8))
+        stream.write(Data(table.render(colour: false).utf8))
+        stream.write(Data("positive control: the gate caught it in \(caught.count) of \(gated.count) gated metric(s); \(collecting.count) still collecting history, \(undetectable.count) not decidable here (never recorded in the history)\n".utf8))
+    }
+
+    /// A gated metric of one case.
+    static func id(_ metric: MetricComparison) -> String { metric.caseKey + "\u{1F}" + metric.metric }
 
     func render(_ outcome: GateOutcome, base: LoadedDocument, after: LoadedDocument) {
         GateRendering(output: output, flags: flags, exports: exports, verbose: verbose).render(outcome, base: base, after: after)

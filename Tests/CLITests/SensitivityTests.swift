@@ -109,6 +109,43 @@ struct SensitivityTests {
         #expect(ledgerKinds(ledger.path).isEmpty)
     }
 
+    @Test func gateBadInputWithThePositiveControlIsAUsageError() throws {
+        for (arguments, message) in [
+            (["gate", "--positive-control", "--result", "/dev/null"], "with --result nothing runs"),
+            (["gate", "--positive-control", "--control-level", "loud"], "--control-level takes event or stacktrace"),
+        ] {
+            let outcome = try CLI.run(arguments, environment: environment)
+            #expect(outcome.status == 64, "\(arguments): \(outcome.status) \(outcome.stderr)")
+            #expect(outcome.stderr.contains(message), "\(arguments): \(outcome.stderr)")
+        }
+        cleanUp()
+    }
+
+    /// `gate --positive-control` on a one-case suite and a new history: the night passes
+    /// (collecting), the control's effect on the night is measured and printed, nothing of the
+    /// control's run joins the history, and tracefs is as it was.
+    @Test(.enabled(if: controlUsable, "needs root, /dev/kvm, tracefs and the kvmmmu trace events: skipped"))
+    func theGatesPositiveControlReportsTheEffectAndRecordsNothing() throws {
+        defer { cleanUp() }
+        let directory = ledger.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let suite = directory.appendingPathComponent("tiny.yaml")
+        try "suite: tiny\nrepetitions: 3\nwarmups: 1\ncases:\n  - scenario: demand-paging\n    parameters:\n      mem_per_vcpu: 32M\n"
+            .write(to: suite, atomically: true, encoding: .utf8)
+        let history = directory.appendingPathComponent("history.sqlite").path
+        let found = TracefsLook.read()
+        let outcome = try CLI.run(["gate", "--file", suite.path, "--history", history, "--positive-control", "-q"],
+                                  environment: environment.merging(["KVMBENCH_REPORTS": directory.path]) { $1 })
+        #expect(outcome.status == 0, "\(outcome.status): \(outcome.stderr)")
+        #expect(outcome.stderr.contains("effect (on/off)") && outcome.stderr.contains("first_touch_time"), "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("positive control: the gate caught it in 0 of "), "\(outcome.stderr)")
+        #expect(!outcome.stderr.contains(": 0 trace record(s))"), "the event never fired: \(outcome.stderr)")
+        #expect(TracefsLook.read() == found)
+        #expect(ledgerKinds(ledger.path).isEmpty)
+        let runs = try CLI.run(["history", "list", "--history", history], environment: environment)
+        #expect(runs.stdout.components(separatedBy: "\n").filter { $0.contains("tiny") }.count == 1, "only the night is recorded: \(runs.stdout)")
+    }
+
     @Test(.enabled(if: controlUsable, "needs root, /dev/kvm, tracefs and the kvmmmu trace events: skipped"))
     func aKilledControlIsRestoredByTheNextKvmbenchWhichSaysSoInOneLine() throws {
         defer { cleanUp() }

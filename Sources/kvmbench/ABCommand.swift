@@ -51,6 +51,9 @@ struct ABCommand: ParsableCommand {
         \(SuiteAxisOptions.help)
         """)
 
+    @Flag(name: .customLong("dry-run"), help: "Check the sides (without setting them) and the cases, list them and the block order, and run nothing.")
+    var dryRun = false
+
     @Option(name: .customLong("suite"), help: "Run this suite's cases (Suites/NAME.yaml) on both sides.")
     var suite: String?
 
@@ -134,6 +137,17 @@ struct ABCommand: ParsableCommand {
             for side in sides {
                 if let problem = side.problem() { fail("ab: side \(side.side.rawValue) is unsupported here: \(problem)", status: ExitStatus.baselineProblem) }
             }
+        }
+        if dryRun {
+            let order = ABOrder(rounds: maxRounds ?? rounds, seed: seed ?? 1)
+            print("ab \(selection.label): \(selection.cases.count) case(s) on each side; A = \(sides[0].summary); B = \(sides[1].summary)")
+            print("  blocks \(order.pattern)\(seed == nil ? " (seed 1 shown; a run draws its own seed unless --seed)" : " (seed \(order.seed))")")
+            for notice in selection.notices { print("  notice: \(notice)") }
+            for item in selection.cases {
+                let parameters = item.scenario.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                print("  \(item.name) [\(parameters)] warmups=\(item.settings.warmups) repetitions=\(item.settings.repetitions)")
+            }
+            return
         }
         holdMeasurementLock(wait: !output.noWait)
         // Each side is set up once and undone before the first guest: a side that cannot be set up

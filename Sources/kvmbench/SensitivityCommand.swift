@@ -53,6 +53,9 @@ struct SensitivityCommand: ParsableCommand {
 
     @OptionGroup var control: ControlOptions
 
+    @Flag(name: .customLong("dry-run"), help: "Check that the control can run here (without turning it on) and the cases, list them and the blocks, and run nothing.")
+    var dryRun = false
+
     @OptionGroup var axes: SuiteAxisOptions
 
     @OptionGroup var output: OutputOptions
@@ -65,6 +68,15 @@ struct SensitivityCommand: ParsableCommand {
     func run() throws {
         let selection = CaseSelection.select(suite: suite, file: file, axes: axes, output: output,
                                              command: "kvmbench sensitivity", beforeHost: PositiveControl.refuseUnsupported)
+        if dryRun {
+            print("sensitivity \(selection.label): \(selection.cases.count) case(s); control \(control.controlLevel.describing); blocks \(PositiveControl.pattern(rounds: control.rounds))")
+            for notice in selection.notices { print("  notice: \(notice)") }
+            for item in selection.cases {
+                let parameters = item.scenario.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                print("  \(item.name) [\(parameters)] warmups=\(item.settings.warmups) repetitions=\(item.settings.repetitions)")
+            }
+            return
+        }
         PositiveControl.execute(selection.cases, host: selection.host, label: selection.label, maxCV: selection.maxCV,
                                 policy: selection.policy, suite: selection.suite, notices: selection.notices,
                                 control: control, output: output)

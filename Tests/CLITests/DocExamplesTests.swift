@@ -9,10 +9,9 @@ import Testing
 ///   `--help`, `compare`, `report`, `history`, `baseline`) run as written, in a sandbox: the
 ///   history, baselines, reports and host-change ledger live in a temporary folder and output
 ///   files (`--html F`, `-o F`, …) are written there. Exit 0 expected.
-/// - **dry run**: commands that would run guests and take `--dry-run` (`suite`, `run`, `gate`) run with it, so
+/// - **dry run**: commands that would run guests and take `--dry-run` (`suite`, `run`, `gate`, `ab`, `sensitivity`) run with it, so
 ///   every case is validated against this host's limits and listed, and nothing runs. Exit 0.
-/// - **parse only**: commands that would run guests and have no `--dry-run` (`ab`,
-///   `sensitivity`, `selftest`) run with `KVMBENCH_DEVICE` naming a device that does not exist.
+/// - **parse only**: commands that would run guests and have no `--dry-run` (`selftest`) run with `KVMBENCH_DEVICE` naming a device that does not exist.
 ///   Each reads its whole command line first (an unknown command, scenario, flag or suite exits 64)
 ///   and stops at opening the device with exit 69, before any guest, host setting or history write.
 ///   Values are not checked against the host there: that needs the device.
@@ -31,12 +30,10 @@ enum DocExamples {
     static let runForReal: Set<String> = ["list", "host", "compare", "report", "history", "baseline"]
 
     /// Commands that would run guests and take `--dry-run`: run with it appended.
-    static let dryRun: Set<String> = ["suite", "run", "gate"]
+    static let dryRun: Set<String> = ["suite", "run", "gate", "ab", "sensitivity"]
 
     /// Commands that would run guests and take no `--dry-run`: checked for parsing only (see above).
     static let parseOnly: [String: String] = [
-        "ab": "kvmbench ab has no --dry-run: it writes its sides' sysfs values and runs guests",
-        "sensitivity": "kvmbench sensitivity has no --dry-run: it turns on a kernel trace event and runs guests",
         "selftest": "kvmbench selftest has no --dry-run: it runs a KVM selftest binary",
     ]
 

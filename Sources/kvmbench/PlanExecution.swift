@@ -41,6 +41,7 @@ enum PlanExecution {
             for item in plan.cases {
                 let parameters = item.scenario.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
                 print("  \(item.name) [\(parameters)] warmups=\(item.settings.warmups) repetitions=\(item.settings.repetitions)")
+                for notice in item.scenario.notices { print("    notice: \(notice)") }
             }
             return nil
         }

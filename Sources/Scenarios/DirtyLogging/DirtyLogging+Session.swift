@@ -57,7 +57,7 @@ final class DirtyLogSession {
                 }
                 copies.append(ring)
             }
-            let harvester = RingHarvester(rings: copies, map: SlotPageMap(slots: slots, testBase: testBase), words: words,
+            let harvester = RingHarvester(rings: copies, map: SlotPageMap(slots: slots, testBase: testBase), pages: pages,
                                           resetter: vm.dirtyRingResetter)
             vm.onDirtyRingFull { index in harvester.handleFull(vcpu: index) }
             rings = harvester

@@ -28,11 +28,15 @@ public struct LatencyBuffer: ~Copyable {
     @inlinable @discardableResult
     public mutating func append(_ nanos: UInt64) -> Bool {
         guard recorded < storage.count else { return false }
+        // SAFETY: recorded < capacity (checked above).
         storage[recorded] = nanos
         recorded += 1
         return true
     }
 
     /// The samples in the order recorded (allocates: read it outside the timed region).
-    public var values: [UInt64] { Array(storage[0..<recorded]) }
+    public var values: [UInt64] {
+        // SAFETY: the first `recorded` words, all written by `append`.
+        Array(storage[0..<recorded])
+    }
 }

@@ -66,30 +66,35 @@ public struct TestMemoryView {
     /// The word at host address `address` (8-byte aligned, inside the mapping).
     @inlinable
     public func load(atHostAddress address: UInt) -> UInt64 {
+        // SAFETY: an aligned word inside the live mapping (checkedWordOffset traps otherwise).
         base.load(fromByteOffset: checkedWordOffset(hostAddress: address), as: UInt64.self)
     }
 
     /// Stores `value` at host address `address` (8-byte aligned, inside the mapping).
     @inlinable
     public func store(_ value: UInt64, atHostAddress address: UInt) {
+        // SAFETY: as in `load(atHostAddress:)`.
         base.storeBytes(of: value, toByteOffset: checkedWordOffset(hostAddress: address), as: UInt64.self)
     }
 
     /// The word at byte `offset` (8-byte aligned) of page `page`.
     @inlinable
     public func load(page: Int, offset: Int = 0) -> UInt64 {
+        // SAFETY: an aligned word inside the live mapping (checkedWordOffset traps otherwise).
         base.load(fromByteOffset: checkedWordOffset(page * Self.pageSize + offset), as: UInt64.self)
     }
 
     /// Stores `value` at byte `offset` (8-byte aligned) of page `page`.
     @inlinable
     public func store(_ value: UInt64, page: Int, offset: Int = 0) {
+        // SAFETY: as in `load(page:offset:)`.
         base.storeBytes(of: value, toByteOffset: checkedWordOffset(page * Self.pageSize + offset), as: UInt64.self)
     }
 
     /// The byte at `offset` from the mapping's start.
     public func byte(atOffset offset: Int) -> UInt8 {
         precondition(offset >= 0 && offset < byteCount, "byte at offset \(offset) is outside the test memory (\(byteCount) bytes)")
+        // SAFETY: a byte inside the live mapping (checked above).
         return base.load(fromByteOffset: offset, as: UInt8.self)
     }
 
@@ -101,7 +106,7 @@ public struct TestMemoryView {
         precondition(bits.count * 64 >= pages, "a bitmap of \(bits.count) words cannot hold \(pages) pages")
         for index in bits.indices { bits[index] = 0 }
         var count = 0
-        // Bounds checked once above: page < pages <= pageCount.
+        // SAFETY: page < pages <= pageCount (checked above), so each word lies inside the live mapping.
         for page in 0..<pages where base.load(fromByteOffset: page * Self.pageSize, as: UInt64.self) & mask == token {
             bits[page >> 6] |= 1 << UInt64(page & 63)
             count += 1

@@ -30,6 +30,7 @@ public final class DirtyBitmap {
     @inlinable
     public subscript(word index: Int) -> UInt64 {
         precondition(index >= 0 && index < wordCount, "dirty bitmap word out of range")
+        // SAFETY: index < wordCount (checked above).
         return words[index]
     }
 
@@ -37,11 +38,13 @@ public final class DirtyBitmap {
     @inlinable
     public func insert(page: Int) {
         precondition(page >= 0 && page < pageCount, "dirty bitmap page out of range")
+        // SAFETY: page < pageCount (checked above), so page >> 6 < wordCount.
         words[page >> 6] |= 1 << UInt64(page & 63)
     }
 
     /// Clears every bit.
     public func removeAll() {
+        // SAFETY: exactly the `wordCount` words this object owns.
         words.update(repeating: 0, count: wordCount)
     }
 }

@@ -501,14 +501,26 @@ public final class GuestVM {
 
     // MARK: Dirty logging
 
-    /// KVM_GET_DIRTY_LOG of slot `slot` into `bitmap` (see `VirtualMachine.getDirtyLog`).
-    public func getDirtyLog(slot: UInt32, into bitmap: UnsafeMutableRawPointer) throws(KVMError) {
-        try vm.getDirtyLog(slot: slot, into: bitmap)
+    /// KVM_GET_DIRTY_LOG of slot `slot` into `bitmap` (see `VirtualMachine.getDirtyLog`), which
+    /// must cover the slot's pages. `slot` is one of this guest's memslots (a test slot or one of
+    /// `otherSlots`): its size comes from the memslot table, so KVM never writes past the bitmap.
+    /// Allocates nothing (a caller may time it).
+    public func getDirtyLog(slot: UInt32, into bitmap: DirtyBitmap) throws(KVMError) {
+        try vm.getDirtyLog(of: installedSlot(slot), into: bitmap)
     }
 
-    /// KVM_CLEAR_DIRTY_LOG (see `VirtualMachine.clearDirtyLog`).
-    public func clearDirtyLog(slot: UInt32, firstPage: UInt64, pageCount: UInt32, bitmap: UnsafeMutableRawPointer) throws(KVMError) {
+    /// KVM_CLEAR_DIRTY_LOG with `bitmap`'s bits (see `VirtualMachine.clearDirtyLog`).
+    public func clearDirtyLog(slot: UInt32, firstPage: UInt64, pageCount: UInt32, bitmap: DirtyBitmap) throws(KVMError) {
         try vm.clearDirtyLog(slot: slot, firstPage: firstPage, pageCount: pageCount, bitmap: bitmap)
+    }
+
+    /// The memslot table's record of slot `id`, as KVM has it.
+    private func installedSlot(_ id: UInt32) -> Memslot {
+        if let index = testSlotIndex(id) { return slots[index] }
+        guard let other = otherSlots.first(where: { $0.id == id }) else {
+            preconditionFailure("slot \(id) is not one of this guest's memslots")
+        }
+        return other
     }
 
     /// KVM_RESET_DIRTY_RINGS.

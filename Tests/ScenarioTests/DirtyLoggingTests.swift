@@ -1,3 +1,4 @@
+import Backings
 import Foundation
 import KVM
 import Testing
@@ -43,15 +44,14 @@ struct DirtyLogVerificationTests {
     /// A scratch test memory of `pages` zeroed pages for the concurrent check.
     final class Memory {
         let pages: Int
-        let base: UnsafeMutableRawPointer
-        init(pages: Int) {
+        /// The memory as the check sees it (the view owns the mapping).
+        let base: TestMemoryView
+        init(pages: Int) throws {
             self.pages = pages
-            base = UnsafeMutableRawPointer.allocate(byteCount: pages * 4096, alignment: 4096)
-            base.initializeMemory(as: UInt8.self, repeating: 0, count: pages * 4096)
+            base = TestMemoryView(owning: try HostMemory(kind: .anonymous4k, size: UInt64(pages) * 4096))
         }
-        deinit { base.deallocate() }
         /// A vCPU's write: the pass's token at the page's start.
-        func write(_ page: Int, token: UInt64) { base.storeBytes(of: token, toByteOffset: page * 4096, as: UInt64.self) }
+        func write(_ page: Int, token: UInt64) { base.store(token, page: page) }
         func bits(_ list: [Int]) -> [UInt64] {
             var out = [UInt64](repeating: 0, count: (pages + 63) / 64)
             for page in list { out[page >> 6] |= 1 << UInt64(page & 63) }
@@ -62,7 +62,7 @@ struct DirtyLogVerificationTests {
     /// --concurrent: KVM loses the re-dirty of a page it reported once already. The union of the
     /// harvests (the old check) still holds the page; the harvest that had to report it fails.
     @Test func aLostReDirtyFailsItsHarvestThoughTheUnionHoldsThePage() throws {
-        let memory = Memory(pages: 130)
+        let memory = try Memory(pages: 130)
         var check = ConcurrentHarvestCheck(memory: memory.base, pages: 130, testBase: 1 << 32, mode: .manual)
         memory.write(5, token: 1)
         memory.write(70, token: 1)
@@ -81,7 +81,7 @@ struct DirtyLogVerificationTests {
     /// A write that raced a harvest (between its two scans) may be reported by it or by the next
     /// one, never later; a write before a harvest began must be in that harvest.
     @Test func aWriteThatRacedAHarvestIsDueInItOrTheNext() throws {
-        let memory = Memory(pages: 64)
+        let memory = try Memory(pages: 64)
         var check = ConcurrentHarvestCheck(memory: memory.base, pages: 64, testBase: 0, mode: .ring)
         check.beforeHarvest(memory: memory.base)
         memory.write(9, token: 1) // while harvest 1 runs
@@ -102,7 +102,7 @@ struct DirtyLogVerificationTests {
         // Three harvests; pass p writes these pages before harvest p.
         let writes = [[0, 1, 63, 64], [1, 2, 64, 99], [0, 99]]
         func run(dropping drop: (harvest: Int, page: Int)?) throws {
-            let memory = Memory(pages: pages)
+            let memory = try Memory(pages: pages)
             var check = ConcurrentHarvestCheck(memory: memory.base, pages: pages, testBase: 0, mode: .bitmap)
             for (index, pass) in writes.enumerated() {
                 for page in pass { memory.write(page, token: UInt64(index + 1)) }
@@ -122,14 +122,12 @@ struct DirtyLogVerificationTests {
         }
     }
 
-    @Test func scanFindsOnlyPagesHoldingTheToken() {
+    @Test func scanFindsOnlyPagesHoldingTheToken() throws {
         let pages = 130
-        let memory = UnsafeMutableRawPointer.allocate(byteCount: pages * 4096, alignment: 4096)
-        defer { memory.deallocate() }
-        memory.initializeMemory(as: UInt8.self, repeating: 0, count: pages * 4096)
-        for page in [0, 64, 129] { memory.storeBytes(of: UInt64(7), toByteOffset: page * 4096, as: UInt64.self) }
-        memory.storeBytes(of: UInt64(6), toByteOffset: 5 * 4096, as: UInt64.self) // an older pass
-        memory.storeBytes(of: UInt64(7), toByteOffset: 6 * 4096 + 8, as: UInt64.self) // not the first 8 bytes
+        let memory = TestMemoryView(owning: try HostMemory(kind: .anonymous4k, size: UInt64(pages) * 4096))
+        for page in [0, 64, 129] { memory.store(7, page: page) }
+        memory.store(6, page: 5) // an older pass
+        memory.store(7, page: 6, offset: 8) // not the first 8 bytes
         var written = [UInt64](repeating: .max, count: 3)
         #expect(DirtyLogVerification.scanWritten(memory: memory, pages: pages, token: 7, into: &written) == 3)
         #expect(written == [1, 1, 2])

@@ -108,35 +108,38 @@ struct MemslotsParameterTests {
         // Guest page 0 is in the first slot, whose memory is the last 3 host pages.
         #expect(map.hostAddress(page: 0) == memory.address + 7 * 4096)
         #expect(map.hostAddress(page: 6) == memory.address)
-        MemslotAccess.fill(map, pages: 0..<10, offset: 8, value: 0xABCD)
-        #expect(memory.base.load(fromByteOffset: 8, as: UInt64.self) == 0xABCD)
+        let view = TestMemoryView(owning: memory)
+        MemslotAccess.fill(map, in: view, pages: 0..<10, offset: 8, value: 0xABCD)
+        #expect(view.load(page: 0, offset: 8) == 0xABCD)
     }
 
     @Test func rwVerificationFailsOnOneCorruptedWord() throws {
         let memory = try HostMemory(kind: .anonymous4k, size: 10 * 4096)
         let map = MemslotMap(slots: scrambledSlots(memory))
-        MemslotAccess.fill(map, pages: 0..<10, offset: 0, value: MemslotAccess.guestValue)
-        #expect(MemslotAccess.firstMismatch(map, pages: 0..<10, offset: 0, expected: MemslotAccess.guestValue, clear: false) == nil)
+        let view = TestMemoryView(owning: memory)
+        MemslotAccess.fill(map, in: view, pages: 0..<10, offset: 0, value: MemslotAccess.guestValue)
+        #expect(MemslotAccess.firstMismatch(map, in: view, pages: 0..<10, offset: 0, expected: MemslotAccess.guestValue, clear: false) == nil)
         // Corrupt the word of guest page 5 (slot 2, host page 5 - 3 + 4 = 5... via the map).
-        UnsafeMutableRawPointer(bitPattern: map.hostAddress(page: 5))!.storeBytes(of: 0xDEAD, as: UInt64.self)
-        let bad = try #require(MemslotAccess.firstMismatch(map, pages: 0..<10, offset: 0, expected: MemslotAccess.guestValue, clear: true))
+        view.store(0xDEAD, atHostAddress: map.hostAddress(page: 5))
+        let bad = try #require(MemslotAccess.firstMismatch(map, in: view, pages: 0..<10, offset: 0, expected: MemslotAccess.guestValue, clear: true))
         #expect(bad.page == 5 && bad.found == 0xDEAD)
         // Clearing zeroed the words that matched before the mismatch, so a rerun fails at page 0.
-        #expect(MemslotAccess.firstMismatch(map, pages: 0..<10, offset: 0, expected: MemslotAccess.guestValue, clear: false)?.page == 0)
+        #expect(MemslotAccess.firstMismatch(map, in: view, pages: 0..<10, offset: 0, expected: MemslotAccess.guestValue, clear: false)?.page == 0)
     }
 
     @Test func discardDropsExactlyTheRequestedPagesAcrossSlots() throws {
         let memory = try HostMemory(kind: .anonymous4k, size: 10 * 4096)
         let map = MemslotMap(slots: scrambledSlots(memory))
-        MemslotAccess.fill(map, pages: 0..<10, offset: 0, value: 7)
+        let view = TestMemoryView(owning: memory)
+        MemslotAccess.fill(map, in: view, pages: 0..<10, offset: 0, value: 7)
         #expect(MemslotAccess.discard(map, pages: 2..<8, chunk: 1) == 0)
         for page in 0..<10 {
-            let value = UnsafeRawPointer(bitPattern: map.hostAddress(page: page))!.load(as: UInt64.self)
+            let value = view.load(atHostAddress: map.hostAddress(page: page))
             #expect(value == ((2..<8).contains(page) ? 0 : 7), "page \(page)")
         }
-        MemslotAccess.fill(map, pages: 0..<10, offset: 0, value: 7)
+        MemslotAccess.fill(map, in: view, pages: 0..<10, offset: 0, value: 7)
         #expect(MemslotAccess.discard(map, pages: 0..<10, chunk: 512) == 0)
-        #expect(MemslotAccess.firstMismatch(map, pages: 0..<10, offset: 0, expected: 0, clear: false) == nil)
+        #expect(MemslotAccess.firstMismatch(map, in: view, pages: 0..<10, offset: 0, expected: 0, clear: false) == nil)
     }
 }
 
@@ -250,17 +253,18 @@ struct MemslotsKVMTests {
         let guest = GuestConfiguration(vcpus: 1, memoryPerVCPU: 1 << 20, slots: 3, sharedRegion: true)
         let vm = try GuestVM(configuration: guest, context: TestHost.context(), maxPasses: 2, userCode: MemslotRWProgram.code)
         let map = MemslotMap(slots: vm.slots)
+        let view = vm.testMemoryView
         vm.setWorkload(0, WorkloadParameters(base: map.baseAddress, accesses: UInt64(map.pageCount), stride: 4096, writePercent: 100,
                                              random: false, targets: MemslotAccess.hostValue, token: MemslotAccess.guestValue))
         // A good round first: the guest writes, the host fills, the guest verifies.
         try vm.runPasses(1)
-        #expect(MemslotAccess.firstMismatch(map, pages: 0..<map.pageCount, offset: 0, expected: MemslotAccess.guestValue, clear: true) == nil)
-        MemslotAccess.fill(map, pages: 0..<map.pageCount, offset: MemslotAccess.hostOffset, value: MemslotAccess.hostValue)
+        #expect(MemslotAccess.firstMismatch(map, in: view, pages: 0..<map.pageCount, offset: 0, expected: MemslotAccess.guestValue, clear: true) == nil)
+        MemslotAccess.fill(map, in: view, pages: 0..<map.pageCount, offset: MemslotAccess.hostOffset, value: MemslotAccess.hostValue)
         try vm.runPasses(1)
         // Then one wrong word at page 100.
         try vm.runPasses(1)
-        MemslotAccess.fill(map, pages: 0..<map.pageCount, offset: MemslotAccess.hostOffset, value: MemslotAccess.hostValue)
-        UnsafeMutableRawPointer(bitPattern: map.hostAddress(page: 100) + UInt(MemslotAccess.hostOffset))!.storeBytes(of: 1, as: UInt64.self)
+        MemslotAccess.fill(map, in: view, pages: 0..<map.pageCount, offset: MemslotAccess.hostOffset, value: MemslotAccess.hostValue)
+        view.store(1, atHostAddress: map.hostAddress(page: 100) + UInt(MemslotAccess.hostOffset))
         let failure = #expect(throws: GuestFailure.self) { try vm.runPasses(1) }
         if HostPaging.current.module == "kvm_amd" {
             // kvm_amd INITs a vCPU that shut down: the failure says the registers are the reset state.

@@ -237,11 +237,11 @@ public struct DemandPagingScenario: Scenario {
             // Every unit was touched: each must hold the handler's bytes in its last byte, which
             // the guest (writing 8 bytes at the start of each 4 KiB page) never overwrites.
             let pattern = uffd.mode == .minor ? UffdService.minorPattern : UffdService.copyPattern
-            let base = vm.testMemory.base
+            let memory = vm.testMemoryView
             var served = 0
             var offset: UInt64 = 0
             while offset < vm.testMemory.size {
-                if base.load(fromByteOffset: Int(offset + unit - 1), as: UInt8.self) == pattern { served += 1 }
+                if memory.byte(atOffset: Int(offset + unit - 1)) == pattern { served += 1 }
                 offset += unit
             }
             guard served == touched else {

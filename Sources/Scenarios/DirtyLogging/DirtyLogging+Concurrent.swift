@@ -47,7 +47,7 @@ extension DirtyLogSession {
         var loops = 0, loopPages = 0, outside = 0
         var getNanos: UInt64 = 0, clearNanos: UInt64 = 0, checkNanos: UInt64 = 0
         var harvest = [UInt64](repeating: 0, count: words)
-        let memory = UnsafeRawPointer(vm.testMemory.base)
+        let memory = vm.testMemoryView
         var check = ConcurrentHarvestCheck(memory: memory, pages: pages, testBase: testBase, mode: mode)
         var dropPending = dropOneHarvestedPage
         /// One harvest and its check; the scans' time goes to `checkNanos`.
@@ -103,7 +103,7 @@ extension DirtyLogSession {
         let verifyStarted = MonotonicClock.now()
         if outside > 0 { throw DirtyLogBitsPastSlotEnd(count: outside, pass: 0) }
         try checkRingHealth()
-        let writtenCount = DirtyLogVerification.scanWritten(memory: vm.testMemory.base, pages: pages, token: Self.concurrentTag,
+        let writtenCount = DirtyLogVerification.scanWritten(memory: memory, pages: pages, token: Self.concurrentTag,
                                                            mask: Self.concurrentTagMask, into: &written)
         if addOneHarvestedPage, let page = DirtyLogVerification.firstMissingPage(written: written.map { ~$0 }, harvested: [UInt64](repeating: 0, count: words)), page < pages {
             harvested[page >> 6] |= 1 << UInt64(page & 63)

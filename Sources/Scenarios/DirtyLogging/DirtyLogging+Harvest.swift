@@ -38,28 +38,20 @@ final class SlotBitmaps {
     let ids: [UInt32]
     let pageCounts: [Int]
     let firstPages: [Int]
-    let bitmaps: [UnsafeMutablePointer<UInt64>]
-    let words: [Int]
+    /// KVM copies ALIGN(npages, BITS_PER_LONG) / 8 bytes: whole 64-bit words, as `DirtyBitmap` holds them.
+    let bitmaps: [DirtyBitmap]
 
     init(slots: [Memslot], testBase: UInt64) {
         ids = slots.map(\.id)
         pageCounts = slots.map(\.pageCount)
         firstPages = slots.map { Int(($0.guestPhysicalAddress - testBase) >> 12) }
-        // KVM copies ALIGN(npages, BITS_PER_LONG) / 8 bytes: whole 64-bit words.
-        words = pageCounts.map { ($0 + 63) / 64 }
-        bitmaps = words.map { count in
-            let pointer = UnsafeMutablePointer<UInt64>.allocate(capacity: count)
-            pointer.initialize(repeating: 0, count: count)
-            return pointer
-        }
+        bitmaps = pageCounts.map { DirtyBitmap(pages: $0) }
     }
-
-    deinit { for bitmap in bitmaps { bitmap.deallocate() } }
 
     /// KVM_GET_DIRTY_LOG on every slot; returns the nanoseconds of the ioctls alone.
     func getAll(_ vm: GuestVM) throws(KVMError) -> UInt64 {
         let started = MonotonicClock.now()
-        for index in 0..<ids.count { try vm.getDirtyLog(slot: ids[index], into: UnsafeMutableRawPointer(bitmaps[index])) }
+        for index in 0..<ids.count { try vm.getDirtyLog(slot: ids[index], into: bitmaps[index]) }
         return MonotonicClock.now() &- started
     }
 
@@ -68,8 +60,7 @@ final class SlotBitmaps {
     func clearAll(_ vm: GuestVM) throws(KVMError) -> UInt64 {
         let started = MonotonicClock.now()
         for index in 0..<ids.count {
-            try vm.clearDirtyLog(slot: ids[index], firstPage: 0, pageCount: UInt32(pageCounts[index]),
-                                 bitmap: UnsafeMutableRawPointer(bitmaps[index]))
+            try vm.clearDirtyLog(slot: ids[index], firstPage: 0, pageCount: UInt32(pageCounts[index]), bitmap: bitmaps[index])
         }
         return MonotonicClock.now() &- started
     }
@@ -80,8 +71,8 @@ final class SlotBitmaps {
         var count = 0
         for index in 0..<ids.count {
             let bitmap = bitmaps[index], pages = pageCounts[index], first = firstPages[index]
-            for word in 0..<words[index] {
-                var bits = bitmap[word]
+            for word in 0..<bitmap.wordCount {
+                var bits = bitmap[word: word]
                 while bits != 0 {
                     let bit = bits.trailingZeroBitCount
                     bits &= bits &- 1
@@ -112,7 +103,7 @@ final class RingHarvestState: Sendable {
     struct State {
         var ring: DirtyRing
         /// Bit i = test-memory page i was reported by this vCPU's ring since the last `drain`.
-        let bitmap: UnsafeMutablePointer<UInt64>
+        let bitmap: DirtyBitmap
         /// Entries harvested in total, and by the ring-full handler alone.
         var entries = 0
         var handlerEntries = 0
@@ -126,16 +117,11 @@ final class RingHarvestState: Sendable {
     }
 
     let state: Mutex<State>
-    let words: Int
 
-    init(ring: DirtyRing, words: Int) {
-        self.words = words
-        let bitmap = UnsafeMutablePointer<UInt64>.allocate(capacity: words)
-        bitmap.initialize(repeating: 0, count: words)
-        state = Mutex(State(ring: ring, bitmap: bitmap))
+    /// `pages`: the test memory's 4 KiB pages, the bitmap's bits.
+    init(ring: DirtyRing, pages: Int) {
+        state = Mutex(State(ring: ring, bitmap: DirtyBitmap(pages: pages)))
     }
-
-    deinit { state.withLock { $0.bitmap.deallocate() } }
 
     /// Harvests every published entry into the bitmap; returns the entries and the nanoseconds of
     /// the harvest itself (the lock is taken outside the timed region).
@@ -154,7 +140,7 @@ final class RingHarvestState: Sendable {
         var firstOutside: (slot: UInt32, offset: UInt64)?
         let count = state.ring.harvest { slot, offset in
             if let page = map.page(slot: slot, offset: offset) {
-                bitmap[page >> 6] |= 1 << UInt64(page & 63)
+                bitmap.insert(page: page)
             } else {
                 outside += 1
                 if firstOutside == nil { firstOutside = (slot, offset) }
@@ -172,10 +158,8 @@ final class RingHarvestState: Sendable {
     /// ORs the harvested bitmap into `harvested` and clears it. Main thread, vCPUs parked.
     func drain(into harvested: inout [UInt64]) {
         state.withLock { state in
-            for word in 0..<words {
-                harvested[word] |= state.bitmap[word]
-                state.bitmap[word] = 0
-            }
+            for word in 0..<state.bitmap.wordCount { harvested[word] |= state.bitmap[word: word] }
+            state.bitmap.removeAll()
         }
     }
 }
@@ -187,8 +171,8 @@ final class RingHarvester: Sendable {
     /// KVM_RESET_DIRTY_RINGS from vCPU threads (the VM outlives every vCPU thread).
     let resetter: DirtyRingResetter
 
-    init(rings: [DirtyRing], map: SlotPageMap, words: Int, resetter: DirtyRingResetter) {
-        vcpus = rings.map { RingHarvestState(ring: $0, words: words) }
+    init(rings: [DirtyRing], map: SlotPageMap, pages: Int, resetter: DirtyRingResetter) {
+        vcpus = rings.map { RingHarvestState(ring: $0, pages: pages) }
         self.map = map
         self.resetter = resetter
     }

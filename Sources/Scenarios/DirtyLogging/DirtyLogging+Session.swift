@@ -57,7 +57,7 @@ final class DirtyLogSession {
                 }
                 copies.append(ring)
             }
-            let harvester = RingHarvester(rings: copies, map: SlotPageMap(slots: slots, testBase: testBase), words: words,
+            let harvester = RingHarvester(rings: copies, map: SlotPageMap(slots: slots, testBase: testBase), pages: pages,
                                           resetter: vm.dirtyRingResetter)
             vm.onDirtyRingFull { index in harvester.handleFull(vcpu: index) }
             rings = harvester
@@ -207,7 +207,7 @@ final class DirtyLogSession {
 
             // Verification, outside every timed region (and timed as its own figure).
             let verifyStarted = MonotonicClock.now()
-            let writtenCount = DirtyLogVerification.scanWritten(memory: vm.testMemory.base, pages: pages, token: UInt64(pass), into: &written)
+            let writtenCount = DirtyLogVerification.scanWritten(memory: vm.testMemoryView, pages: pages, token: UInt64(pass), into: &written)
             for index in harvested.indices { harvested[index] = 0 }
             var harvestedCount = 0
             if let slotBitmaps {

@@ -310,21 +310,21 @@ public struct ConcurrentHarvestCheck: Sendable {
     public private(set) var harvests = 0
 
     /// `memory`: the test memory (pages of 4 KiB), scanned once here, before the vCPUs run.
-    public init(memory: UnsafeRawPointer, pages: Int, testBase: UInt64, mode: DirtyLogMode) {
+    public init(memory: TestMemoryView, pages: Int, testBase: UInt64, mode: DirtyLogMode) {
         self.pages = pages
         self.testBase = testBase
         self.mode = mode
         let words = (pages + 63) / 64
-        seen = (0..<pages).map { memory.load(fromByteOffset: $0 * 4096, as: UInt64.self) }
+        seen = (0..<pages).map { memory.load(page: $0) }
         due = [UInt64](repeating: 0, count: words)
         raced = [UInt64](repeating: 0, count: words)
     }
 
     /// ORs into `into` every page whose first 8 bytes changed since the last scan, and remembers
     /// the new values. The vCPUs may be writing: each aligned 8-byte load sees a whole token.
-    private static func scanChanges(_ memory: UnsafeRawPointer, pages: Int, seen: inout [UInt64], into bits: inout [UInt64]) {
+    private static func scanChanges(_ memory: TestMemoryView, pages: Int, seen: inout [UInt64], into bits: inout [UInt64]) {
         for page in 0..<pages {
-            let value = memory.load(fromByteOffset: page * 4096, as: UInt64.self)
+            let value = memory.load(page: page)
             if value != seen[page] {
                 seen[page] = value
                 bits[page >> 6] |= 1 << UInt64(page & 63)
@@ -333,7 +333,7 @@ public struct ConcurrentHarvestCheck: Sendable {
     }
 
     /// Right before harvest k collects: pages written since the scan after harvest k-1 are due.
-    public mutating func beforeHarvest(memory: UnsafeRawPointer) {
+    public mutating func beforeHarvest(memory: TestMemoryView) {
         Self.scanChanges(memory, pages: pages, seen: &seen, into: &due)
     }
 
@@ -345,7 +345,7 @@ public struct ConcurrentHarvestCheck: Sendable {
     /// Right after harvest k's clear or reset, with the pages it reported (bit i = test page i):
     /// throws `DirtyLogMismatch` (missed) for the first due page it lacks; then pages written
     /// while it ran and not in it become due for harvest k+1.
-    public mutating func afterHarvest(_ harvest: [UInt64], memory: UnsafeRawPointer) throws(DirtyLogMismatch) {
+    public mutating func afterHarvest(_ harvest: [UInt64], memory: TestMemoryView) throws(DirtyLogMismatch) {
         harvests += 1
         if let page = DirtyLogVerification.firstMissingPage(written: due, harvested: harvest) {
             throw DirtyLogMismatch(.missed, guestPhysicalAddress: testBase + UInt64(page) * 4096, pass: 0, harvest: harvests,
@@ -416,15 +416,9 @@ public enum DirtyLogVerification {
     /// Sets bit i of `written` for every page i of `memory` (4 KiB pages) whose first 8 bytes equal
     /// `token` in the bits of `mask` (all of them by default), and returns how many there were.
     /// `written` is cleared first.
-    public static func scanWritten(memory: UnsafeRawPointer, pages: Int, token: UInt64, mask: UInt64 = .max,
+    public static func scanWritten(memory: TestMemoryView, pages: Int, token: UInt64, mask: UInt64 = .max,
                                    into written: inout [UInt64]) -> Int {
-        for index in written.indices { written[index] = 0 }
-        var count = 0
-        for page in 0..<pages where memory.load(fromByteOffset: page * 4096, as: UInt64.self) & mask == token {
-            written[page >> 6] |= 1 << UInt64(page & 63)
-            count += 1
-        }
-        return count
+        memory.scanPages(forToken: token, mask: mask, pages: pages, into: &written)
     }
 
     /// Number of set bits.

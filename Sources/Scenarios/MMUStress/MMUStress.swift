@@ -245,8 +245,7 @@ final class StormThread: @unchecked Sendable {
     let memory: HostMemoryOperations
     let chunk: UInt64
     let chunks: UInt64
-    private let buffer: UnsafeMutableBufferPointer<UInt64>
-    private(set) var count = 0
+    private var buffer: LatencyBuffer
     private(set) var dropped = 0
     /// errno of the first failed call (0: none).
     private(set) var failure: Int32 = 0
@@ -256,16 +255,13 @@ final class StormThread: @unchecked Sendable {
         self.memory = memory
         self.chunk = chunk
         self.chunks = chunks
-        buffer = .allocate(capacity: capacity)
-        buffer.initialize(repeating: 0)
+        buffer = LatencyBuffer(capacity: capacity)
     }
 
-    deinit { buffer.deallocate() }
-
-    func latencies() -> [UInt64] { Array(buffer[0..<count]) }
+    func latencies() -> [UInt64] { buffer.values }
 
     private func record(_ nanos: UInt64) {
-        if count < buffer.count { buffer[count] = nanos; count += 1 } else { dropped += 1 }
+        if !buffer.append(nanos) { dropped += 1 }
     }
 
     /// At least one operation per storm, also when the thread started after the deadline (a busy

@@ -52,11 +52,8 @@ public struct MemslotStressScenario: Scenario {
         let churnMemory = try HostMemory(kind: .anonymous4k, size: 4096)
         let churned = Memslot(id: UInt32(vm.slots.count + 1), guestPhysicalAddress: vm.layout.testBase + vm.layout.testSize,
                               size: 4096, hostAddress: churnMemory.address)
-        let addNanos = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: cycles)
-        let deleteNanos = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: cycles)
-        addNanos.initialize(repeating: 0)
-        deleteNanos.initialize(repeating: 0)
-        defer { addNanos.deallocate(); deleteNanos.deallocate() }
+        var addNanos = LatencyBuffer(capacity: cycles)
+        var deleteNanos = LatencyBuffer(capacity: cycles)
 
         try vm.runPasses(1) // populate: both phases start from a fully mapped guest
 
@@ -68,14 +65,14 @@ public struct MemslotStressScenario: Scenario {
             let before = vm.readStats()
             let passes0 = vm.continuousPasses
             let started = MonotonicClock.now()
-            for index in 0..<cycles {
+            for _ in 0..<cycles {
                 let a = MonotonicClock.now()
                 try vm.setMemslot(churned)
                 let b = MonotonicClock.now()
                 try vm.deleteMemslot(id: churned.id)
                 let c = MonotonicClock.now()
-                addNanos[index] = b &- a
-                deleteNanos[index] = c &- b
+                addNanos.append(b &- a)
+                deleteNanos.append(c &- b)
             }
             let elapsed = MonotonicClock.now() &- started
             let passes = vm.continuousPasses - passes0
@@ -111,8 +108,8 @@ public struct MemslotStressScenario: Scenario {
 
         var sample = Sample()
         let pagesPerPass = Double(guest.pagesPerVCPU)
-        for (name, buffer) in [("add", addNanos), ("delete", deleteNanos)] {
-            let sorted = buffer.map { Double($0) / 1e3 }.sorted()
+        for (name, latencies) in [("add", addNanos.values), ("delete", deleteNanos.values)] {
+            let sorted = latencies.map { Double($0) / 1e3 }.sorted()
             sample.add(Self.metrics.latencyP50(name), Summary.percentile(50, of: sorted))
             sample.add(Self.metrics.latencyP90(name), Summary.percentile(90, of: sorted))
             sample.add(Self.metrics.latencyP99(name), Summary.percentile(99, of: sorted))

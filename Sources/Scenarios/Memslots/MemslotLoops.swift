@@ -54,8 +54,8 @@ public struct MemslotMap: Sendable {
     public func guestAddress(page: Int) -> UInt64 { baseAddress + UInt64(page) * 4096 }
 }
 
-/// Host-side accesses of the memslot tests: plain loops over `MemslotMap`, free of allocation so
-/// they may sit inside timed iterations.
+/// Host-side accesses of the memslot tests: plain loops over `MemslotMap`, through a view of the
+/// memory the slots map (the test memory), free of allocation so they may sit inside timed iterations.
 public enum MemslotAccess {
     /// Values the `rw` test writes: the guest's at offset 0 of each page, the host's at offset 2048
     /// (the selftest's MEM_TEST_VAL_1 and MEM_TEST_VAL_2).
@@ -64,25 +64,22 @@ public enum MemslotAccess {
     public static let hostOffset = MemslotRWProgram.hostOffset
 
     /// Stores `value` at `offset` of every page in `pages`, each through the slot translation.
-    public static func fill(_ map: MemslotMap, pages: Range<Int>, offset: Int, value: UInt64) {
+    public static func fill(_ map: MemslotMap, in memory: TestMemoryView, pages: Range<Int>, offset: Int, value: UInt64) {
         for page in pages {
-            // SAFETY: the map's host addresses are the live test memory of the VM.
-            UnsafeMutableRawPointer(bitPattern: map.hostAddress(page: page) + UInt(offset))!
-                .storeBytes(of: value, as: UInt64.self)
+            memory.store(value, atHostAddress: map.hostAddress(page: page) + UInt(offset))
         }
     }
 
     /// The verification of the `rw` test: the first page in `pages` whose 8-byte word at `offset`
     /// is not `expected`, with the value found; nil when all match. With `clear`, every word that
     /// matched is zeroed, so the next iteration cannot pass on stale data (the selftest does the same).
-    public static func firstMismatch(_ map: MemslotMap, pages: Range<Int>, offset: Int, expected: UInt64,
+    public static func firstMismatch(_ map: MemslotMap, in memory: TestMemoryView, pages: Range<Int>, offset: Int, expected: UInt64,
                                      clear: Bool) -> (page: Int, found: UInt64)? {
         for page in pages {
-            // SAFETY: as in `fill`.
-            let word = UnsafeMutableRawPointer(bitPattern: map.hostAddress(page: page) + UInt(offset))!
-            let found = word.load(as: UInt64.self)
+            let word = map.hostAddress(page: page) + UInt(offset)
+            let found = memory.load(atHostAddress: word)
             if found != expected { return (page, found) }
-            if clear { word.storeBytes(of: 0, as: UInt64.self) }
+            if clear { memory.store(0, atHostAddress: word) }
         }
         return nil
     }
@@ -189,8 +186,8 @@ enum MemslotLoops {
         }
     }
 
-    static func checkToken(_ test: String, _ map: MemslotMap, page: Int, token: UInt64) throws {
-        if let bad = MemslotAccess.firstMismatch(map, pages: page..<(page + 1), offset: 0, expected: token, clear: false) {
+    static func checkToken(_ test: String, _ map: MemslotMap, in memory: TestMemoryView, page: Int, token: UInt64) throws {
+        if let bad = MemslotAccess.firstMismatch(map, in: memory, pages: page..<(page + 1), offset: 0, expected: token, clear: false) {
             throw MemslotCheckFailed("\(test): guest-written value did not read back at gpa \(hex(map.guestAddress(page: bad.page))): \(hex(bad.found)) instead of \(hex(token))")
         }
     }
@@ -221,8 +218,8 @@ enum MemslotLoops {
             if failed != 0 { throw MemslotCheckFailed("map: madvise(MADV_DONTNEED) failed: errno \(failed)") }
         }
         // The last pass wrote the second half: its first and last page must hold the token (the selftest's -d check).
-        try checkToken("map", map, page: half, token: token)
-        try checkToken("map", map, page: pages - 1, token: token)
+        try checkToken("map", map, in: vm.testMemoryView, page: half, token: token)
+        try checkToken("map", map, in: vm.testMemoryView, page: pages - 1, token: token)
         return timing
     }
 
@@ -248,7 +245,7 @@ enum MemslotLoops {
             if failed != 0 { throw MemslotCheckFailed("unmap: madvise(MADV_DONTNEED) failed: errno \(failed)") }
         }
         // The last pass wrote page 0 while the host dropped the other half.
-        try checkToken("unmap", map, page: 0, token: token)
+        try checkToken("unmap", map, in: vm.testMemoryView, page: 0, token: token)
         return timing
     }
 
@@ -399,12 +396,11 @@ enum MemslotLoops {
             try vm.setMemslot(moved)
         }
         // The ioctl has zapped the old mappings: from here nothing the guest does reaches this word.
-        // SAFETY: the slot's host memory is the VM's live test memory, mapped for its lifetime.
-        let word = UnsafeMutableRawPointer(bitPattern: last.hostAddress)!
-        word.storeBytes(of: 0, as: UInt64.self)
+        let memory = vm.testMemoryView
+        memory.store(0, atHostAddress: last.hostAddress)
         try waitForWholeLap(vm)
         let heldAwayExits = exits() - exitsBefore
-        let leaked = word.load(as: UInt64.self)
+        let leaked = memory.load(atHostAddress: last.hostAddress)
         switch method {
         case .inPlace: try vm.moveMemslot(moved, to: last.guestPhysicalAddress)
         case .deleteCreate:
@@ -420,7 +416,7 @@ enum MemslotLoops {
             throw MemslotCheckFailed("\(name): with the slot moved away (\(method.rawValue)) for a whole lap of every vCPU, the guest took \(heldAwayExits) MMIO exits; its writes to the \(holePages) pages of the hole must each exit (at least \(holePages * vm.vcpuCount))")
         }
         if active {
-            let found = word.load(as: UInt64.self)
+            let found = memory.load(atHostAddress: last.hostAddress)
             if found != token {
                 throw MemslotCheckFailed("\(name): after the slot moved back (\(method.rawValue)) and a whole lap, its first page held \(hex(found)) instead of the guest's \(hex(token))")
             }
@@ -440,13 +436,14 @@ enum MemslotLoops {
                                                      stride: 4096, writePercent: 100, random: false,
                                                      targets: MemslotAccess.hostValue, token: MemslotAccess.guestValue))
         }
+        let memory = vm.testMemoryView
         do {
             return try LoopTiming.run(for: duration) {
                 vm.beginPasses(1)
-                MemslotAccess.fill(map, pages: 0..<pages, offset: MemslotAccess.hostOffset, value: MemslotAccess.hostValue)
+                MemslotAccess.fill(map, in: memory, pages: 0..<pages, offset: MemslotAccess.hostOffset, value: MemslotAccess.hostValue)
                 try vm.finishPasses()
                 vm.beginPasses(1)
-                let mismatch = MemslotAccess.firstMismatch(map, pages: 0..<pages, offset: 0, expected: MemslotAccess.guestValue, clear: true)
+                let mismatch = MemslotAccess.firstMismatch(map, in: memory, pages: 0..<pages, offset: 0, expected: MemslotAccess.guestValue, clear: true)
                 try vm.finishPasses()
                 if let bad = mismatch {
                     throw MemslotCheckFailed("rw: the host read \(hex(bad.found)) instead of \(hex(MemslotAccess.guestValue)) at gpa \(hex(map.guestAddress(page: bad.page))) (slot \(map.slotIndex(page: bad.page) + 1)): the guest's write went elsewhere")

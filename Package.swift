@@ -94,14 +94,14 @@ let package = Package(
         // Helpers shared by several test targets (python3 runs, skips whose probe runs only when asked).
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM", "Backings"], swiftSettings: strict),
-        .testTarget(name: "GuestProgramTests", dependencies: ["GuestPrograms"], swiftSettings: strict),
+        .testTarget(name: "GuestProgramsTests", dependencies: ["GuestPrograms"], swiftSettings: strict),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics"], swiftSettings: strict),
-        .testTarget(name: "ScenarioTests", dependencies: ["Scenarios", "Harness", "Pipeline", "KVM", "Backings", "GuestPrograms", "Results", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ScenariosTests", dependencies: ["Scenarios", "Harness", "Pipeline", "KVM", "Backings", "GuestPrograms", "Results", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Results", "Statistics", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "SuiteTests", dependencies: ["Suites", "Harness", "Pipeline", "Results", "Statistics", "Reporting", "Scenarios", "Parameters", "TestSupport"],
+        .testTarget(name: "SuitesTests", dependencies: ["Suites", "Harness", "Pipeline", "Results", "Statistics", "Reporting", "Scenarios", "Parameters", "TestSupport"],
                     exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: strict),
-        .testTarget(name: "SelftestTests", dependencies: ["Selftests", "Harness", "Scenarios", "Pipeline", "Host", "Suites", "Results", "TestSupport"],
+        .testTarget(name: "SelftestsTests", dependencies: ["Selftests", "Harness", "Scenarios", "Pipeline", "Host", "Suites", "Results", "TestSupport"],
                     exclude: ["Fixtures"], swiftSettings: strict),
         .testTarget(name: "HistoryTests", dependencies: ["History", "Results", "Statistics", "TestSupport"], swiftSettings: strict),
     ]

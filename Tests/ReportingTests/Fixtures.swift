@@ -183,7 +183,7 @@ enum Fixtures {
 extension MetricDeclarationLookup {
     /// For rendering tests only (Reporting cannot see the scenarios' declarations): every metric of
     /// `document` declared as it was recorded there. The declarations themselves are checked
-    /// against the committed documents in SuiteTests.
+    /// against the committed documents in SuitesTests.
     static func recordedIn(_ document: ResultDocument) -> MetricDeclarationLookup {
         var known: [String: MetricDefinition] = [:]
         for item in document.cases {

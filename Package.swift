@@ -94,6 +94,7 @@ let package = Package(
         // Helpers shared by several test targets (python3 runs, skips whose probe runs only when asked).
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM", "Backings"], swiftSettings: strict),
+        .testTarget(name: "BackingsTests", dependencies: ["Backings"], swiftSettings: strict),
         .testTarget(name: "GuestProgramsTests", dependencies: ["GuestPrograms"], swiftSettings: strict),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics"], swiftSettings: strict),
         .testTarget(name: "ScenariosTests", dependencies: ["Scenarios", "Harness", "Pipeline", "KVM", "Backings", "GuestPrograms", "Results", "TestSupport"], swiftSettings: strict),

@@ -91,8 +91,10 @@ let package = Package(
         .executableTarget(name: "kvmbench-fuzz", dependencies: ["Suites", "Scenarios", "Host", "Results"],
                           path: "Fuzz/Sources", swiftSettings: strict),
 
-        // Helpers shared by several test targets (python3 runs, skips whose probe runs only when asked).
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        // Helpers shared by several test targets (python3 runs, skips whose probe runs only when asked,
+        // the host session tests build guests on, the suite tests' fixtures). No trait probes here.
+        .target(name: "TestSupport", dependencies: ["Harness", "Host", "Results", "Scenarios", "Suites"],
+                path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "KVMTests", dependencies: ["KVM", "CKVM", "Backings"], swiftSettings: strict),
         .testTarget(name: "BackingsTests", dependencies: ["Backings"], swiftSettings: strict),
         .testTarget(name: "GuestProgramsTests", dependencies: ["GuestPrograms"], swiftSettings: strict),

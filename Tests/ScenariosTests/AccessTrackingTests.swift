@@ -6,6 +6,7 @@ import Results
 @testable import Harness
 @testable import Scenarios
 import Testing
+import TestSupport
 
 /// A fake /sys/kernel/mm with the given files.
 private func fakeMM(_ files: [String: String]) throws -> String {

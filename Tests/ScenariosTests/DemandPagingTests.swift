@@ -5,6 +5,7 @@ import Pipeline
 @testable import Harness
 @testable import Scenarios
 import Testing
+import TestSupport
 
 @Suite("demand paging on a real guest", .enabled(if: KVMSystem.isUsable(), "needs /dev/kvm (readable and writable): skipped"))
 struct DemandPagingTests {

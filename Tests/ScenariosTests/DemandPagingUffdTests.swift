@@ -5,6 +5,7 @@ import KVM
 import Results
 import Scenarios
 import Testing
+import TestSupport
 
 private func value(_ sample: Sample, _ name: String) -> Double? { sample.metrics.first { $0.name == name }?.value }
 

@@ -2,6 +2,7 @@ import Backings
 import Foundation
 import KVM
 import Testing
+import TestSupport
 @testable import Harness
 @testable import Scenarios
 

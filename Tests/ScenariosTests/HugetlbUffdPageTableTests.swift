@@ -7,6 +7,7 @@ import Results
 import Pipeline
 import Scenarios
 import Testing
+import TestSupport
 
 private func value(_ sample: Sample, _ name: String) -> Double? { sample.metrics.first { $0.name == name }?.value }
 

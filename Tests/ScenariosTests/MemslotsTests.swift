@@ -7,6 +7,7 @@ import Pipeline
 @testable import Harness
 @testable import Scenarios
 import Testing
+import TestSupport
 
 private let hostLimits = HostLimits(maxVCPUs: 1024, memslots: 32764, memAvailable: nil)
 

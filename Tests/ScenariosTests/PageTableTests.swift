@@ -5,6 +5,7 @@ import KVM
 import Results
 import Scenarios
 import Testing
+import TestSupport
 
 @Suite("page-table phases on a real guest", .enabled(if: KVMSystem.isUsable(), "needs /dev/kvm (readable and writable): skipped"))
 struct PageTableTests {

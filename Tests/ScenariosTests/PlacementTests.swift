@@ -6,6 +6,7 @@ import Results
 import Pipeline
 import Scenarios
 import Testing
+import TestSupport
 
 private let limits = HostLimits(maxVCPUs: 1024, memslots: 32764, memAvailable: nil)
 

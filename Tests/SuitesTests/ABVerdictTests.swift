@@ -3,6 +3,7 @@ import Pipeline
 import Results
 import Suites
 import Testing
+import TestSupport
 
 /// `kvmbench ab`'s order of blocks and its verdict: side B against side A round by round
 /// (`Replication.pairedRounds`), through the gate that judges nights.

@@ -3,6 +3,7 @@ import Results
 import Pipeline
 import Suites
 import Testing
+import TestSupport
 
 @Suite("baselines and result files: storage and bad input")
 struct BaselineFileTests {

@@ -3,6 +3,7 @@ import Reporting
 import Results
 import Suites
 import Testing
+import TestSupport
 
 @Suite("compare --format cover-letter")
 struct CoverLetterTests {

@@ -3,6 +3,7 @@ import Pipeline
 import Results
 import Suites
 import Testing
+import TestSupport
 
 @Suite("compare and gate: policy, matching, statuses")
 struct GateDecisionTests {

@@ -2,6 +2,7 @@ import Foundation
 import Results
 import Suites
 import Testing
+import TestSupport
 
 /// The gate against a host's history (the run as the unit): the before side holds one median per
 /// earlier run (`HistoryStore.runSeries`), and `Replication.runs` decides with `RunLevelDecision`.

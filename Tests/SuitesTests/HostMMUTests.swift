@@ -4,6 +4,7 @@ import KVM
 import Results
 import Suites
 import Testing
+import TestSupport
 
 /// The MMU kind and the emulated-CPU flag of the host fingerprint: how they are derived, stored,
 /// compared, gated and kept out of baselines.

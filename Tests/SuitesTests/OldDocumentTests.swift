@@ -4,6 +4,7 @@ import Results
 import Scenarios
 import Suites
 import Testing
+import TestSupport
 
 /// Documents written by older kvmbench versions, committed as they were written, read by the
 /// current code: `CurrentDeclarations` brings their cases up to the current declarations.

@@ -6,6 +6,7 @@ import Results
 import Scenarios
 import Suites
 import Testing
+import TestSupport
 
 @Suite("parameters: one table per scenario")
 struct ParameterTableTests {

@@ -2,6 +2,7 @@ import Foundation
 import Results
 import Suites
 import Testing
+import TestSupport
 
 @Suite("reference baselines transcribed from the seed documents")
 struct ReferenceBaselineTests {

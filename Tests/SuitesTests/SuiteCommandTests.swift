@@ -3,6 +3,7 @@ import Host
 import Results
 import Suites
 import Testing
+import TestSupport
 
 /// Runs the built `kvmbench` executable (beside the test bundle: `swift build --build-tests`
 /// builds both) as a user would, with baselines and reports in a temporary directory.

@@ -4,6 +4,7 @@ import Scenarios
 import Pipeline
 import Suites
 import Testing
+import TestSupport
 
 @Suite("suite files: format, validation, overrides")
 struct SuiteFileTests {

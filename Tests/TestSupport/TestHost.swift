@@ -5,8 +5,8 @@ import Scenarios
 
 /// The host session the tests' guests are built on, opened once (on $KVMBENCH_DEVICE, else
 /// /dev/kvm), as a kvmbench run opens it. Only touched by tests enabled by `KVMSystem.isUsable()`.
-enum TestHost {
-    static let session: HostSession = {
+public enum TestHost {
+    public static let session: HostSession = {
         do {
             return try HostSession(devicePath: HostSession.devicePath(environment: ProcessInfo.processInfo.environment))
         } catch {
@@ -15,7 +15,7 @@ enum TestHost {
     }()
 
     /// A fresh repetition context on `session`.
-    static func context(timeoutSeconds: Double = CaseContext.defaultTimeoutSeconds) -> CaseContext {
+    public static func context(timeoutSeconds: Double = CaseContext.defaultTimeoutSeconds) -> CaseContext {
         CaseContext(host: session, timeoutSeconds: timeoutSeconds)
     }
 }

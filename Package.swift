@@ -99,6 +99,7 @@ let package = Package(
         .testTarget(name: "BackingsTests", dependencies: ["Backings"], swiftSettings: strict),
         .testTarget(name: "GuestProgramsTests", dependencies: ["GuestPrograms"], swiftSettings: strict),
         .testTarget(name: "StatisticsTests", dependencies: ["Statistics"], swiftSettings: strict),
+        .testTarget(name: "HostTests", dependencies: ["Host", "Backings", "Harness", "Scenarios", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Backings", "GuestPrograms", "Host", "KVM", "Pipeline", "Results", "Scenarios", "TestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "ScenariosTests", dependencies: ["Scenarios", "Harness", "Pipeline", "KVM", "Backings", "GuestPrograms", "Results", "TestSupport"], swiftSettings: strict),

@@ -102,6 +102,7 @@ let package = Package(
         .testTarget(name: "HostTests", dependencies: ["Host", "Backings", "Harness", "Scenarios", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "Backings", "GuestPrograms", "Host", "KVM", "Pipeline", "Results", "Scenarios", "TestSupport"],
                     swiftSettings: strict),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Harness", "Host", "KVM", "Results", "Scenarios", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ScenariosTests", dependencies: ["Scenarios", "Harness", "Pipeline", "KVM", "Backings", "GuestPrograms", "Results", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Results", "Statistics", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "SuitesTests", dependencies: ["Suites", "Harness", "Pipeline", "Results", "Statistics", "Reporting", "Scenarios", "Parameters", "TestSupport"],

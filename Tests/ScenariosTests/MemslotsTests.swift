@@ -144,24 +144,6 @@ struct MemslotsParameterTests {
     }
 }
 
-@Suite("best of repetitions", .enabled(if: KVMSystem.isUsable(), "the case runner needs a host session on /dev/kvm: skipped"))
-struct BestOfRepetitionsTests {
-    /// memslots' `<test>.best` is the best repetition's average, as memslot_perf_test prints "best".
-    @Test func theBestIsTheBestRepetitionsAverage() {
-        var averages = [0.3, 0.1, 0.2].makeIterator()
-        let result = CaseRunner.run(scenario: "memslots", parameters: [:], settings: RunSettings(warmups: 1, repetitions: 3),
-                                    host: TestHost.session) { _ in
-            var sample = Sample()
-            sample.add(MemslotsScenario.metrics.average("map"), averages.next() ?? 9)
-            sample.bestOfRepetitions["map.best"] = "map.average"
-            return sample
-        }
-        // The warm-up took 0.3 and is discarded; the repetitions gave 0.1, 0.2 and 9.
-        #expect(result.metric(named: "map.best")?.samples == [0.1])
-        #expect(result.metric(named: "map.best")?.gate == false)
-    }
-}
-
 @Suite("memslots on a real guest", .enabled(if: KVMSystem.isUsable(), "needs /dev/kvm (readable and writable): skipped"))
 struct MemslotsKVMTests {
     func run(_ test: MemslotTest, slots: Int = 10, vcpus: Int = 1, memory: String = "16M", extra: [String: String] = [:]) throws -> Sample {

@@ -3,7 +3,8 @@ import Results
 import Scenarios
 import Suites
 
-/// Shared helpers of the suite tests.
+/// Shared helpers of the suite tests, and of the parameter table test (ParametersTests), which
+/// plans the shipped suites.
 public enum Fixtures {
     /// Limits of a host like this project's (PVM: 32764 memslots, 1024 vCPUs).
     /// This project's host: 1024 vCPUs, 32764 memslots, dirty rings of up to 64 KiB per vCPU and

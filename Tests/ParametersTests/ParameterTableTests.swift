@@ -159,7 +159,7 @@ struct ParameterTableTests {
                 lines.append("  \(item.name) [\(parameters)] warmups=\(item.settings.warmups) repetitions=\(item.settings.repetitions)")
             }
         }
-        let fixture = Fixtures.root.appendingPathComponent("Tests/SuitesTests/Fixtures/planned-suites.txt")
+        let fixture = Fixtures.root.appendingPathComponent("Tests/ParametersTests/Fixtures/planned-suites.txt")
         let expected = try String(contentsOf: fixture, encoding: .utf8).split(separator: "\n").map(String.init)
         #expect(lines.count == expected.count)
         for (line, want) in zip(lines, expected) where line != want {

@@ -1,4 +1,4 @@
-import Scenarios
+import Parameters
 import Testing
 
 /// Inputs fuzzing (and users) found: values past UInt64 trapped in UInt64(_:) with SIGILL.

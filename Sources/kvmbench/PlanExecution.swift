@@ -34,7 +34,8 @@ enum PlanExecution {
     /// estimate (the default history when nil); nothing is written there.
     static func execute(_ plan: RunPlan, host: HostSession, output: OutputOptions, outputs: [URL], dryRun: Bool,
                         heading: String, printResults: Bool = true, history: String? = nil) throws -> ResultDocument? {
-        preflight(plan, outputs: outputs.map(\.path), needsDevice: !dryRun)
+        // Only a path the user gave (-o) is checked: the default Reports/ folder is made when missing.
+        preflight(plan, outputs: output.output.map { [$0] } ?? [], needsDevice: !dryRun)
         if dryRun {
             print("\(heading): \(plan.cases.count) case(s)")
             for notice in plan.notices { print("  notice: \(notice)") }

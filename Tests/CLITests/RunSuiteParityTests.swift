@@ -52,3 +52,22 @@ struct RunSuiteParityTests {
         }
     }
 }
+
+/// The default report folder is made when it is missing; only a path the user gives (-o) must exist.
+@Suite("command line: the default report folder")
+struct DefaultReportFolderTests {
+    @Test("a suite whose report folder does not exist yet runs and makes it", .enabled(if: CLI.kvmUsable, "needs a usable /dev/kvm"))
+    func missingReportFolderIsMade() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("kvmbench-reports-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let reports = root.appendingPathComponent("new/Reports")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let file = root.appendingPathComponent("tiny.yaml")
+        try "suite: tiny\ncases:\n  - scenario: demand-paging\n    parameters:\n      mem_per_vcpu: 4M\n".write(to: file, atomically: true, encoding: .utf8)
+        let outcome = try CLI.run(["suite", "--file", file.path, "--repetitions", "1", "--warmups", "0", "-q", "--no-history"],
+                                  environment: ["KVMBENCH_REPORTS": reports.path])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let written = (try? FileManager.default.contentsOfDirectory(atPath: reports.path)) ?? []
+        #expect(written.contains { $0.hasPrefix("tiny-") && $0.hasSuffix(".json") }, "\(written)")
+    }
+}

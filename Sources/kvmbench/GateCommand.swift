@@ -210,7 +210,7 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
                 : undetectable.contains(id) ? "not decidable at its threshold here"
                 : "missed (\(metric.verdict.rawValue))"
             let label = metric.scenario + " " + metric.parameters.sorted { $0.key < $1.key }
-                .filter { ["vcpus", "backing", "slots", "dirty_mode", "tests", "triggers", "mem_per_vcpu"].contains($0.key) }
+                .filter { ["vcpus", "backing", "slots", "slots_effective", "dirty_mode", "mem_per_vcpu", "guest_page_size"].contains($0.key) }
                 .map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             table.append([.init(label), .init(metric.metric), .init(UnitFormatting.change(metric.change)),
                           .init(judged[id].map { UnitFormatting.change($0.change) } ?? "-"),

@@ -143,10 +143,7 @@ struct ABCommand: ParsableCommand {
             print("ab \(selection.label): \(selection.cases.count) case(s) on each side; A = \(sides[0].summary); B = \(sides[1].summary)")
             print("  blocks \(order.pattern)\(seed == nil ? " (seed 1 shown; a run draws its own seed unless --seed)" : " (seed \(order.seed))")")
             for notice in selection.notices { print("  notice: \(notice)") }
-            for item in selection.cases {
-                let parameters = item.scenario.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-                print("  \(item.name) [\(parameters)] warmups=\(item.settings.warmups) repetitions=\(item.settings.repetitions)")
-            }
+            PlanExecution.listCases(selection.cases)
             return
         }
         holdMeasurementLock(wait: !output.noWait)

@@ -39,11 +39,7 @@ enum PlanExecution {
         if dryRun {
             print("\(heading): \(plan.cases.count) case(s)")
             for notice in plan.notices { print("  notice: \(notice)") }
-            for item in plan.cases {
-                let parameters = item.scenario.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-                print("  \(item.name) [\(parameters)] warmups=\(item.settings.warmups) repetitions=\(item.settings.repetitions)")
-                for notice in item.scenario.notices { print("    notice: \(notice)") }
-            }
+            listCases(plan.cases)
             return nil
         }
         holdMeasurementLock(wait: !output.noWait)
@@ -73,6 +69,15 @@ enum PlanExecution {
             latest[point.caseKey] = (point.runID, median)
         }
         return latest.mapValues(\.seconds)
+    }
+
+    /// A dry run's list: each case with its recorded parameters, counts and notices.
+    static func listCases(_ cases: [PlannedCase]) {
+        for item in cases {
+            let parameters = item.scenario.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            print("  \(item.name) [\(parameters)] warmups=\(item.settings.warmups) repetitions=\(item.settings.repetitions)")
+            for notice in item.scenario.notices { print("    notice: \(notice)") }
+        }
     }
 
     /// The results as the output options ask: JSON, KTAP, or tables followed by each scenario's appendix.

@@ -71,10 +71,7 @@ struct SensitivityCommand: ParsableCommand {
         if dryRun {
             print("sensitivity \(selection.label): \(selection.cases.count) case(s); control \(control.controlLevel.describing); blocks \(PositiveControl.pattern(rounds: control.rounds))")
             for notice in selection.notices { print("  notice: \(notice)") }
-            for item in selection.cases {
-                let parameters = item.scenario.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-                print("  \(item.name) [\(parameters)] warmups=\(item.settings.warmups) repetitions=\(item.settings.repetitions)")
-            }
+            PlanExecution.listCases(selection.cases)
             return
         }
         PositiveControl.execute(selection.cases, host: selection.host, label: selection.label, maxCV: selection.maxCV,

@@ -251,8 +251,10 @@ public enum SuiteComparison {
     /// - a gated metric left undecided with no significant sign of a change (adjusted p not below
     ///   alpha) while the history holds fewer than `runLimit` runs is collecting too;
     /// - a gated metric left undecided whose spread no history up to `runLimit` runs could beat
-    ///   (`runsNeeded` nil) does not gate either: it is listed as undetectable here, with the
-    ///   change this host could detect, rather than making every night inconclusive.
+    ///   (`runsNeeded` nil), or left undecided with no significant sign of a change once the history
+    ///   holds `runLimit` runs (the Holm-adjusted family needs more than one metric alone), does not
+    ///   gate either: it is listed as undetectable here, with the change this host could detect,
+    ///   rather than making every night inconclusive. It still fails the gate when it regresses.
     /// Returns the gated metrics that are collecting, and those undetectable.
     static func decideRunLevel(_ comparison: inout DocumentComparison, alpha: Double,
                                runLimit: Int) -> (collecting: [MetricComparison], undetectable: [MetricComparison]) {
@@ -285,9 +287,15 @@ public enum SuiteComparison {
             comparison.metrics[index].explanation = "collecting history (\(series.runs) earlier runs, up to \(runLimit)): "
                 + "no sign of a change, not decided yet; " + comparison.metrics[index].explanation
         }
+        // Undecided with no history that could decide it: its spread beats every history up to
+        // `runLimit` runs (`runsNeeded` nil), or the history is full and, with no significant sign
+        // of a change (adjusted p not below alpha), the Holm-adjusted family of the night still
+        // cannot decide it (`runsNeeded` counts one metric alone).
+        let unchanged = Dictionary(zip(family, adjusted).map { ($0, $1 >= alpha) }) { first, _ in first }
         var undetectable: [MetricComparison] = []
         for index in family where comparison.metrics[index].gate && comparison.metrics[index].verdict == .cannotDecide
-            && comparison.metrics[index].runSeries?.runsNeeded == nil {
+            && (comparison.metrics[index].runSeries?.runsNeeded == nil
+                || ((comparison.metrics[index].runSeries?.runs ?? 0) >= runLimit && unchanged[index] == true)) {
             undetectable.append(comparison.metrics[index])
             comparison.metrics[index].gate = false
             comparison.metrics[index].explanation = "not gated here: its runs vary too much for a "

@@ -71,6 +71,28 @@ struct HistoryGateTests {
         #expect(crash.status == .regression, "\(crash.summaryLine)")
     }
 
+    /// A full history (--last runs) whose spread would decide one metric alone, but not the
+    /// Holm-adjusted family of a whole night, leaves an ordinary night's metrics undecided with no
+    /// sign of a change: they are listed as not decidable at their thresholds, not a reason to call
+    /// every such night inconclusive (seen in A/A nights on this project's host: exit 5 from run 11 on).
+    @Test func aFullHistoryThatHolmLeavesUndecidedIsNotInconclusive() throws {
+        let runs = [100.0, 104.5, 95.5, 103, 97, 105, 96, 101.5, 98.5, 104]
+        var cases: [CaseResult] = [], tonight: [CaseResult] = []
+        for vcpus in 1...12 {
+            var history = Fixtures.timeCase(vcpus: vcpus, samples: runs)
+            history.metrics[1].samples = runs.map { 1e6 / $0 }
+            cases.append(history)
+            tonight.append(Fixtures.timeCase(vcpus: vcpus, samples: Fixtures.samples.map { $0 * 1.04 }))
+        }
+        var settings = Self.settings
+        settings.threshold = 0.10
+        let outcome = try Gate.evaluate(baseline: Fixtures.loaded(Fixtures.document(cases), label: "history"),
+                                        result: Fixtures.loaded(Fixtures.document(tonight), label: "tonight"), settings: settings)
+        #expect(outcome.status == .pass, "\(outcome.summaryLine)")
+        #expect(!outcome.undetectable.isEmpty, "\(outcome.summaryLine)")
+        #expect(outcome.report.comparison.metrics.allSatisfy { !($0.gate && $0.verdict == .cannotDecide) })
+    }
+
     /// Holm's correction: one metric moved by a p that alone would pass alpha does not regress once
     /// it is one of many gated metrics.
     @Test func holmAdjustsOverTheNightsGatedMetrics() throws {

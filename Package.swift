@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "Parameters", dependencies: [], swiftSettings: strict),
         .target(name: "Results", dependencies: ["Statistics"], swiftSettings: strict),
         .target(name: "Host", dependencies: [
-            "KVM", "Backings", "Results", "CHwloc", "CNUMA",
+            "KVM", "Backings", "Results", "CHwloc", "CNUMA", "CHostMemory",
         ], swiftSettings: strict),
         // What every scenario builds on: the VM with its memslot table, the vCPU pool (barrier,
         // placement, watchdog), stats snapshots, the userfaultfd service, the case context and the

@@ -1,6 +1,6 @@
 /*
  * chostmemory.h: the thin C layer between kvmbench's host-memory code (Backings) and the mm and
- * perf uapi: flags Swift cannot import because they are built from shifts, and system calls glibc
+ * perf uapi (and getcpu): flags Swift cannot import because they are built from shifts, and system calls glibc
  * has no wrapper for. Nothing of KVM's uapi is here (that is CKVM).
  */
 #pragma once
@@ -17,6 +17,13 @@ static const int CHOST_MAP_HUGE_2MB = (21 << MAP_HUGE_SHIFT);
 static const int CHOST_MAP_HUGE_1GB = (30 << MAP_HUGE_SHIFT);
 static const unsigned int CHOST_MFD_HUGE_2MB = (21U << MFD_HUGE_SHIFT);
 static const unsigned int CHOST_MFD_HUGE_1GB = (30U << MFD_HUGE_SHIFT);
+
+/* getcpu(2): the CPU the calling thread runs on now (glibc's sched_getcpu is declared only
+ * under _GNU_SOURCE, which Swift's Glibc module is not built with); -1 on failure. */
+static inline int chost_current_cpu(void) {
+    unsigned int cpu = 0;
+    return syscall(SYS_getcpu, &cpu, (void *)0, (void *)0) == 0 ? (int)cpu : -1;
+}
 
 /* memfd_create(2) through the raw syscall, so MFD_HUGETLB sizes work whatever glibc declares. */
 static inline int chost_memfd_create(const char *name, unsigned int flags) {

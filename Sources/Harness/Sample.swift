@@ -26,6 +26,8 @@ public struct Sample: Sendable {
     public var phaseStats: [String: [String: Int64]]? = nil
     public var perVCPU: [[String: Double]]? = nil
     public var notes: [String] = []
+    /// The CPU the measuring (main) thread was on when the repetition started and ended.
+    public var measuringCPUs: [Int]? = nil
     /// Metrics of the whole case derived from every repetition: name -> the metric whose best
     /// sample (lowest or highest, as it is better) it takes (memslots' `<test>.best`).
     public var bestOfRepetitions: [String: String] = [:]

@@ -1,3 +1,4 @@
+import CHostMemory
 import CNUMA
 import Foundation
 import Glibc
@@ -148,6 +149,9 @@ public enum Placement {
         }
         return numa_sched_setaffinity(tid, mask) == 0 ? 0 : Glibc.errno
     }
+
+    /// The CPU the calling thread runs on now (getcpu(2)), -1 when the kernel does not say.
+    public static func currentCPU() -> Int { Int(chost_current_cpu()) }
 
     /// The CPUs thread `tid` (0: the calling thread) may run on, from sched_getaffinity(2), or nil
     /// when the call fails.

@@ -15,55 +15,106 @@ public struct RunSettings: Sendable, Equatable {
     }
 }
 
-/// Runs a case: warm-ups (discarded), then repetitions, each on a fresh VM, keeping every sample.
-/// A host that cannot run it makes the case "unsupported"; a guest or KVM failure makes it
-/// "failed" with the reason. Neither stops the caller's other cases.
+/// One case under way: the repetitions measured so far and what ends it. Warm-ups and repetitions
+/// are run one at a time (`runOnce`), so a plan can interleave the repetitions of its cases; each
+/// runs on a fresh VM and keeps its sample. A host that cannot run the case makes it
+/// "unsupported"; a guest or KVM failure makes it "failed" with the reason; either ends it, and
+/// neither stops the plan's other cases.
+public struct CaseRun: Sendable {
+    public let settings: RunSettings
+    public private(set) var result: CaseResult
+    /// Measured repetitions so far (warm-ups not counted).
+    public private(set) var measured = 0
+    /// Set once the case failed or turned out unsupported: its later repetitions are skipped.
+    public private(set) var isOver = false
+    /// Seconds spent in this case's repetitions and warm-ups so far.
+    public private(set) var seconds = 0.0
+    /// "best_..." metrics the scenario asked for: derived name -> source metric.
+    private var derived: [String: String] = [:]
+
+    public init(scenario: String, parameters: [String: String], settings: RunSettings) {
+        self.settings = settings
+        result = CaseResult(scenario: scenario, parameters: parameters)
+    }
+
+    /// Runs one warm-up (its sample is dropped) or one measured repetition on a fresh
+    /// `CaseContext` on `host`. The placement reports of the guests it built, and the CPU the
+    /// measuring (main) thread was on when the repetition started and ended, go into its sample.
+    public mutating func runOnce(warmup: Bool, host: HostSession, timeoutSeconds: Double,
+                                 body: (_ context: CaseContext) throws -> Sample) {
+        guard !isOver else { return }
+        let started = MonotonicClock.now()
+        defer { seconds += MonotonicClock.seconds(since: started) }
+        do {
+            let context = CaseContext(host: host, timeoutSeconds: timeoutSeconds)
+            let cpuBefore = MeasuringThread.currentCPU()
+            var sample = try body(context)
+            let cpuAfter = MeasuringThread.currentCPU()
+            context.drainPlacementReports(into: &sample)
+            if warmup { return }
+            MeasuringThread.record(before: cpuBefore, after: cpuAfter, into: &sample)
+            CaseRunner.merge(sample, into: &result)
+            derived.merge(sample.bestOfRepetitions) { $1 }
+            measured += 1
+        } catch let error as ScenarioUnsupported {
+            end(.unsupported, error.reason)
+        } catch let error as BackingUnsupported {
+            end(.unsupported, error.reason)
+        } catch {
+            end(.failed, CaseRunner.failureReason(error))
+        }
+    }
+
+    private mutating func end(_ status: CaseStatus, _ reason: String) {
+        result.status = status
+        result.reason = reason
+        isOver = true
+    }
+
+    /// The case as it stands before its last repetition: marked `interrupted` with the
+    /// repetitions done so far, what a document written mid-run holds.
+    public var partial: CaseResult {
+        var partial = result
+        if !isOver {
+            partial.interrupted = CaseInterruption(repetitionsCompleted: measured, repetitionsPlanned: settings.repetitions)
+        }
+        return partial
+    }
+
+    /// The finished case, with the best-of-repetitions metrics its scenario asked for.
+    public var finished: CaseResult {
+        var out = result
+        guard out.status == .ok else { return out }
+        if let note = MeasuringThread.note(out.measuringCPUs ?? []) { out.notes.append(note) }
+        for (name, source) in derived.sorted(by: { $0.key < $1.key }) {
+            guard let metric = out.metric(named: source), !metric.samples.isEmpty else { continue }
+            let best = metric.better == .lower ? metric.samples.min()! : metric.samples.max()!
+            out.metrics.append(Metric(name: name, unit: metric.unit, better: metric.better, samples: [best], gate: false))
+        }
+        return out
+    }
+}
+
+/// Runs one case on its own: warm-ups, then repetitions, back to back (`CaseRun`).
 public enum CaseRunner {
     /// Every repetition gets a `CaseContext` of its own on `host` with the watchdog limit
-    /// `timeoutSeconds`; the placement reports of the guests it built are added to its sample.
-    /// `afterRepetition` gets the case as it stands after each measured repetition, marked
-    /// `interrupted` with the repetitions done so far (the caller writes it out, so a process
-    /// killed mid-case keeps them); it runs outside every timed region.
+    /// `timeoutSeconds`. `afterRepetition` gets the case as it stands after each measured
+    /// repetition, marked `interrupted` with the repetitions done so far (the caller writes it
+    /// out, so a process killed mid-case keeps them); it runs outside every timed region.
     public static func run(scenario: String, parameters: [String: String], settings: RunSettings,
                            host: HostSession, timeoutSeconds: Double = CaseContext.defaultTimeoutSeconds,
                            progress: (String) -> Void = { _ in },
                            afterRepetition: (CaseResult) -> Void = { _ in },
                            repetition body: (_ context: CaseContext) throws -> Sample) -> CaseResult {
-        var result = CaseResult(scenario: scenario, parameters: parameters)
-        let total = settings.warmups + settings.repetitions
+        var run = CaseRun(scenario: scenario, parameters: parameters, settings: settings)
         defer { HostChangeLedger.restoreOwn(kinds: HostChangeKind.perCase) }
-        var derived: [String: String] = [:]
-        do {
-            for index in 0..<total {
-                let warmup = index < settings.warmups
-                progress(warmup ? "warm-up \(index + 1)/\(settings.warmups)" : "repetition \(index - settings.warmups + 1)/\(settings.repetitions)")
-                let context = CaseContext(host: host, timeoutSeconds: timeoutSeconds)
-                var sample = try body(context)
-                context.drainPlacementReports(into: &sample)
-                if warmup { continue }
-                merge(sample, into: &result)
-                derived.merge(sample.bestOfRepetitions) { $1 }
-                var partial = result
-                partial.interrupted = CaseInterruption(repetitionsCompleted: index - settings.warmups + 1,
-                                                       repetitionsPlanned: settings.repetitions)
-                afterRepetition(partial)
-            }
-            for (name, source) in derived.sorted(by: { $0.key < $1.key }) {
-                guard let metric = result.metric(named: source), !metric.samples.isEmpty else { continue }
-                let best = metric.better == .lower ? metric.samples.min()! : metric.samples.max()!
-                result.metrics.append(Metric(name: name, unit: metric.unit, better: metric.better, samples: [best], gate: false))
-            }
-        } catch let error as ScenarioUnsupported {
-            result.status = .unsupported
-            result.reason = error.reason
-        } catch let error as BackingUnsupported {
-            result.status = .unsupported
-            result.reason = error.reason
-        } catch {
-            result.status = .failed
-            result.reason = failureReason(error)
+        let schedule = RunSchedule(settings: [settings], order: .sequential)
+        for item in schedule.repetitions where !run.isOver {
+            progress(item.progressText(of: settings))
+            run.runOnce(warmup: item.warmup, host: host, timeoutSeconds: timeoutSeconds, body: body)
+            if !item.warmup, !run.isOver { afterRepetition(run.partial) }
         }
-        return result
+        return run.finished
     }
 
     /// kvmbench's own errors as they describe themselves (a guest crash's registers, a selftest's
@@ -91,6 +142,7 @@ public enum CaseRunner {
         result.phaseStats = sample.phaseStats
         result.perVCPU = sample.perVCPU
         for note in sample.notes where !result.notes.contains(note) { result.notes.append(note) }
+        if let cpus = sample.measuringCPUs { result.measuringCPUs = (result.measuringCPUs ?? []) + [cpus] }
         for (key, value) in sample.extraParameters { result.parameters[key] = value }
     }
 }

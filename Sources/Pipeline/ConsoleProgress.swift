@@ -4,8 +4,8 @@ import Harness
 import Reporting
 import Results
 
-/// Progress on stderr: on a terminal one live line (suite, case i/n, parameters, time left);
-/// elsewhere one plain line per case. Quiet prints nothing but notices.
+/// Progress on stderr: on a terminal one live line (suite, round, case i/n, parameters, time
+/// left); elsewhere one plain line per case (and per round when interleaved). Quiet prints nothing but notices.
 public final class ConsoleProgress: ProgressReporter, @unchecked Sendable {
     // SAFETY (Sendable): called from the run's own thread only; the lock guards the rare
     // notice printed from elsewhere.
@@ -14,12 +14,10 @@ public final class ConsoleProgress: ProgressReporter, @unchecked Sendable {
     private let quiet: Bool
     private let label: String
     private var caseLine = ""
-    private var started = MonotonicClock.now()
-    private var caseIndex = 0
-    private var caseTotal = 0
-    private var estimate: RunEstimate?
-    /// Repetitions (warm-ups included) of the cases finished so far.
-    private var repetitionsDone = 0
+    /// Each case's description ("demand-paging backing=thp vcpus=2") by plan index.
+    private var described: [Int: String] = [:]
+    private var round = 0
+    private var interleaved = false
 
     public init(label: String, quiet: Bool) {
         self.live = isatty(STDERR_FILENO) != 0 && ProcessInfo.processInfo.environment["CI"] == nil
@@ -33,23 +31,33 @@ public final class ConsoleProgress: ProgressReporter, @unchecked Sendable {
     }
 
     public func runStarted(_ estimate: RunEstimate) {
-        self.estimate = estimate
-        started = MonotonicClock.now()
-        repetitionsDone = 0
+        round = 0
+        described = [:]
     }
 
-    public func caseStarted(index: Int, total: Int, scenario: String, parameters: [String: String]) {
-        caseIndex = index
-        caseTotal = total
+    /// Sequential: one line per case. Interleaved: the live line shows the round and the case;
+    /// elsewhere a line per case the first time it runs and one per round after the first.
+    public func caseStarted(_ position: RunPosition, scenario: String, parameters: [String: String]) {
         let shown = parameters.filter { ["vcpus", "mem_per_vcpu", "backing", "guest_page_size", "slots", "slots_effective", "dirty_mode", "uffd", "tests", "triggers"].contains($0.key) }
             .sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let description = "\(scenario) \(shown)"
+        described[position.index] = description
         var eta = ""
-        if let left = estimate?.remaining(from: index, elapsed: MonotonicClock.seconds(since: started), repetitionsDone: repetitionsDone) {
+        if let left = position.left {
             eta = ", ~\(UnitFormatting.duration(left.seconds)) left" + (left.basis == .history ? "" : " (rough: cases new to this host)")
         }
-        caseLine = "[\(label)] case \(index + 1)/\(total)\(eta): \(scenario) \(shown)"
+        let roundText = position.interleaved ? "round \(position.round)/\(position.rounds) · " : ""
+        caseLine = "[\(label)] \(roundText)case \(position.index + 1)/\(position.total)\(eta): \(description)"
         if quiet { return }
-        emit(live ? "\r\u{1B}[2K" + caseLine : caseLine + "\n")
+        if live {
+            emit("\r\u{1B}[2K" + caseLine)
+        } else if !position.interleaved || position.firstOfCase {
+            emit(caseLine + "\n")
+        } else if position.round != round {
+            emit("[\(label)] round \(position.round)/\(position.rounds)\(eta)\n")
+        }
+        round = position.round
+        interleaved = position.interleaved
     }
 
     public func step(_ text: String) {
@@ -57,12 +65,13 @@ public final class ConsoleProgress: ProgressReporter, @unchecked Sendable {
         emit("\r\u{1B}[2K" + caseLine + " (" + text + ")")
     }
 
-    public func caseFinished(_ result: CaseResult, seconds: Double) {
-        repetitionsDone += estimate?.repetitions(of: caseIndex) ?? 0
+    public func caseFinished(_ result: CaseResult, index: Int, total: Int, seconds: Double) {
         guard !quiet else { return }
         let status = result.status == .ok ? "ok" : "\(result.status.rawValue): \(result.reason ?? "")"
-        let line = "  \(status) in \(UnitFormatting.duration(seconds))"
-        emit(live ? "\r\u{1B}[2K" + caseLine + "\n" + line + "\n" : line + "\n")
+        // Interleaved, a case ends long after it started: name it again.
+        let named = interleaved ? "  case \(index + 1)/\(total) \(described[index] ?? result.scenario): " : "  "
+        let line = "\(named)\(status) in \(UnitFormatting.duration(seconds))"
+        emit(live ? "\r\u{1B}[2K" + (named == "  " ? caseLine + "\n" : "") + line + "\n" : line + "\n")
     }
 
     public func notice(_ text: String) {

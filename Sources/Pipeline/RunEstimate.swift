@@ -32,18 +32,26 @@ public struct RunEstimate: Sendable {
         case thisRun
     }
 
-    /// Seconds left when case `index` starts, after `elapsed` seconds over `repetitionsDone`
-    /// repetitions of the cases before it; nil when nothing is known yet.
+    /// Seconds left when case `index` starts in a sequential run, after `elapsed` seconds over
+    /// `repetitionsDone` repetitions of the cases before it; nil when nothing is known yet.
     public func remaining(from index: Int, elapsed: Double, repetitionsDone: Int) -> (seconds: Double, basis: Basis)? {
         guard index < known.count else { return nil }
+        let left = repetitions.indices.map { $0 < index ? 0 : repetitions[$0] }
+        return remaining(left: left, elapsed: elapsed, repetitionsDone: repetitionsDone)
+    }
+
+    /// Seconds left with `left[i]` repetitions (warm-ups included) of case i still to run, after
+    /// `elapsed` seconds over `repetitionsDone` repetitions; nil when nothing is known yet.
+    public func remaining(left: [Int], elapsed: Double, repetitionsDone: Int) -> (seconds: Double, basis: Basis)? {
+        guard left.contains(where: { $0 > 0 }) else { return nil }
         let observed = repetitionsDone > 0 ? elapsed / Double(repetitionsDone) : nil
         var seconds = 0.0
         var basis = Basis.history
-        for case_ in index..<known.count {
-            if let perRepetition = known[case_] {
-                seconds += perRepetition * Double(repetitions[case_])
+        for (case_, count) in left.enumerated() where count > 0 {
+            if case_ < known.count, let perRepetition = known[case_] {
+                seconds += perRepetition * Double(count)
             } else if let observed {
-                seconds += observed * Double(repetitions[case_])
+                seconds += observed * Double(count)
                 basis = .thisRun
             } else {
                 return nil

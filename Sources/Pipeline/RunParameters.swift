@@ -1,5 +1,6 @@
 import Foundation
 import Harness
+import Results
 import Scenarios
 
 /// How every run is repeated and watched, declared once like a scenario's parameters: the
@@ -36,6 +37,27 @@ public enum RunParameters {
         },
         format: { $0 == $0.rounded() && abs($0) < 1e15 ? "\(Int($0))" : "\($0)" })
 
+    public static let order = Parameter<RunOrder.Kind>(
+        "order", help: "the order of the repetitions: interleaved (rounds of one repetition of every case, each round in a seeded random order, so slow drift on the host spreads over every case alike) or sequential (each case's repetitions back to back)",
+        form: .option(valueName: "interleaved|sequential"), sweep: .whole, allowed: "interleaved or sequential", default: .interleaved,
+        parse: { text, flag throws(ParameterError) in
+            guard let kind = RunOrder.Kind(rawValue: text.trimmingCharacters(in: .whitespaces)) else {
+                throw ParameterError("\(flag) \(text): not an order; use interleaved or sequential")
+            }
+            return kind
+        },
+        format: { $0.rawValue })
+    public static let orderSeed = Parameter<UInt64>(
+        "order_seed", help: "the seed of an interleaved order (recorded in the results as order.seed; the same seed repeats an order; drawn at random unless given)",
+        form: .option(valueName: "n"), sweep: .whole, allowed: "0...4294967295", default: nil,
+        parse: { text, flag throws(ParameterError) in
+            guard let seed = UInt64(text.trimmingCharacters(in: .whitespaces)), seed <= UInt64(UInt32.max) else {
+                throw ParameterError("\(flag) must be a whole number within 0...4294967295 (got \(text))")
+            }
+            return seed
+        },
+        format: { "\($0)" })
+
     /// The run options, in the order help shows them.
-    public static let table = ParameterTable([repetitions, warmups, caseTimeout])
+    public static let table = ParameterTable([repetitions, warmups, caseTimeout, order, orderSeed])
 }

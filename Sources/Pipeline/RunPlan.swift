@@ -31,8 +31,12 @@ public struct RunPlan: Sendable {
     public var suite: SuiteRecord?
     /// A gated metric whose coefficient of variation is above this gets a "noisy" note.
     public var maxCV: Double
+    /// The order the repetitions run in (the command line's `--order`; sequential unless set).
+    public var order: RunOrder
 
-    public init(label: String, cases: [PlannedCase], notices: [String] = [], suite: SuiteRecord? = nil, maxCV: Double = 0.30) {
+    public init(label: String, cases: [PlannedCase], notices: [String] = [], suite: SuiteRecord? = nil, maxCV: Double = 0.30,
+                order: RunOrder = .sequential) {
+        self.order = order
         self.label = label
         self.cases = cases
         self.notices = notices

@@ -12,9 +12,11 @@ import Synchronization
 public protocol ProgressReporter: Sendable {
     /// Before the first case: how long each planned case is expected to take.
     func runStarted(_ estimate: RunEstimate)
-    func caseStarted(index: Int, total: Int, scenario: String, parameters: [String: String])
+    /// Before each warm-up or repetition (a case's first, and every one after another case's).
+    func caseStarted(_ position: RunPosition, scenario: String, parameters: [String: String])
     func step(_ text: String)
-    func caseFinished(_ result: CaseResult, seconds: Double)
+    /// After a case's last repetition: `seconds` is what its warm-ups and repetitions took.
+    func caseFinished(_ result: CaseResult, index: Int, total: Int, seconds: Double)
     func notice(_ text: String)
 }
 
@@ -31,12 +33,16 @@ public final class RunSession: Sendable {
         var document: ResultDocument
         var outputs: [URL]
         var writeFailures: [String] = []
-        /// The case under way, with its finished repetitions (written after the finished cases).
-        var running: CaseResult?
-        /// The document as written: the finished cases plus the one under way.
+        /// The cases under way by plan index, with their finished repetitions.
+        var running: [Int: CaseResult] = [:]
+        /// The plan index of each of `document.cases` (kept in plan order).
+        var finishedIndices: [Int] = []
+        /// The document as written: the finished cases and those under way, in plan order.
         var written: ResultDocument {
+            guard !running.isEmpty else { return document }
             var out = document
-            if let running { out.cases.append(running) }
+            let items = zip(finishedIndices, document.cases).map { ($0, $1) } + running.map { ($0.key, $0.value) }
+            out.cases = items.sorted { $0.0 < $1.0 }.map(\.1)
             return out
         }
     }
@@ -74,45 +80,68 @@ public final class RunSession: Sendable {
         exit(128 + signalNumber)
     }
 
-    /// Runs every case of `plan` in order, each with its own warm-ups and repetitions. Every
-    /// repetition also records `host_busy` (see `HostLoad`), every metric gets its `summary`, and a
-    /// gated metric whose coefficient of variation is above the plan's `maxCV` makes a "noisy: ..."
-    /// note. When every case has finished, each scenario adds the metrics that exist only over
-    /// several cases (`Scenario.deriveMetrics`). Returns the finished document.
+    /// Runs every warm-up and repetition of `plan` in the plan's order (`RunOrder`: each case's
+    /// back to back, or rounds in a seeded order). Every repetition also records `host_busy` (see
+    /// `HostLoad`) and `repetition_time`, every metric gets its `summary`, and a gated metric whose
+    /// coefficient of variation is above the plan's `maxCV` makes a "noisy: ..." note. What a case
+    /// set up on the host for itself (hugepage pools, a memory cgroup) is undone whenever the next
+    /// repetition belongs to another case. When every case has finished, each scenario adds the
+    /// metrics that exist only over several cases (`Scenario.deriveMetrics`). The document lists
+    /// the cases in plan order whatever the order they ran in. Returns the finished document.
     ///
     /// `previous` (seconds per repetition by case key, from this host's history) feeds the
     /// progress line's estimate of the time left.
     @discardableResult
     public func run(_ plan: RunPlan, progress: any ProgressReporter, previous: [String: Double] = [:]) -> ResultDocument {
         for notice in plan.notices { progress.notice(notice) }
-        progress.runStarted(RunEstimate(plan, previous: previous))
+        state.withLock { $0.document.order = plan.order }
+        let estimate = RunEstimate(plan, previous: previous)
+        progress.runStarted(estimate)
         let cases = plan.cases
-        let maxCV = plan.maxCV
-        for (index, planned) in cases.enumerated() {
-            let scenario = planned.scenario
-            let name = type(of: scenario).name
-            progress.caseStarted(index: index, total: cases.count, scenario: name, parameters: scenario.parameters)
-            for notice in scenario.notices { progress.notice(notice) }
-            let started = MonotonicClock.now()
-            var result = CaseRunner.run(scenario: name, parameters: scenario.parameters, settings: planned.settings,
-                                        host: host, timeoutSeconds: timeoutSeconds, progress: progress.step,
-                                        afterRepetition: { self.recordRepetition($0, maxCV: maxCV) }) { context in
-                // How busy the rest of the host was during this repetition (outside every timed region).
-                let load = HostLoad.snapshot()
-                let started = MonotonicClock.now()
-                var sample = try scenario.measure(in: context)
-                sample.add(RunEstimate.metric, MonotonicClock.seconds(since: started))
-                if let busy = load.othersPercent() {
-                    sample.add(HostLoad.metric, busy)
+        let schedule = RunSchedule(settings: cases.map(\.settings), order: plan.order)
+        var runs = cases.map { CaseRun(scenario: $0.name, parameters: $0.scenario.parameters, settings: $0.settings) }
+        var left = cases.map { $0.settings.warmups + $0.settings.repetitions }
+        var repetitionsDone = 0
+        var begun = Set<Int>()
+        let started = MonotonicClock.now()
+        for (position, item) in schedule.repetitions.enumerated() {
+            let index = item.caseIndex
+            let scenario = cases[index].scenario
+            let firstOfCase = begun.insert(index).inserted
+            if !runs[index].isOver {
+                let position_ = RunPosition(index: index, total: cases.count, round: item.round, rounds: schedule.rounds,
+                                         interleaved: plan.order.kind == .interleaved, firstOfCase: firstOfCase,
+                                         left: estimate.remaining(left: left, elapsed: MonotonicClock.seconds(since: started),
+                                                                  repetitionsDone: repetitionsDone))
+                progress.caseStarted(position_, scenario: type(of: scenario).name, parameters: scenario.parameters)
+                if firstOfCase { for notice in scenario.notices { progress.notice(notice) } }
+                progress.step(item.progressText(of: cases[index].settings))
+                runs[index].runOnce(warmup: item.warmup, host: host, timeoutSeconds: timeoutSeconds) { context in
+                    // How busy the rest of the host was during this repetition (outside every timed region).
+                    let load = HostLoad.snapshot()
+                    let started = MonotonicClock.now()
+                    var sample = try scenario.measure(in: context)
+                    sample.add(RunEstimate.metric, MonotonicClock.seconds(since: started))
+                    if let busy = load.othersPercent() {
+                        sample.add(HostLoad.metric, busy)
+                    }
+                    return sample
                 }
-                return sample
+                if !item.warmup, !runs[index].isOver { recordRepetition(runs[index].partial, at: index, maxCV: plan.maxCV) }
             }
-            for notice in scenario.notices where !result.notes.contains(notice) { result.notes.append(notice) }
-            result.summarise(maxCV: maxCV)
-            progress.caseFinished(result, seconds: MonotonicClock.seconds(since: started))
-            append(result)
+            left[index] -= 1
+            repetitionsDone += 1
+            let nextIsOther = position + 1 == schedule.repetitions.count || schedule.repetitions[position + 1].caseIndex != index
+            if nextIsOther { HostChangeLedger.restoreOwn(kinds: HostChangeKind.perCase) }
+            if schedule.isLast(position) {
+                var result = runs[index].finished
+                for notice in scenario.notices where !result.notes.contains(notice) { result.notes.append(notice) }
+                result.summarise(maxCV: plan.maxCV)
+                progress.caseFinished(result, index: index, total: cases.count, seconds: runs[index].seconds)
+                finishCase(result, at: index)
+            }
         }
-        deriveMetrics(for: plan.scenarioTypes, maxCV: maxCV)
+        deriveMetrics(for: plan.scenarioTypes, maxCV: plan.maxCV)
         return finish()
     }
 
@@ -131,22 +160,25 @@ public final class RunSession: Sendable {
         }
     }
 
-    /// Records the case under way after one more repetition and rewrites the outputs (atomically),
-    /// so a process killed in the middle of a case leaves every repetition finished before the kill.
-    public func recordRepetition(_ partial: CaseResult, maxCV: Double) {
+    /// Records case `index` of the plan as it stands after one more repetition and rewrites the
+    /// outputs (atomically), so a process killed in the middle of a run leaves every repetition
+    /// finished before the kill.
+    func recordRepetition(_ partial: CaseResult, at index: Int, maxCV: Double) {
         var partial = partial
         partial.summarise(maxCV: maxCV)
         state.withLock { state in
-            state.running = partial
+            state.running[index] = partial
             Self.write(&state)
         }
     }
 
-    /// Records a finished case and rewrites the outputs.
-    public func append(_ result: CaseResult) {
+    /// Records finished case `index` of the plan (in plan order) and rewrites the outputs.
+    func finishCase(_ result: CaseResult, at index: Int) {
         state.withLock { state in
-            state.running = nil
-            state.document.cases.append(result)
+            state.running[index] = nil
+            let at = state.finishedIndices.firstIndex { $0 > index } ?? state.finishedIndices.count
+            state.finishedIndices.insert(index, at: at)
+            state.document.cases.insert(result, at: at)
             Self.write(&state)
         }
     }
@@ -199,13 +231,28 @@ public final class RunSession: Sendable {
     }
 }
 
+/// Where a run is when a warm-up or repetition starts.
+public struct RunPosition: Sendable {
+    /// The case's index in the plan, and the plan's number of cases.
+    public var index: Int
+    public var total: Int
+    /// 1-based round, and the rounds of the schedule (see `ScheduledRepetition.round`).
+    public var round: Int
+    public var rounds: Int
+    public var interleaved: Bool
+    /// True for the case's first warm-up or repetition.
+    public var firstOfCase: Bool
+    /// The estimate of the time left, this repetition included; nil while nothing is known.
+    public var left: (seconds: Double, basis: RunEstimate.Basis)?
+}
+
 /// A progress reporter that says nothing (tests, --json).
 public struct SilentProgress: ProgressReporter {
     public init() {}
     public func runStarted(_ estimate: RunEstimate) {}
-    public func caseStarted(index: Int, total: Int, scenario: String, parameters: [String: String]) {}
+    public func caseStarted(_ position: RunPosition, scenario: String, parameters: [String: String]) {}
     public func step(_ text: String) {}
-    public func caseFinished(_ result: CaseResult, seconds: Double) {}
+    public func caseFinished(_ result: CaseResult, index: Int, total: Int, seconds: Double) {}
     public func notice(_ text: String) {}
 }
 

@@ -36,6 +36,10 @@ public struct CaseResult: Codable, Sendable, Equatable {
     public var perVCPU: [[String: Double]]?
     /// Free-form remarks a reader should see beside the numbers (e.g. "slots capped at 32763").
     public var notes: [String]
+    /// Per measured repetition, the CPUs the measuring (main) thread was on when the repetition
+    /// started and when it ended: the thread that builds the guest and issues the memslot and
+    /// dirty-log ioctls. Nil in documents written before it was recorded.
+    public var measuringCPUs: [[Int]]?
     /// Set while the case runs, and kept when it was cut short (SIGKILL, OOM killer, crash): how
     /// many of its planned repetitions finished; `metrics` holds exactly those. Nil for a case that
     /// ran to its end (and in documents written before it existed).
@@ -67,6 +71,7 @@ public struct CaseResult: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case scenario, parameters, status, reason, metrics
         case kvmStats = "kvm_stats", phaseStats = "phase_stats", perVCPU = "per_vcpu", notes, interrupted
+        case measuringCPUs = "measuring_cpus"
         case kvmStatTypes = "kvm_stat_types", kvmStatsInstant = "kvm_stats_instant", kvmStatsHistograms = "kvm_stats_histograms"
     }
 }

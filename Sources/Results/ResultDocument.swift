@@ -11,6 +11,9 @@ public struct ResultDocument: Codable, Sendable, Equatable {
     public var host: HostFingerprint
     /// The suite as it was run (after command-line overrides), when the run came from a suite.
     public var suite: SuiteRecord?
+    /// The order the repetitions ran in; nil in documents written before it was recorded (they
+    /// ran every case's repetitions back to back).
+    public var order: RunOrder?
     public var startedAt: Date
     public var finishedAt: Date?
     /// True when the run was stopped (SIGINT/SIGTERM) before every case had run.
@@ -31,9 +34,37 @@ public struct ResultDocument: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case schemaVersion = "schema_version", kvmbench, host, suite
+        case schemaVersion = "schema_version", kvmbench, host, suite, order
         case startedAt = "started_at", finishedAt = "finished_at", interrupted, cases
     }
+}
+
+/// The order in which a run's repetitions ran. Drift on a host is slow (memory state, what ran
+/// before, which CPU a thread lands on): run every case's repetitions back to back and a case
+/// measured late in a run sees a different host from one measured early; interleave them in a
+/// seeded random order and the drift spreads over every case alike.
+public struct RunOrder: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        /// Each case's warm-ups and repetitions back to back, the cases in plan order.
+        case sequential
+        /// Rounds: each round runs one repetition of every case that has one left, in an order
+        /// drawn anew per round from `seed`; a case's warm-ups run just before its first repetition.
+        case interleaved
+    }
+    public var kind: Kind
+    /// The seed of the rounds' orders (nil when sequential): the same seed gives the same order.
+    public var seed: UInt64?
+
+    public init(kind: Kind, seed: UInt64? = nil) {
+        self.kind = kind
+        self.seed = kind == .sequential ? nil : seed
+    }
+
+    public static let sequential = RunOrder(kind: .sequential)
+    public static func interleaved(seed: UInt64) -> RunOrder { RunOrder(kind: .interleaved, seed: seed) }
+
+    /// "interleaved (seed 42)" or "sequential".
+    public var description: String { seed.map { "\(kind.rawValue) (seed \($0))" } ?? kind.rawValue }
 }
 
 /// Which kvmbench produced a document.

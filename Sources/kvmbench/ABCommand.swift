@@ -204,7 +204,7 @@ struct ABCommand: ParsableCommand {
                                  timeoutSeconds: output.timeoutSeconds)
         session.handleSignals()
         let progress = ConsoleProgress(label: "\(selection.label) round \(index / 2 + 1) side \(side.side.rawValue)", quiet: quiet)
-        let document = session.run(selection.plan, progress: progress)
+        let document = session.run(output.ordered(selection.plan), progress: progress)
         active.leave()
         return document
     }

@@ -36,8 +36,9 @@ enum PlanExecution {
                         heading: String, printResults: Bool = true, history: String? = nil) throws -> ResultDocument? {
         // Only a path the user gave (-o) is checked: the default Reports/ folder is made when missing.
         preflight(plan, outputs: output.output.map { [$0] } ?? [], needsDevice: !dryRun)
+        let plan = output.ordered(plan)
         if dryRun {
-            print("\(heading): \(plan.cases.count) case(s)")
+            print("\(heading): \(plan.cases.count) case(s), order \(plan.order.kind.rawValue)\(output.orderSeed.map { " (seed \($0))" } ?? "")")
             for notice in plan.notices { print("  notice: \(notice)") }
             listCases(plan.cases)
             return nil
@@ -46,8 +47,11 @@ enum PlanExecution {
         let session = RunSession(host: host, tool: ToolVersion.current, suite: plan.suite, outputs: outputs,
                                  timeoutSeconds: output.timeoutSeconds)
         session.handleSignals()
-        let progress = ConsoleProgress(label: plan.label, quiet: output.quiet || output.json || output.ktap)
         let quiet = output.quiet || output.json || output.ktap
+        let progress = ConsoleProgress(label: plan.label, quiet: quiet)
+        if !quiet, plan.cases.count > 1 {
+            FileHandle.standardError.write(Data("kvmbench: order \(plan.order.description)\(output.orderSeed == nil && plan.order.kind == .interleaved ? " (--order-seed \(plan.order.seed ?? 0) repeats it)" : "")\n".utf8))
+        }
         let previous = quiet ? [:] : previousRepetitionTimes(host: host.fingerprint, history: history)
         let document = session.run(plan, progress: progress, previous: previous)
         if printResults { try show(document, output: output) }

@@ -85,6 +85,10 @@ struct OutputOptions: ParsableArguments {
     var caseTimeout: Double?
     @Flag(name: .customLong("no-wait"), help: "When another kvmbench is measuring on this host, exit 75 at once instead of waiting for it (one measuring kvmbench per host).")
     var noWait = false
+    @Option(help: ArgumentHelp(RunParameters.order.helpLine, valueName: "interleaved|sequential"))
+    var order: String?
+    @Option(name: .customLong("order-seed"), help: ArgumentHelp(RunParameters.orderSeed.helpLine, valueName: "n"))
+    var orderSeed: String?
 
     func validate() throws {
         if json && ktap { throw ValidationError("give at most one of --json and --ktap") }
@@ -92,6 +96,7 @@ struct OutputOptions: ParsableArguments {
             if let repetitions { try RunParameters.repetitions.check(repetitions) }
             if let warmups { try RunParameters.warmups.check(warmups) }
             if let caseTimeout { try RunParameters.caseTimeout.check(caseTimeout) }
+            _ = try runOrder()
         } catch {
             throw ValidationError(error.message)
         }
@@ -100,6 +105,25 @@ struct OutputOptions: ParsableArguments {
     var settings: RunSettings {
         RunSettings(warmups: warmups ?? RunParameters.warmups.defaultValue ?? 1,
                     repetitions: repetitions ?? RunParameters.repetitions.defaultValue ?? 5)
+    }
+
+    /// `--order` and `--order-seed`: interleaved with a drawn seed unless told otherwise. A seed
+    /// with a sequential order is refused (it would be silently ignored).
+    func runOrder() throws(ParameterError) -> RunOrder {
+        let kind = try order.map { text throws(ParameterError) in try RunParameters.order.parse(text) }
+            ?? RunParameters.order.defaultValue ?? .interleaved
+        let seed = try orderSeed.map { text throws(ParameterError) in try RunParameters.orderSeed.parse(text) }
+        if kind == .sequential, let seed {
+            throw ParameterError("--order-seed \(seed) with --order sequential: a seed orders interleaved repetitions only; drop one of them")
+        }
+        return RunOrder(kind: kind, seed: seed ?? UInt64.random(in: 0...UInt64(UInt32.max)))
+    }
+
+    /// `plan` in the order the command line asked for (validated in `validate`).
+    func ordered(_ plan: RunPlan) -> RunPlan {
+        var plan = plan
+        if let order = try? runOrder() { plan.order = order }
+        return plan
     }
 
     /// `--case-timeout`, else its declared default.

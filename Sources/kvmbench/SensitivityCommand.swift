@@ -159,7 +159,7 @@ enum PositiveControl {
             session.handleSignals()
             let side = enabled ? "B, control on" : "A, control off"
             let progress = ConsoleProgress(label: "\(label) block \(block + 1)/\(blocks) (\(side))", quiet: quiet)
-            let document = session.run(RunPlan(label: label, cases: cases, suite: suite, maxCV: maxCV), progress: progress)
+            let document = session.run(output.ordered(RunPlan(label: label, cases: cases, suite: suite, maxCV: maxCV)), progress: progress)
             if let control {
                 recorded += control.eventsRecorded() ?? 0
                 control.remove()

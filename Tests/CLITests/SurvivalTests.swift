@@ -63,12 +63,15 @@ struct SurvivalTests {
         #expect(restore.stdout.hasPrefix("nothing to restore"), "\(restore.stdout)")
     }
 
-    @Test func aRunKilledInTheMiddleOfACaseLeavesEveryFinishedRepetition() throws {
-        let output = temporary("killed").appendingPathExtension("json")
+    /// Sequential: the case under way keeps its finished repetitions. Interleaved: every case
+    /// started (all of them, from the first round on) keeps its own, each marked interrupted.
+    @Test(arguments: ["sequential", "interleaved"])
+    func aRunKilledInTheMiddleOfACaseLeavesEveryFinishedRepetition(order: String) throws {
+        let output = temporary("killed-\(order)").appendingPathExtension("json")
         defer { try? FileManager.default.removeItem(at: output) }
         let run = try ChildRun(["run", "demand-paging", "--vcpus", "1", "--mem-per-vcpu", "8M,16M", "--repetitions", "400",
-                                "--warmups", "0", "-q", "-o", output.path], environment: [:])
-        // Wait until a few repetitions of the first case are in the file, then kill without warning.
+                                "--warmups", "0", "--order", order, "-q", "-o", output.path], environment: [:])
+        // Wait until a few repetitions of the last case written are in the file, then kill without warning.
         func completed() -> Int? {
             guard let data = try? Data(contentsOf: output),
                   let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
@@ -83,14 +86,21 @@ struct SurvivalTests {
         let data = try Data(contentsOf: output)
         let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let cases = try #require(json["cases"] as? [[String: Any]])
-        #expect(cases.count == 1)
-        let cut = try #require(cases[0]["interrupted"] as? [String: Int])
-        let done = try #require(cut["repetitions_completed"])
-        #expect(done >= 3 && done < 400)
-        #expect(cut["repetitions_planned"] == 400)
-        let metrics = try #require(cases[0]["metrics"] as? [[String: Any]])
-        let rate = try #require(metrics.first { $0["name"] as? String == "demand_paging_rate" })
-        #expect((rate["samples"] as? [Double])?.count == done)
+        #expect(cases.count == (order == "sequential" ? 1 : 2))
+        var counts: [Int] = []
+        for item in cases {
+            let cut = try #require(item["interrupted"] as? [String: Int])
+            let done = try #require(cut["repetitions_completed"])
+            #expect(done >= 1 && done < 400)
+            #expect(cut["repetitions_planned"] == 400)
+            let metrics = try #require(item["metrics"] as? [[String: Any]])
+            let rate = try #require(metrics.first { $0["name"] as? String == "demand_paging_rate" })
+            #expect((rate["samples"] as? [Double])?.count == done)
+            counts.append(done)
+        }
+        #expect((counts.last ?? 0) >= 3)
+        // Interleaved, the two cases are at most one round apart.
+        if order == "interleaved" { #expect(abs(counts[0] - counts[1]) <= 1, "\(counts)") }
         #expect(json["finished_at"] == nil)
 
         // kvmbench itself reads it and says how far the case got.

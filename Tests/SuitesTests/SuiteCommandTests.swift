@@ -213,7 +213,8 @@ struct SuiteCommandTests {
                   mem_per_vcpu: 32M
             """, name: "long.yaml", in: cli.directory)
         let output = cli.file("long.json")
-        let (process, _, err) = cli.process(["suite", "--file", suite.path, "-o", output.path, "-q"])
+        // Sequential, so that a finished case means all its repetitions (SurvivalTests covers interleaved).
+        let (process, _, err) = cli.process(["suite", "--file", suite.path, "-o", output.path, "-q", "--order", "sequential"])
         try process.run()
         let deadline = Date().addingTimeInterval(60)
         var measured = 0

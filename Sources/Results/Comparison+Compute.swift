@@ -154,8 +154,9 @@ public enum Replication: Sendable, Equatable {
     /// Repetitions of one run each side: `ChangeDecision` (a baseline document against a result).
     case repetitions
     /// One median per earlier run of the host (at most `runLimit` of them) against the new run's
-    /// repetitions: `RunLevelDecision`, the run as the unit of replication.
-    case runs(runLimit: Int)
+    /// repetitions: `RunLevelDecision`, the run as the unit of replication. `look`: which look at
+    /// a night that `gate --budget` extends with more repetitions while it is undecided.
+    case runs(runLimit: Int, look: RunLook = .single)
     /// One median per round of each side, in round order, A before and B after: side B against
     /// side A of an alternating run in one boot (`kvmbench ab`), `PairedRoundsDecision`. `looks`:
     /// how many times the rounds may be judged as they grow (more rounds while undecided); each
@@ -164,21 +165,55 @@ public enum Replication: Sendable, Equatable {
 
     /// The alpha one decision tests at.
     public func alpha(_ alpha: Double) -> Double {
-        if case .pairedRounds(let looks) = self { return alpha / Double(max(1, looks)) }
-        return alpha
+        switch self {
+        case .pairedRounds(let looks): alpha / Double(max(1, looks))
+        case .runs(_, let look): look.alpha(alpha)
+        case .repetitions: alpha
+        }
     }
+}
+
+/// One look at a night judged against the history. A plain night is looked at once, at alpha.
+/// `gate --budget` looks again after each extension of the undecided cases' repetitions, and
+/// cannot know in advance how many looks its time budget allows; so look k tests at alpha / 2^k
+/// (alpha/2, alpha/4, ...). Those sum to less than alpha however many looks there are, so by the
+/// union bound the night's chance of any false alarm over all its looks stays below alpha
+/// (Bonferroni with a geometric alpha-spending; each look's family is Holm-adjusted as usual).
+public struct RunLook: Sendable, Equatable {
+    /// 1-based.
+    public var index: Int
+    /// Whether more looks may follow (`--budget`): then look k tests at alpha / 2^k.
+    public var sequential: Bool
+    /// The measured repetitions each earlier run of the history had (the suite's count). A night
+    /// extended past it has a smaller within-run part (see `RunLevelDecision`); nil: as many.
+    public var historyRepetitions: Int?
+
+    public init(index: Int = 1, sequential: Bool = false, historyRepetitions: Int? = nil) {
+        self.index = index
+        self.sequential = sequential
+        self.historyRepetitions = historyRepetitions
+    }
+
+    public static let single = RunLook()
+
+    public func alpha(_ alpha: Double) -> Double {
+        sequential ? alpha / pow(2, Double(max(1, index))) : alpha
+    }
+
+    /// The next look of a sequential night.
+    public var next: RunLook { RunLook(index: index + 1, sequential: true, historyRepetitions: historyRepetitions) }
 }
 
 extension MetricComparison {
     /// The decision for one metric of `case`, from its samples on both sides.
     init(case result: CaseResult, before: Metric, after: Metric, definition: MetricDefinition, gate: Bool,
          threshold: Double, options: ComparisonOptions) {
-        if case .runs(let runLimit) = options.replication {
+        if case .runs(let runLimit, let look) = options.replication {
             // No spread limit on the new run: its own spread is part of what the earlier runs'
             // medians vary by, which the decision measures.
             let decision = RunLevelDecision(runMedians: before.samples, after: after.samples, better: definition.better,
-                                            threshold: threshold, alpha: options.alpha, maxCV: .infinity,
-                                            runLimit: runLimit)
+                                            threshold: threshold, alpha: look.alpha(options.alpha), maxCV: .infinity,
+                                            runLimit: runLimit, historyRepetitions: look.historyRepetitions)
             self.init(case: result, metric: after, definition: definition, gate: gate, beforeSamples: before.samples,
                       threshold: threshold, decision: decision)
             afterSpread = decision.afterSpread

@@ -33,6 +33,17 @@ import Foundation
 /// 5. Otherwise **cannot-decide**: the between-run spread is too large for this many runs to rule a
 ///    threshold-sized change in or out.
 ///
+/// **A night with more repetitions than its history's runs** (`gate --budget` adds them while a
+/// metric is undecided). With n repetitions per earlier run and n₀ > n tonight, the night's median
+/// varies by σ_b² + σ_w² / n₀ rather than τ². σ_w² / n is estimated from the night's own
+/// repetitions (`withinRunSpread`² · n₀ / n, at most s²), σ_b² as s² - σ_w² / n, and
+///
+///     t = (y₀ - ȳ) / √(s² / K + σ_b² + σ_w² / n₀)
+///
+/// with K - 1 degrees of freedom as before (s² still carries them). With n₀ = n this is the rule
+/// above; it shrinks toward √(s²/K + σ_b²) as n₀ grows, so more repetitions decide a metric whose
+/// runs vary mostly within themselves and do nothing for one whose runs vary as wholes.
+///
 /// `runsNeeded` is the fewest earlier runs with which, at this spread, an unchanged run would be
 /// called unchanged (t(1 - alpha/2, N - 1) · s · √(1 + 1/N) ≤ log(1 + threshold)): how long a host
 /// must collect history before the gate can decide this metric.
@@ -84,8 +95,11 @@ public struct RunLevelDecision: Sendable, Equatable {
 
     /// Decides `after` (the new run's repetitions) against `runMedians` (one median per earlier run).
     /// `runLimit` bounds `runsNeeded` (the history the gate pools at most).
+    /// `historyRepetitions`: the measured repetitions of each earlier run, when `after` may have more
+    /// (see the type); nil: as many as `after`.
     public init(runMedians: [Double], after: [Double], better: Polarity, threshold: Double, alpha: Double = 0.05,
-                maxCV: Double = 0.30, minimumRuns: Int = defaultMinimumRuns, runLimit: Int = 1000) {
+                maxCV: Double = 0.30, minimumRuns: Int = defaultMinimumRuns, runLimit: Int = 1000,
+                historyRepetitions: Int? = nil) {
         let values = runMedians.filter(\.isFinite)
         runs = values.count
         afterMedian = Summary.median(of: after)
@@ -99,7 +113,24 @@ public struct RunLevelDecision: Sendable, Equatable {
         verdict = .cannotDecide
         explanation = ""
         let spread = scaled.count >= 2 ? Self.standardDeviation(scaled, mean: mean) : Double.nan
-        let standardError = spread * (1 + 1 / Double(max(1, scaled.count))).squareRoot()
+        // The within-run variance of one earlier run's median, and the new run's.
+        let nightCount = Double(after.count)
+        let historyCount = Double(historyRepetitions.map { max(1, $0) } ?? after.count)
+        // The within-run part of an earlier run's median, from tonight's repetitions, can be no
+        // more than the earlier medians' whole spread (the rest is the between-run part); tonight's
+        // is that part at tonight's count. So an extended night is never judged less precise
+        // than a plain one.
+        let withinHistory = spread.isFinite
+            ? min(spread * spread, withinRunSpread * withinRunSpread * nightCount / historyCount) : 0
+        let withinNight = withinHistory * historyCount / max(1, nightCount)
+        let between = spread.isFinite ? max(0, spread * spread - withinHistory) : .nan
+        let extended = nightCount > historyCount
+        // The standard error of y₀ - ȳ with `runs` earlier runs.
+        let standardErrorWith: (Double) -> Double = { runs in
+            extended ? (spread * spread / runs + between + withinNight).squareRoot()
+                     : spread * (1 + 1 / runs).squareRoot()
+        }
+        let standardError = standardErrorWith(Double(max(1, scaled.count)))
         let newValue = Self.scale([afterMedian], positive: positive, reference: values).first ?? .nan
         rule = Rule(better: better, threshold: threshold, alpha: alpha, maxCV: maxCV,
                     minimumRuns: max(2, minimumRuns), shift: newValue - mean, standardError: standardError)
@@ -108,11 +139,11 @@ public struct RunLevelDecision: Sendable, Equatable {
             return
         }
         runSpread = spread
-        betweenRunSpread = (max(0, spread * spread - withinRunSpread * withinRunSpread)).squareRoot()
+        betweenRunSpread = between.squareRoot()
         let df = Double(values.count - 1)
         let limit = log(1 + threshold)
         runsNeeded = Self.fewestRuns(from: rule.minimumRuns, to: max(rule.minimumRuns, runLimit)) { n in
-            StudentT.quantile(1 - alpha / 2, degreesOfFreedom: Double(n - 1)) * spread * (1 + 1 / Double(n)).squareRoot() <= limit
+            StudentT.quantile(1 - alpha / 2, degreesOfFreedom: Double(n - 1)) * standardErrorWith(Double(n)) <= limit
         }
         let power = StudentT.quantile(Power.defaultPower, degreesOfFreedom: df)
         let critical = StudentT.quantile(1 - alpha / 2, degreesOfFreedom: df)

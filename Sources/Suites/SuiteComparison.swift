@@ -151,7 +151,9 @@ public enum SuiteComparison {
         }
         var collecting: [MetricComparison] = [], undetectable: [MetricComparison] = []
         switch settings.replication {
-        case .runs(let runLimit): (collecting, undetectable) = decideRunLevel(&comparison, alpha: policy.alpha, runLimit: runLimit)
+        case .runs(let runLimit, let look):
+            (collecting, undetectable) = decideRunLevel(&comparison, alpha: look.alpha(policy.alpha), runLimit: runLimit,
+                                                        historyRepetitions: look.historyRepetitions)
         case .pairedRounds: decidePairedRounds(&comparison, alpha: settings.replication.alpha(policy.alpha))
         case .repetitions: break
         }
@@ -256,8 +258,8 @@ public enum SuiteComparison {
     ///   gate either: it is listed as undetectable here, with the change this host could detect,
     ///   rather than making every night inconclusive. It still fails the gate when it regresses.
     /// Returns the gated metrics that are collecting, and those undetectable.
-    static func decideRunLevel(_ comparison: inout DocumentComparison, alpha: Double,
-                               runLimit: Int) -> (collecting: [MetricComparison], undetectable: [MetricComparison]) {
+    static func decideRunLevel(_ comparison: inout DocumentComparison, alpha: Double, runLimit: Int,
+                               historyRepetitions: Int? = nil) -> (collecting: [MetricComparison], undetectable: [MetricComparison]) {
         var collecting: [MetricComparison] = []
         for index in comparison.metrics.indices where comparison.metrics[index].gate {
             guard let series = comparison.metrics[index].runSeries, series.collecting else { continue }
@@ -270,7 +272,8 @@ public enum SuiteComparison {
         let (family, adjusted) = holmOverGated(&comparison, member: { $0.runSeries != nil }) { metric, p in
             // The same decision as before (its p is in the family because it was not noisy).
             var decision = RunLevelDecision(runMedians: metric.beforeSamples, after: metric.afterSamples, better: metric.better,
-                                            threshold: metric.threshold, alpha: alpha, maxCV: .infinity, runLimit: runLimit)
+                                            threshold: metric.threshold, alpha: alpha, maxCV: .infinity, runLimit: runLimit,
+                                            historyRepetitions: historyRepetitions)
             decision.decide(p: p)
             return decision
         }

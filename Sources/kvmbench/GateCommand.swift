@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Backings
 import History
+import Pipeline
 import Reporting
 import Results
 import Suites
@@ -25,6 +26,15 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
         history: until a metric has enough earlier runs (3, or more when its runs vary more than its threshold \
         allows) it does not gate, the gate says how many runs it has and needs, and exits 0. A run joins the \
         history's pool only through a gate that passed (or `kvmbench history accept`).
+
+        --budget DURATION (against the history): repetitions until decided. A gated metric left undecided \
+        whose runs vary within themselves more than as wholes gets its case run again (the suite's repetitions \
+        once more, the undecided cases interleaved), and the night is judged again with the within-run part of \
+        its median shrunk by the extra repetitions, until every gated metric is decided or the next extension \
+        would take the night past DURATION from its start. Look k tests at alpha / 2^k, so the night's \
+        false-alarm rate over all its looks stays below alpha (a metric whose runs vary as wholes is not \
+        extended: more repetitions cannot decide it; the gate says so). The night is recorded with every \
+        repetition it ran.
 
         --baseline NAME judges against one pinned baseline instead (labs that keep one): its recorded suite is \
         run unless --suite / --file / --result says otherwise, and a baseline that is missing, a reference, or \
@@ -87,6 +97,9 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
     @Option(name: .customLong("control-level"), help: ArgumentHelp("With --positive-control: event (\(ControlLevel.event.describing)) or stacktrace (the default, a larger cost).", valueName: "event|stacktrace"))
     var controlLevel: String = ControlLevel.stacktrace.rawValue
 
+    @Option(name: .customLong("budget"), help: ArgumentHelp("Repetitions until decided: while a gated metric is undecided and more repetitions could decide it, run its case again (as many repetitions as planned, the undecided cases interleaved) and judge again, until every gated metric is decided or the next extension would take the night past this time (10m, 600s; counted from the start). Each look tests at alpha/2^k. Against the history only.", valueName: "duration"))
+    var budget: String?
+
     @Flag(name: .customLong("dry-run"), help: "Check everything that can refuse the gate and list the suite's cases, without running them or recording anything.")
     var dryRun = false
 
@@ -97,6 +110,13 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
         if suite != nil, file != nil { throw ValidationError("give at most one of --suite and --file") }
         if baseline != nil, against != nil { throw ValidationError("give either --baseline NAME or --against history, not both") }
         if let against, against != "history" { throw ValidationError("--against takes only `history`, not \(against)") }
+        if let budget {
+            if GateBudget.seconds(parsing: budget) == nil {
+                throw ValidationError("--budget \(budget): not a duration; give minutes or seconds above zero, like 10m or 600s")
+            }
+            if baseline != nil { throw ValidationError("--budget extends a night judged against the history; a --baseline gate compares two documents") }
+            if result != nil { throw ValidationError("--budget runs more repetitions; with --result nothing runs") }
+        }
     }
 
     func run() throws {
@@ -112,16 +132,26 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
         let named = baseline.map { baseline in SuiteCLI.orExit { () throws(SuiteError) in try DocumentArgument.load(baseline, store: BaselineStore()) } }
         let given = suite != nil || file != nil
             ? SuiteCLI.orExit { () throws(SuiteError) in try SuiteCLI.loadSuite(name: suite, file: file) } : nil
-        let (after, ran, overrides) = try judged(named: named, given: given, settings: settings)
+        let started = Date()
+        let (night, ran, overrides) = try judged(named: named, given: given, settings: settings)
+        var after = night
         let base: LoadedDocument
+        var look = RunLook.single
         if let named {
             base = named
         } else {
             base = history.runSeries(for: after.document, last: pool.last)
-            settings.replication = .runs(runLimit: pool.last)
+            if budget != nil { look = RunLook(index: 1, sequential: true, historyRepetitions: plannedRepetitions(ran, overrides)) }
+            settings.replication = .runs(runLimit: pool.last, look: look)
         }
-        let outcome = SuiteCLI.orExit { () throws(SuiteError) in
-            try Gate.evaluate(baseline: base, result: after, settings: settings, suite: given ?? (named == nil ? ran : nil))
+        let policySuite = given ?? (named == nil ? ran : nil)
+        var outcome = SuiteCLI.orExit { () throws(SuiteError) in
+            try Gate.evaluate(baseline: base, result: after, settings: settings, suite: policySuite)
+        }
+        if let budget, let seconds = GateBudget.seconds(parsing: budget), let ran, let overrides {
+            (after, outcome) = try extendUndecided(after, outcome: outcome, base: base, suite: ran, overrides: overrides,
+                                                   budget: GateBudget(seconds: seconds, started: started), look: look,
+                                                   settings: settings, policySuite: policySuite)
         }
         render(outcome, base: base, after: after)
         history.record(after.document, source: after.url.path, acceptance: acceptance(of: outcome, against: base.label))
@@ -220,6 +250,66 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
         stream.write(Data("\npositive control (\(level.rawValue): \(records) trace record(s)) against \(base.label):\n".utf8))
         stream.write(Data(table.render(colour: false).utf8))
         stream.write(Data("positive control: the gate caught it in \(caught.count) of \(gated.count) gated metric(s); \(collecting.count) still collecting history, \(undetectable.count) not decidable here (never recorded in the history)\n".utf8))
+    }
+
+    /// The measured repetitions the suite plans per case (what each night of the history had).
+    func plannedRepetitions(_ suite: SuiteDefinition?, _ overrides: SuiteOverrides?) -> Int? {
+        guard let suite else { return nil }
+        let applied = overrides.flatMap { try? SuitePlanner.apply($0, to: suite) } ?? suite
+        return applied.repetitions
+    }
+
+    /// `--budget`: while gated metrics are undecided and more repetitions could decide them, runs
+    /// their cases again, merges the samples into the night (rewriting its result file) and judges
+    /// the night again at the next look's alpha (see `GateBudget`).
+    func extendUndecided(_ night: LoadedDocument, outcome: GateOutcome, base: LoadedDocument, suite: SuiteDefinition,
+                         overrides: SuiteOverrides, budget: GateBudget, look: RunLook, settings: CompareSettings,
+                         policySuite: SuiteDefinition?) throws -> (LoadedDocument, GateOutcome) {
+        var night = night, outcome = outcome, look = look, settings = settings
+        let quiet = output.quiet || output.json || output.ktap
+        let applied = SuiteCLI.orExit { () throws(SuiteError) in try SuitePlanner.apply(overrides, to: suite) }
+        let host = openHost()
+        let plan = SuiteCLI.orExit { () throws(SuiteError) in try SuitePlanner.plan(applied, limits: host.limits) }
+        var said = Set<String>()
+        /// The planned cases behind the night's cases `keys` (a night's case may carry parameters
+        /// its scenario decided while running, such as the effective slot count).
+        func planned(_ keys: Set<String>) -> [PlannedCase] {
+            let targets = night.document.cases.filter { keys.contains($0.key) }
+            return plan.cases.filter { item in
+                targets.contains { target in
+                    target.scenario == item.name && item.scenario.parameters.allSatisfy { target.parameters[$0.key] == $0.value }
+                }
+            }
+        }
+        while true {
+            let (keys, skipped) = GateBudget.casesToExtend(outcome)
+            for line in skipped where said.insert(line).inserted && !quiet { SuiteCLI.note("budget: not extended: \(line)") }
+            guard !keys.isEmpty else { break }
+            let elapsed = Date().timeIntervalSince(budget.started)
+            let cases = planned(keys)
+            let expected = GateBudget.estimate(night.document, keys: keys, settings: cases.map(\.settings))
+            guard elapsed + expected <= budget.seconds else {
+                if !quiet { SuiteCLI.note("budget: \(keys.count) undecided case(s) would take ~\(UnitFormatting.duration(expected)) more; \(UnitFormatting.duration(budget.seconds - elapsed)) of the budget left: judged as it stands (look \(look.index))") }
+                break
+            }
+            look = look.next
+            if !quiet { SuiteCLI.note("budget: look \(look.index) (alpha \(String(format: "%g", look.alpha(applied.gate.alpha)))): \(keys.count) undecided case(s) get their repetitions again (~\(UnitFormatting.duration(expected)))") }
+            var extension_ = plan.run
+            extension_.cases = cases
+            extension_.label = "\(plan.suite.name) budget look \(look.index)"
+            let session = RunSession(host: host, tool: ToolVersion.current, suite: extension_.suite, outputs: [],
+                                     timeoutSeconds: output.timeoutSeconds)
+            session.handleSignals()
+            let extra = session.run(output.ordered(extension_), progress: ConsoleProgress(label: extension_.label, quiet: quiet))
+            let merged = GateBudget.merge(extra, into: night.document, maxCV: applied.gate.maxCV)
+            try? AtomicFile.write(merged.encoded(), to: night.url)
+            night = CurrentDeclarations.upgrade(LoadedDocument(document: merged, baseline: nil, label: night.label, url: night.url))
+            settings.replication = .runs(runLimit: pool.last, look: look)
+            outcome = SuiteCLI.orExit { () throws(SuiteError) in
+                try Gate.evaluate(baseline: base, result: night, settings: settings, suite: policySuite)
+            }
+        }
+        return (night, outcome)
     }
 
     /// A gated metric of one case.

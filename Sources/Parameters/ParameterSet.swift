@@ -22,6 +22,12 @@ public struct ParameterSet: Sendable {
         return try declaration(of: parameter).parse(text)
     }
 
+    /// The given value of `parameter` when it was given and is valid, else nil: for estimates made
+    /// before the scenario validates its parameters (the pre-flight's), which must not fail.
+    public func validIfGiven<Value>(_ parameter: Parameter<Value>) -> Value? {
+        (try? given(parameter)) ?? nil
+    }
+
     /// The given value of `parameter`, else its default (the table's, once bound).
     public func value<Value>(_ parameter: Parameter<Value>) throws(ParameterError) -> Value {
         let declared = declaration(of: parameter)

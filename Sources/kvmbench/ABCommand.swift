@@ -140,10 +140,10 @@ struct ABCommand: ParsableCommand {
         }
         if dryRun {
             let order = ABOrder(rounds: maxRounds ?? rounds, seed: seed ?? 1)
-            print("ab \(selection.label): \(selection.cases.count) case(s) on each side; A = \(sides[0].summary); B = \(sides[1].summary)")
+            print("ab \(selection.plan.label): \(selection.plan.cases.count) case(s) on each side; A = \(sides[0].summary); B = \(sides[1].summary)")
             print("  blocks \(order.pattern)\(seed == nil ? " (seed 1 shown; a run draws its own seed unless --seed)" : " (seed \(order.seed))")")
-            for notice in selection.notices { print("  notice: \(notice)") }
-            PlanExecution.listCases(selection.cases)
+            for notice in selection.plan.notices { print("  notice: \(notice)") }
+            PlanExecution.listCases(selection.plan.cases)
             return
         }
         holdMeasurementLock(wait: !output.noWait)
@@ -162,10 +162,10 @@ struct ABCommand: ParsableCommand {
         let looks = 1 + (most - rounds + 1) / 2
         let quiet = output.quiet || output.json || output.ktap
         if !quiet {
-            SuiteCLI.note("ab: \(selection.label): A = \(sides[0].summary); B = \(sides[1].summary)")
+            SuiteCLI.note("ab: \(selection.plan.label): A = \(sides[0].summary); B = \(sides[1].summary)")
             let growth = most > rounds ? "; while undecided 2 more at a time up to \(most), each of the \(looks) looks at alpha / \(looks)" : ""
             SuiteCLI.note("ab: \(rounds) rounds\(growth); blocks \(order.pattern) (seed \(order.seed))")
-            for notice in selection.notices { SuiteCLI.note("notice: \(notice)") }
+            for notice in selection.plan.notices { SuiteCLI.note("notice: \(notice)") }
         }
         var documents: [ABSide: [ResultDocument]] = [.a: [], .b: []]
         var done = 0
@@ -200,11 +200,11 @@ struct ABCommand: ParsableCommand {
         } catch {
             fail("ab: side \(side.side.rawValue) cannot be set up for block \(index + 1): \(error)", status: 1)
         }
-        let session = RunSession(host: selection.host, tool: ToolVersion.current, suite: selection.suite, outputs: [],
+        let session = RunSession(host: selection.host, tool: ToolVersion.current, suite: selection.plan.suite, outputs: [],
                                  timeoutSeconds: output.timeoutSeconds)
         session.handleSignals()
-        let progress = ConsoleProgress(label: "\(selection.label) round \(index / 2 + 1) side \(side.side.rawValue)", quiet: quiet)
-        let document = session.run(output.ordered(selection.plan), progress: progress)
+        let progress = ConsoleProgress(label: "\(selection.plan.label) round \(index / 2 + 1) side \(side.side.rawValue)", quiet: quiet)
+        let document = session.run(output.ordered(selection.blockPlan), progress: progress)
         active.leave()
         return document
     }
@@ -212,8 +212,8 @@ struct ABCommand: ParsableCommand {
     /// B against A over the rounds measured so far.
     func judge(_ documents: [ABSide: [ResultDocument]], sides: [SideSetup], selection: CaseSelection,
                looks: Int) -> (outcome: GateOutcome, base: LoadedDocument, after: LoadedDocument)? {
-        guard let a = RoundDocuments.combine(documents[.a] ?? [], maxCV: selection.maxCV),
-              let b = RoundDocuments.combine(documents[.b] ?? [], maxCV: selection.maxCV) else { return nil }
+        guard let a = RoundDocuments.combine(documents[.a] ?? [], maxCV: selection.plan.maxCV),
+              let b = RoundDocuments.combine(documents[.b] ?? [], maxCV: selection.plan.maxCV) else { return nil }
         let base = LoadedDocument(document: a, baseline: nil, label: "A (\(sides[0].summary))", url: URL(fileURLWithPath: "/dev/null"))
         let after = LoadedDocument(document: b, baseline: nil, label: "B (\(sides[1].summary))", url: URL(fileURLWithPath: "/dev/null"))
         var settings = SuiteCLI.orExit { () throws(SuiteError) in try flags.settings() }

@@ -10,18 +10,19 @@ import Suites
 /// sensitivity`): `run SCENARIO [flags]` as `kvmbench run` takes them, or a suite (--suite / --file
 /// with --set and guest flags), planned against this host's limits, with the gate policy that judges them.
 struct CaseSelection {
-    var cases: [PlannedCase]
-    /// The scenario's or the suite's name.
-    var label: String
-    var maxCV: Double
+    /// The cases, labelled with the scenario's or the suite's name, with its notices.
+    var plan: RunPlan
+    /// The gate policy that judges the sides, and where it came from.
     var policy: (GatePolicy, String)
-    var suite: SuiteRecord?
     var definition: SuiteDefinition?
-    var notices: [String]
     var host: HostSession
 
-    /// The plan each block runs (its notices are printed once, before the first block).
-    var plan: RunPlan { RunPlan(label: label, cases: cases, suite: suite, maxCV: maxCV) }
+    /// The plan each block runs: its notices are printed once, before the first block.
+    var blockPlan: RunPlan {
+        var plan = plan
+        plan.notices = []
+        return plan
+    }
 
     /// Plans the cases or exits 64 with one line. `beforeHost` runs after the input is checked and
     /// before /dev/kvm is opened (a side that cannot be set up is refused there, before any guest).
@@ -47,9 +48,8 @@ struct CaseSelection {
         let host = openHost()
         let plan = SuiteCLI.orExit { () throws(SuiteError) in try SuitePlanner.plan(planned, limits: host.limits) }
         PlanExecution.preflight(plan.run, outputs: output.output.map { [$0] } ?? [])
-        return CaseSelection(cases: plan.cases, label: plan.suite.name, maxCV: plan.suite.gate.maxCV,
-                             policy: (plan.suite.gate, "suite \(plan.suite.name) (\(plan.suite.source))"),
-                             suite: plan.record, definition: plan.suite, notices: plan.notices, host: host)
+        return CaseSelection(plan: plan.run, policy: (plan.suite.gate, "suite \(plan.suite.name) (\(plan.suite.source))"),
+                             definition: plan.suite, host: host)
     }
 
     /// `run SCENARIO [flags]`: one scenario's cases, its flags as `kvmbench run` takes them.
@@ -60,26 +60,9 @@ struct CaseSelection {
         guard let scenario = ScenarioCatalog.named(name) else {
             fail("unknown scenario '\(name)' (scenarios: \(ScenarioCatalog.names))", status: ExitStatus.usage)
         }
-        let parsed: CommandLineParameters
-        do {
-            parsed = try CommandLineParameters.parse(Array(words.dropFirst()), table: scenario.parameterTable,
-                                                     command: "kvmbench run \(name)")
-        } catch {
-            fail(error.message, status: ExitStatus.usage)
-        }
-        if let word = parsed.positional.first { fail("unexpected argument '\(word)' (parameters are flags: --vcpus 1,2)", status: ExitStatus.usage) }
-        do { try RunPlan.checkNotEmpty(parsed.lists) } catch { fail(error.message, status: ExitStatus.usage) }
-        beforeHost()
-        let host = openHost()
-        let plan: RunPlan
-        do {
-            plan = try RunPlan.scenario(scenario, lists: parsed.lists, settings: output.settings, limits: host.limits)
-        } catch {
-            fail(error.message, status: ExitStatus.usage)
-        }
+        let (plan, host) = PlanExecution.scenarioPlan(scenario, flags: Array(words.dropFirst()), settings: output.settings,
+                                                      beforeHost: beforeHost)
         PlanExecution.preflight(plan, outputs: output.output.map { [$0] } ?? [])
-        return CaseSelection(cases: plan.cases, label: name,
-                             maxCV: GatePolicy().maxCV, policy: (GatePolicy(), "defaults (a single scenario)"),
-                             suite: nil, definition: nil, notices: [], host: host)
+        return CaseSelection(plan: plan, policy: (GatePolicy(), "defaults (a single scenario)"), definition: nil, host: host)
     }
 }

@@ -26,6 +26,29 @@ enum PlanExecution {
         for notice in outcome.notices { FileHandle.standardError.write(Data("kvmbench: notice: \(notice)\n".utf8)) }
     }
 
+    /// One scenario's plan from its command-line flags (`kvmbench run S`, `ab run S`,
+    /// `sensitivity run S`), validated against this host's limits, and the host it was opened on;
+    /// bad input exits 64 with one line. `beforeHost` runs after the flags are checked and before
+    /// /dev/kvm is opened.
+    static func scenarioPlan(_ type: any Scenario.Type, flags: [String], settings: RunSettings,
+                             beforeHost: () -> Void = {}) -> (RunPlan, HostSession) {
+        let parsed: CommandLineParameters
+        do {
+            parsed = try CommandLineParameters.parse(flags, table: type.parameterTable, command: "kvmbench run \(type.name)")
+        } catch {
+            fail(error.message, status: ExitStatus.usage)
+        }
+        if let word = parsed.positional.first { fail("unexpected argument '\(word)' (parameters are flags: --vcpus 1,2)", status: ExitStatus.usage) }
+        do { try RunPlan.checkNotEmpty(parsed.lists) } catch { fail(error.message, status: ExitStatus.usage) }
+        beforeHost()
+        let host = openHost()
+        do {
+            return (try RunPlan.scenario(type, lists: parsed.lists, settings: settings, limits: host.limits), host)
+        } catch {
+            fail(error.message, status: ExitStatus.usage)
+        }
+    }
+
     /// Checks, then runs `plan` and prints its results (unless `printResults` is false), writing
     /// the document to `outputs` after every case. With `dryRun`, prints the cases under `heading`
     /// and returns nil without opening the measurement lock.

@@ -45,21 +45,7 @@ struct RunScenario<S: Scenario>: ParsableCommand {
     var dryRun = false
 
     func run() throws {
-        let parsed: CommandLineParameters
-        do {
-            parsed = try CommandLineParameters.parse(parameterFlags, table: S.parameterTable, command: "kvmbench run \(S.name)")
-            try RunPlan.checkNotEmpty(parsed.lists)
-        } catch {
-            fail(error.message, status: ExitStatus.usage)
-        }
-        if let word = parsed.positional.first { fail("unexpected argument '\(word)' (parameters are flags: --vcpus 1,2)", status: ExitStatus.usage) }
-        let host = openHost()
-        let plan: RunPlan
-        do {
-            plan = try RunPlan.scenario(S.self, lists: parsed.lists, settings: output.settings, limits: host.limits)
-        } catch {
-            fail(error.message, status: ExitStatus.usage)
-        }
+        let (plan, host) = PlanExecution.scenarioPlan(S.self, flags: parameterFlags, settings: output.settings)
         let outputs = output.output.map { [URL(fileURLWithPath: $0)] } ?? []
         guard let document = try PlanExecution.execute(plan, host: host, output: output, outputs: outputs,
                                                        dryRun: dryRun, heading: "run \(S.name)") else { return }

@@ -69,14 +69,12 @@ struct SensitivityCommand: ParsableCommand {
         let selection = CaseSelection.select(suite: suite, file: file, axes: axes, output: output,
                                              command: "kvmbench sensitivity", beforeHost: PositiveControl.refuseUnsupported)
         if dryRun {
-            print("sensitivity \(selection.label): \(selection.cases.count) case(s); control \(control.controlLevel.describing); blocks \(PositiveControl.pattern(rounds: control.rounds))")
-            for notice in selection.notices { print("  notice: \(notice)") }
-            PlanExecution.listCases(selection.cases)
+            print("sensitivity \(selection.plan.label): \(selection.plan.cases.count) case(s); control \(control.controlLevel.describing); blocks \(PositiveControl.pattern(rounds: control.rounds))")
+            for notice in selection.plan.notices { print("  notice: \(notice)") }
+            PlanExecution.listCases(selection.plan.cases)
             return
         }
-        PositiveControl.execute(selection.cases, host: selection.host, label: selection.label, maxCV: selection.maxCV,
-                                policy: selection.policy, suite: selection.suite, notices: selection.notices,
-                                control: control, output: output)
+        PositiveControl.execute(selection.plan, host: selection.host, policy: selection.policy, control: control, output: output)
     }
 }
 
@@ -124,9 +122,12 @@ enum PositiveControl {
         (0..<(2 * rounds)).map { isOn(block: $0) ? "B" : "A" }.joined(separator: " ")
     }
 
-    static func execute(_ cases: [PlannedCase], host: HostSession, label: String, maxCV: Double,
-                        policy: (GatePolicy, String), suite: SuiteRecord?, notices: [String],
+    /// Runs `plan` in the control's blocks (its notices printed once, before the first) and reports.
+    static func execute(_ plan: RunPlan, host: HostSession, policy: (GatePolicy, String),
                         control options: ControlOptions, output: OutputOptions) -> Never {
+        let label = plan.label, maxCV = plan.maxCV, suite = plan.suite
+        var blockPlan = plan
+        blockPlan.notices = []
         let level = options.controlLevel
         refuseUnsupported()
         // The control slows every guest on the host: only under the measurement lock.
@@ -143,7 +144,7 @@ enum PositiveControl {
         var off: [ResultDocument] = [], on: [ResultDocument] = []
         var recorded = 0
         var instance = ""
-        for notice in notices where !quiet { SuiteCLI.note("notice: \(notice)") }
+        for notice in plan.notices where !quiet { SuiteCLI.note("notice: \(notice)") }
         for block in 0..<blocks {
             let enabled = isOn(block: block)
             var control: TracefsControl?
@@ -159,7 +160,7 @@ enum PositiveControl {
             session.handleSignals()
             let side = enabled ? "B, control on" : "A, control off"
             let progress = ConsoleProgress(label: "\(label) block \(block + 1)/\(blocks) (\(side))", quiet: quiet)
-            let document = session.run(output.ordered(RunPlan(label: label, cases: cases, suite: suite, maxCV: maxCV)), progress: progress)
+            let document = session.run(output.ordered(blockPlan), progress: progress)
             if let control {
                 recorded += control.eventsRecorded() ?? 0
                 control.remove()

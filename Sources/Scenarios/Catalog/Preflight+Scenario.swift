@@ -8,12 +8,11 @@ extension Scenario {
     /// is not recorded), each through its declaration. nil when the parameters do not say.
     public func preflightDemand(number: Int, given: [String: String]) -> PreflightDemand? {
         let p = ParameterSet(given.merging(parameters) { $1 })
-        func read<Value>(_ parameter: Parameter<Value>) -> Value? { (try? p.given(parameter)) ?? nil }
-        guard let vcpus = read(GuestParameters.vcpus), vcpus >= 1,
-              let perVCPU = read(GuestParameters.memoryPerVCPU),
-              let backing = read(GuestParameters.backing) else { return nil }
-        let shared = read(GuestParameters.sharedRegion) ?? false
-        let reserve = read(GuestParameters.reserveHugepages) ?? false
+        guard let vcpus = p.validIfGiven(GuestParameters.vcpus), vcpus >= 1,
+              let perVCPU = p.validIfGiven(GuestParameters.memoryPerVCPU),
+              let backing = p.validIfGiven(GuestParameters.backing) else { return nil }
+        let shared = p.validIfGiven(GuestParameters.sharedRegion) ?? false
+        let reserve = p.validIfGiven(GuestParameters.reserveHugepages) ?? false
         let extra = extraFiles(p)
         let label = "case \(number) (\(Self.name) vcpus=\(vcpus) mem_per_vcpu=\(p.string(GuestParameters.memoryPerVCPU.key) ?? "?") backing=\(backing.rawValue))"
         return PreflightDemand(label: label, vcpus: vcpus, testSize: shared ? perVCPU : perVCPU * UInt64(vcpus),

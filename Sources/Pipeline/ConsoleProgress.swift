@@ -51,9 +51,9 @@ public final class ConsoleProgress: ProgressReporter, @unchecked Sendable {
         if quiet { return }
         if live {
             emit("\r\u{1B}[2K" + caseLine)
-        } else if !position.interleaved || position.firstOfCase {
+        } else if position.firstOfCase {
             emit(caseLine + "\n")
-        } else if position.round != round {
+        } else if position.interleaved && position.round != round {
             emit("[\(label)] round \(position.round)/\(position.rounds)\(eta)\n")
         }
         round = position.round

@@ -104,16 +104,16 @@ public final class RunSession: Sendable {
         var repetitionsDone = 0
         var begun = Set<Int>()
         let started = MonotonicClock.now()
-        for (position, item) in schedule.repetitions.enumerated() {
+        for (slot, item) in schedule.repetitions.enumerated() {
             let index = item.caseIndex
             let scenario = cases[index].scenario
             let firstOfCase = begun.insert(index).inserted
             if !runs[index].isOver {
-                let position_ = RunPosition(index: index, total: cases.count, round: item.round, rounds: schedule.rounds,
-                                         interleaved: plan.order.kind == .interleaved, firstOfCase: firstOfCase,
-                                         left: estimate.remaining(left: left, elapsed: MonotonicClock.seconds(since: started),
-                                                                  repetitionsDone: repetitionsDone))
-                progress.caseStarted(position_, scenario: type(of: scenario).name, parameters: scenario.parameters)
+                let position = RunPosition(index: index, total: cases.count, round: item.round, rounds: schedule.rounds,
+                                           interleaved: plan.order.kind == .interleaved, firstOfCase: firstOfCase,
+                                           left: estimate.remaining(left: left, elapsed: MonotonicClock.seconds(since: started),
+                                                                    repetitionsDone: repetitionsDone))
+                progress.caseStarted(position, scenario: type(of: scenario).name, parameters: scenario.parameters)
                 if firstOfCase { for notice in scenario.notices { progress.notice(notice) } }
                 progress.step(item.progressText(of: cases[index].settings))
                 runs[index].runOnce(warmup: item.warmup, host: host, timeoutSeconds: timeoutSeconds) { context in
@@ -128,12 +128,12 @@ public final class RunSession: Sendable {
                     return sample
                 }
                 if !item.warmup, !runs[index].isOver { recordRepetition(runs[index].partial, at: index, maxCV: plan.maxCV) }
+                repetitionsDone += 1
             }
             left[index] -= 1
-            repetitionsDone += 1
-            let nextIsOther = position + 1 == schedule.repetitions.count || schedule.repetitions[position + 1].caseIndex != index
+            let nextIsOther = slot + 1 == schedule.repetitions.count || schedule.repetitions[slot + 1].caseIndex != index
             if nextIsOther { HostChangeLedger.restoreOwn(kinds: HostChangeKind.perCase) }
-            if schedule.isLast(position) {
+            if schedule.isLast(slot) {
                 var result = runs[index].finished
                 for notice in scenario.notices where !result.notes.contains(notice) { result.notes.append(notice) }
                 result.summarise(maxCV: plan.maxCV)

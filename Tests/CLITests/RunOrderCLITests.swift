@@ -48,6 +48,15 @@ struct RunOrderCLITests {
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let document = try JSONDecoder().decode(Document.self, from: Data(outcome.stdout.utf8))
         #expect(document.order?.kind == "sequential" && document.order?.seed == nil)
+        // Plain progress (not a terminal): one line per case, not one per repetition.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("kvmbench-order-seq-\(getpid()).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let plain = try CLI.run(["run", "demand-paging", "--vcpus", "1,2", "--mem-per-vcpu", "8M", "--repetitions", "3", "--warmups", "1",
+                                 "--order", "sequential", "-o", file.path], environment: ["CI": "true"])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        let lines = plain.stderr.split(separator: "\n")
+        #expect(lines.filter { $0.contains("case 1/2") }.count == 1 && lines.filter { $0.contains("case 2/2") }.count == 1, "\(plain.stderr)")
+        #expect(!plain.stderr.contains("round "), "\(plain.stderr)")
     }
 
     @Test("bad orders are one line and exit 64 before any guest", arguments: [

@@ -7,11 +7,6 @@ import Host
 public enum MeasuringThread {
     /// The CPU the calling thread is on now (getcpu(2)); -1 when the kernel does not say.
     public static func currentCPU() -> Int { Placement.currentCPU() }
-
-    /// Adds the CPUs the thread was on at the repetition's start and end to `sample`.
-    public static func record(before: Int, after: Int, into sample: inout Sample) {
-        sample.measuringCPUs = [before, after]
-    }
 }
 
 extension MeasuringThread {

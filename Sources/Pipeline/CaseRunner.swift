@@ -52,7 +52,7 @@ public struct CaseRun: Sendable {
             let cpuAfter = MeasuringThread.currentCPU()
             context.drainPlacementReports(into: &sample)
             if warmup { return }
-            MeasuringThread.record(before: cpuBefore, after: cpuAfter, into: &sample)
+            sample.measuringCPUs = [cpuBefore, cpuAfter]
             CaseRunner.merge(sample, into: &result)
             derived.merge(sample.bestOfRepetitions) { $1 }
             measured += 1

@@ -70,10 +70,9 @@ public struct GateBudget: Sendable {
     /// The gated metrics `outcome` left undecided, whatever the gate made of them (inconclusive,
     /// collecting while undecided, or not decidable at its threshold).
     public static func undecided(_ outcome: GateOutcome) -> [MetricComparison] {
-        func id(_ metric: MetricComparison) -> String { metric.caseKey + "\u{1F}" + metric.metric }
-        let set = Set((outcome.collecting + outcome.undetectable).map(id))
+        let set = Set((outcome.collecting + outcome.undetectable).map(\.gatedID))
         return outcome.report.comparison.metrics.filter { metric in
-            metric.verdict == .cannotDecide && metric.runSeries != nil && (metric.gate || set.contains(id(metric)))
+            metric.verdict == .cannotDecide && metric.runSeries != nil && (metric.gate || set.contains(metric.gatedID))
         }
     }
 
@@ -123,4 +122,10 @@ public struct GateBudget: Sendable {
         out.finishedAt = more.finishedAt ?? out.finishedAt
         return out
     }
+}
+
+extension MetricComparison {
+    /// One metric of one case, across the comparisons of one night (the gate's, an extension's,
+    /// a positive control's).
+    public var gatedID: String { caseKey + "\u{1F}" + metric }
 }

@@ -227,14 +227,14 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
         let effect = SuiteCLI.orExit { () throws(SuiteError) in
             try SuiteComparison.compare(before: night, after: controlled, policy: (suite.gate, "suite \(suite.name)"))
         }
-        func ids(_ metrics: [MetricComparison]) -> Set<String> { Set(metrics.map(Self.id)) }
+        func ids(_ metrics: [MetricComparison]) -> Set<String> { Set(metrics.map(\.gatedID)) }
         let caught = ids(outcome.regressions), collecting = ids(outcome.collecting), undetectable = ids(outcome.undetectable)
-        let judged = Dictionary(outcome.report.comparison.metrics.map { (Self.id($0), $0) }) { first, _ in first }
+        let judged = Dictionary(outcome.report.comparison.metrics.map { ($0.gatedID, $0) }) { first, _ in first }
         var table = TextTable(columns: [.init("case"), .init("metric"), .init("effect (on/off)", .right),
                                         .init("vs history", .right), .init("threshold", .right), .init("gate")])
         let gated = effect.comparison.metrics.filter { $0.gate }
         for metric in gated {
-            let id = Self.id(metric)
+            let id = metric.gatedID
             let verdict = caught.contains(id) ? "caught"
                 : collecting.contains(id) ? "not judged (collecting history)"
                 : undetectable.contains(id) ? "not decidable at its threshold here"
@@ -312,8 +312,6 @@ struct GateCommand: ParsableCommand, HistoryPoolHelp {
         return (night, outcome)
     }
 
-    /// A gated metric of one case.
-    static func id(_ metric: MetricComparison) -> String { metric.caseKey + "\u{1F}" + metric.metric }
 
     func render(_ outcome: GateOutcome, base: LoadedDocument, after: LoadedDocument) {
         GateRendering(output: output, flags: flags, exports: exports, verbose: verbose).render(outcome, base: base, after: after)
